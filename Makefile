@@ -1,0 +1,40 @@
+# Set-up and everyday commands. `make train` and `make test` create the environment on first use.
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+# The torch release the project is tested with; override (e.g. TORCH=torch) to take another build.
+TORCH ?= torch==2.13.0
+
+.PHONY: install train test test-slow lint format bench sweep
+
+install: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install -q --upgrade pip
+	$(VENV)/bin/pip install -q "$(TORCH)"
+	$(VENV)/bin/pip install -q -e ".[dev]"
+	touch $@
+
+train: install
+	$(PY) train.py
+
+test: install
+	$(PY) -m pytest -m "not slow" -q
+
+test-slow: install
+	$(PY) -m pytest -m slow -q
+
+lint: install
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+format: install
+	$(VENV)/bin/ruff format .
+	$(VENV)/bin/ruff check --fix .
+
+bench: install
+	$(PY) -m mnist1d.bench
+
+sweep: install
+	$(PY) sweep.py

@@ -1,0 +1,103 @@
+"""One training run: config -> DataModule + Classifier -> Trainer -> results.json. The only training path."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+import pytorch_lightning as pl
+from hydra.utils import instantiate
+from omegaconf import DictConfig, OmegaConf
+
+from mnist1d.callbacks import RunSummary
+from mnist1d.classifier import Classifier
+from mnist1d.loggers import finish_wandb
+from mnist1d.results import RESULTS_FILE, STATUS_FAILED, STATUS_OK, library_versions, write_json
+
+
+def eval_split(val_fraction: float) -> str:
+    """The split that periodic evaluation reports on (an OmegaConf resolver, so configs can name it)."""
+    return "val" if float(val_fraction) > 0 else "test"
+
+
+OmegaConf.register_new_resolver("eval_split", eval_split, replace=True)
+
+
+def build(cfg: DictConfig) -> tuple[pl.LightningDataModule, Classifier, pl.Trainer]:
+    """Instantiate the DataModule, the classifier around the chosen net, and the Trainer."""
+    datamodule = instantiate(cfg.data)
+    net = instantiate(cfg.model, seq_length=datamodule.seq_length, num_classes=datamodule.num_classes)
+    scheduler = instantiate(cfg.scheduler) if cfg.get("scheduler") else None
+    module = Classifier(
+        net, instantiate(cfg.optimizer), scheduler, datamodule.num_classes, datamodule.eval_split
+    )
+    callbacks = [instantiate(c) for c in cfg.callbacks.values()]
+    loggers = [logger for logger in (instantiate(c) for c in cfg.logger.values()) if logger is not None]
+    trainer = instantiate(cfg.trainer, callbacks=callbacks, logger=loggers)
+    return datamodule, module, trainer
+
+
+def run_summary(trainer: pl.Trainer) -> RunSummary:
+    return next(c for c in trainer.callbacks if isinstance(c, RunSummary))
+
+
+def summarise(trainer: pl.Trainer, module: Classifier) -> dict[str, Any]:
+    """Accuracies and timings of a (possibly unfinished) run, read from its RunSummary callback."""
+    summary = run_summary(trainer)
+    key = f"{module.eval_split}/acc"
+    accuracies = [record[key] for record in summary.history if key in record]
+    final_test = trainer.callback_metrics.get("final/test_acc")
+    return {
+        "steps": trainer.global_step,
+        "final_acc": accuracies[-1] if accuracies else None,
+        "best_acc": max(accuracies, default=None),
+        "final_test_acc": None if final_test is None else float(final_test),
+        "history": summary.history,
+        "fit_time_s": summary.fit_seconds,
+        "steps_per_s": summary.steps_this_process / summary.fit_seconds if summary.fit_seconds else None,
+        **module.final_report,
+    }
+
+
+def train(cfg: DictConfig) -> float | None:
+    """Train, evaluate and write results.json; returns the final evaluation accuracy (what sweepers optimise).
+
+    Accuracies are fractions in [0, 1]; `final_acc`/`best_acc`/`history` come from the evaluation split
+    (`eval_split`), `final_test_acc` from the test split after training.
+    """
+    started = time.perf_counter()
+    resolved = OmegaConf.to_container(cfg, resolve=True)
+    pl.seed_everything(cfg.seed, workers=True, verbose=False)
+    datamodule, module, trainer = build(cfg)
+    results: dict[str, Any] = {
+        "model": cfg.model_name,
+        "seed": cfg.seed,
+        "max_steps": cfg.trainer.max_steps,
+        "eval_split": datamodule.eval_split,
+        "parameters": sum(p.numel() for p in module.net.parameters()),
+        "accelerator": str(trainer.strategy.root_device),
+        "status": STATUS_FAILED,
+        "error": None,
+    }
+    try:
+        for logger in trainer.loggers:
+            logger.log_hyperparams(resolved)
+        trainer.fit(module, datamodule=datamodule, ckpt_path=cfg.ckpt_path)
+        if not run_summary(trainer).evaluated_last_step(trainer):
+            trainer.validate(module, datamodule=datamodule, verbose=False)
+        trainer.test(module, datamodule=datamodule, verbose=False)
+        results["status"] = STATUS_OK
+    except Exception as error:
+        results["error"] = f"{type(error).__name__}: {error}"
+        raise
+    finally:
+        results |= summarise(trainer, module)
+        results |= {
+            "wall_time_s": time.perf_counter() - started,
+            "versions": library_versions(),
+            "config": resolved,
+        }
+        write_json(Path(cfg.paths.output_dir) / RESULTS_FILE, results)
+        finish_wandb(trainer.loggers)
+    return results["final_acc"]

@@ -1,0 +1,101 @@
+"""The training path end to end: real configs, real Trainer, results.json, checkpoints, W&B offline."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+import torch
+from conftest import ROOT, read_results
+
+from mnist1d.training import train
+
+MODELS = ["logistic", "mlp", "cnn", "gru", "resnet", "tcn", "dcnn"]
+QUICK = ["trainer.max_steps=4", "eval_every=2"]
+
+
+@pytest.mark.parametrize("model", MODELS)
+def test_every_model_trains_and_reports(model, make_cfg, tmp_path):
+    train(make_cfg(f"model={model}", *QUICK))
+    results = read_results(tmp_path / "run")
+    assert results["status"] == "ok" and results["error"] is None
+    assert results["model"] == model and results["steps"] == 4 and results["max_steps"] == 4
+    assert [record["step"] for record in results["history"]] == [2, 4]
+    assert 0 <= results["final_acc"] <= 1 and results["best_acc"] >= results["final_acc"]
+    assert results["final_acc"] == results["history"][-1]["test/acc"]
+    assert results["parameters"] > 0 and results["steps_per_s"] > 0 and results["wall_time_s"] > 0
+    assert results["accelerator"] == "cpu" and results["eval_split"] == "test"
+    assert results["versions"]["torch"] == torch.__version__
+    assert results["config"]["model"]["_target_"].startswith("mnist1d.models.")
+    assert len(results["per_class_acc"]) == 10
+    assert sum(map(sum, results["confusion_matrix"])) == 1000
+
+
+def test_cnn_reaches_80_percent_within_1000_steps(make_cfg, tmp_path):
+    final_acc = train(make_cfg("model=cnn", "trainer.max_steps=1000"))
+    results = read_results(tmp_path / "run")
+    assert final_acc == results["final_acc"] > 0.80
+    assert [r["step"] for r in results["history"]] == [250, 500, 750, 1000]
+    assert results["final_test_acc"] == pytest.approx(final_acc)
+
+
+def test_final_step_is_evaluated_when_not_a_multiple_of_eval_every(make_cfg, tmp_path):
+    train(make_cfg("model=logistic", "trainer.max_steps=7", "eval_every=5"))
+    assert [r["step"] for r in read_results(tmp_path / "run")["history"]] == [5, 7]
+
+
+def test_same_seed_same_metrics_other_seed_differs(make_cfg, tmp_path):
+    for run, seed in [("a", 0), ("b", 0), ("c", 1)]:
+        train(make_cfg("model=mlp", "trainer.max_steps=60", "eval_every=20", f"seed={seed}", run=run))
+    a, b, c = (read_results(tmp_path / run)["history"] for run in "abc")
+    assert a == b
+    assert a != c
+
+
+def test_validation_fraction_is_evaluated_and_test_reported_after(make_cfg, tmp_path):
+    train(make_cfg("model=logistic", *QUICK, "data.val_fraction=0.1"))
+    results = read_results(tmp_path / "run")
+    assert results["eval_split"] == "val"
+    assert "val/acc" in results["history"][-1] and "test/acc" not in results["history"][-1]
+    assert 0 <= results["final_test_acc"] <= 1
+    assert (tmp_path / "run" / "checkpoints" / "best.ckpt").exists()
+
+
+def test_resume_from_mid_epoch_checkpoint_matches_uninterrupted_run(make_cfg, tmp_path):
+    common = ["model=resnet", "eval_every=10", "seed=3"]
+    train(make_cfg(*common, "trainer.max_steps=70", run="full"))
+    train(make_cfg(*common, "trainer.max_steps=30", run="part"))
+    last = tmp_path / "part" / "checkpoints" / "last.ckpt"
+    assert last.exists()
+    train(make_cfg(*common, "trainer.max_steps=70", f"ckpt_path={last}", run="part"))
+    full, resumed = read_results(tmp_path / "full"), read_results(tmp_path / "part")
+    assert resumed["steps"] == 70
+    assert resumed["history"] == full["history"]
+    assert resumed["final_test_acc"] == full["final_test_acc"]
+
+
+def test_wandb_offline_run_is_written_per_run(make_cfg, tmp_path, monkeypatch):
+    monkeypatch.delenv("WANDB_API_KEY", raising=False)
+    monkeypatch.setenv("NETRC", str(tmp_path / "no-netrc"))
+    train(make_cfg("logger=wandb", "model=logistic", *QUICK, run="w1"))
+    train(make_cfg("logger=wandb", "model=logistic", *QUICK, "seed=1", run="w2"))
+    runs = [list((tmp_path / run / "wandb").glob("offline-run-*")) for run in ("w1", "w2")]
+    assert [len(r) for r in runs] == [1, 1]
+    assert runs[0][0].name != runs[1][0].name
+    for (run_dir,) in runs:
+        (records,) = run_dir.glob("run-*.wandb")
+        log = records.read_bytes()  # the offline transaction log that `wandb sync` uploads
+        assert log.count(b"test/acc_best") >= 2  # both evaluations' history rows
+        assert b"model_name" in log  # the resolved config
+
+
+def test_train_py_command_line(tmp_path, cache_dir):
+    run_dir = tmp_path / "cli"
+    command = [sys.executable, "train.py", "model=logistic", "trainer.max_steps=20", "eval_every=10"]
+    command += ["logger=csv", f"hydra.run.dir={run_dir}", f"paths.cache_dir={cache_dir}"]
+    subprocess.run(command, cwd=ROOT, check=True, capture_output=True, timeout=300)
+    results = read_results(run_dir)
+    assert results["status"] == "ok" and results["steps"] == 20
+    assert (run_dir / "csv" / "metrics.csv").read_text().count("\n") > 2
+    assert (run_dir / "checkpoints" / "last.ckpt").exists()
