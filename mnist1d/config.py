@@ -3,10 +3,17 @@
 from __future__ import annotations
 
 import dataclasses
+import numbers
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
 REFERENCE_URL = "https://github.com/greydanus/mnist1d/raw/master/mnist1d_data.pkl"
+
+
+def _is_int(value: Any) -> bool:
+    """Integers (Python or numpy) but not bools: a float count or seed would fail deep inside numpy."""
+    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
 
 
 @dataclass(frozen=True)
@@ -28,7 +35,12 @@ class DatasetConfig:
     url: str = field(default=REFERENCE_URL, compare=False)
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "padding", tuple(int(p) for p in self.padding))
+        padding = tuple(self.padding) if isinstance(self.padding, Iterable) else (self.padding,)
+        if not all(_is_int(p) for p in padding):
+            raise ValueError(
+                f"dataset argument padding={self.padding!r} is invalid: must be a pair of integers"
+            )
+        object.__setattr__(self, "padding", tuple(int(p) for p in padding))
         self.validate()
 
     @classmethod
@@ -43,6 +55,11 @@ class DatasetConfig:
 
     def validate(self) -> None:
         """Raise ValueError naming the field and its allowed range before any work is done."""
+        for f in dataclasses.fields(self):
+            if f.type == "int" and not _is_int(getattr(self, f.name)):
+                raise ValueError(
+                    f"dataset argument {f.name}={getattr(self, f.name)!r} is invalid: must be an integer"
+                )
         low, high = self.padding if len(self.padding) == 2 else (None, None)
         checks = [
             ("num_samples", self.num_samples >= 10, "an integer >= 10"),

@@ -1,0 +1,117 @@
+"""On-disk cache of generated datasets: compressed `.npz` (never pickle), safe under concurrent sweeps.
+
+File name: `mnist1d-<sha256 of the canonical JSON of all generator arguments>.npz`. Writes go to a temp
+file in the same directory, are fsynced and then `os.replace`d into place, so parallel jobs generating
+the same dataset never expose a partial file. A truncated or otherwise invalid file is reported with a
+`CacheWarning` and treated as a miss (the caller regenerates and overwrites it).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import hashlib
+import json
+import os
+import tempfile
+import warnings
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from mnist1d.config import DatasetConfig
+
+KEYS = ("x", "y", "x_test", "y_test", "t")
+ARGS_KEY = "args_json"  # the canonical arguments, stored in the file too and checked on load
+_CASTS = {"int": int, "float": float, "bool": bool, "tuple[int, int]": lambda v: [int(p) for p in v]}
+
+
+class CacheWarning(UserWarning):
+    """A cache file existed but could not be used; the dataset is regenerated."""
+
+
+def canonical_json(config: DatasetConfig) -> str:
+    """Generator arguments as canonical JSON: sorted keys, plain types (0 and 0.0 hash alike)."""
+    types = {f.name: str(f.type) for f in dataclasses.fields(config)}
+    args = {k: _CASTS.get(types[k], lambda v: v)(v) for k, v in config.generator_args().items()}
+    return json.dumps(args, sort_keys=True, separators=(",", ":"))
+
+
+def cache_path(cache_dir: str | Path, config: DatasetConfig) -> Path:
+    """Where the dataset for `config` lives inside `cache_dir`."""
+    digest = hashlib.sha256(canonical_json(config).encode()).hexdigest()
+    return Path(cache_dir) / f"mnist1d-{digest}.npz"
+
+
+def expected_shapes(config: DatasetConfig) -> dict[str, tuple[int, ...]]:
+    """Array shapes the generator produces for `config` (10 classes)."""
+    n = 10 * (config.num_samples // 10)
+    split = int(n * config.train_split)
+    length = config.final_seq_length
+    return {
+        "x": (split, length),
+        "y": (split,),
+        "x_test": (n - split, length),
+        "y_test": (n - split,),
+        "t": (length,),
+    }
+
+
+def _check(arrays: dict[str, np.ndarray], config: DatasetConfig) -> None:
+    if set(arrays) != {*KEYS, ARGS_KEY}:
+        raise ValueError(f"keys {sorted(arrays)} differ from {sorted([*KEYS, ARGS_KEY])}")
+    if str(arrays[ARGS_KEY]) != canonical_json(config):
+        raise ValueError("stored arguments differ from the requested ones")
+    for key, shape in expected_shapes(config).items():
+        kind = "i" if key.startswith("y") else "f"
+        if arrays[key].shape != shape or arrays[key].dtype.kind != kind:
+            raise ValueError(
+                f"{key} has shape {arrays[key].shape} / dtype {arrays[key].dtype}, expected {shape}"
+            )
+
+
+def load(cache_dir: str | Path, config: DatasetConfig) -> dict[str, np.ndarray] | None:
+    """The cached arrays for `config`, or None on a miss or an invalid file (which warns)."""
+    path = cache_path(cache_dir, config)
+    if not path.exists():
+        return None
+    try:
+        with np.load(path, allow_pickle=False) as npz:
+            arrays = {key: npz[key] for key in npz.files}
+        _check(arrays, config)
+    except Exception as err:  # any failure to read or validate means: regenerate
+        warnings.warn(
+            f"MNIST-1D cache file {path} is unusable ({type(err).__name__}: {err}); regenerating it",
+            CacheWarning,
+            stacklevel=3,
+        )
+        return None
+    return {key: arrays[key] for key in KEYS}
+
+
+def save(cache_dir: str | Path, config: DatasetConfig, arrays: dict[str, Any]) -> Path:
+    """Atomically write `arrays` (the KEYS) for `config`; concurrent writers of equal data are harmless."""
+    path = cache_path(cache_dir, config)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}-", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            os.chmod(tmp, 0o644)  # mkstemp's 0600 would hide the cache from other users of a shared dir
+            np.savez_compressed(
+                f, **{k: arrays[k] for k in KEYS}, **{ARGS_KEY: np.str_(canonical_json(config))}
+            )
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+    with contextlib.suppress(OSError):  # persist the rename itself (not possible on every platform)
+        dir_fd = os.open(path.parent, os.O_RDONLY)
+        try:
+            os.fsync(dir_fd)
+        finally:
+            os.close(dir_fd)
+    return path
