@@ -3,12 +3,12 @@
 import hydra
 from omegaconf import DictConfig
 
-from mnist1d.training import train
+from mnist1d.sweep_job import run_job
 
 
 @hydra.main(config_path="conf", config_name="train", version_base="1.3")
 def main(cfg: DictConfig) -> float | None:
-    return train(cfg)
+    return run_job(cfg)
 
 
 if __name__ == "__main__":

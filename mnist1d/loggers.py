@@ -33,37 +33,51 @@ def wandb_logger(
     mode: str = "auto",
     group: str | None = None,
     tags: list[str] | None = None,
+    init_timeout: float = INIT_TIMEOUT_S,
 ) -> Logger | None:
-    """A started `WandbLogger`, or None (with one warning) when W&B cannot start: training goes on locally."""
+    """A started `WandbLogger`, falling back from online to offline W&B and then to None (local CSV only).
+
+    Each fallback logs one warning; `init_timeout` bounds how long an unreachable server delays the run.
+    """
     if mode not in WANDB_MODES:
-        raise ValueError(f"logger.wandb.mode={mode!r} is invalid: must be one of {WANDB_MODES}")
+        raise ValueError(f"logger.wandb.mode={mode!r} is invalid: must be one of {list(WANDB_MODES)}")
+    sync_hint = f"upload later with `wandb sync {save_dir}/wandb/`"
     if mode == "auto":
         mode = "online" if has_wandb_credentials() else "offline"
         if mode == "offline":
-            log.info(
-                "W&B: no credentials found, logging offline; upload later with `wandb sync %s/wandb/`",
-                save_dir,
-            )
+            log.info("W&B: no credentials found, logging offline; %s", sync_hint)
+    elif mode == "online" and not has_wandb_credentials():
+        log.warning(
+            "W&B: online mode but no credentials (WANDB_API_KEY or `wandb login`); logging offline, %s",
+            sync_hint,
+        )
+        mode = "offline"
+    Path(save_dir).mkdir(parents=True, exist_ok=True)
+    args = {"project": project, "name": name, "save_dir": save_dir, "group": group, "tags": list(tags or [])}
+    try:
+        return _started(mode, init_timeout, **args)
+    except Exception as error:  # W&B failures of any kind must not cost the local results
+        reason = f"{type(error).__name__}: {error}".strip()
+    if mode == "online":
+        try:
+            logger = _started("offline", init_timeout, **args)
+        except Exception:
+            pass
+        else:
+            log.warning("W&B online could not start (%s); logging offline instead, %s", reason, sync_hint)
+            return logger
+    log.warning("W&B could not start (%s); continuing with local logging only", reason)
+    return None
+
+
+def _started(mode: str, init_timeout: float, **args: Any) -> Logger:
+    """A `WandbLogger` whose run has started, so that a failure surfaces here and not mid-training."""
     import wandb
     from pytorch_lightning.loggers import WandbLogger
 
-    Path(save_dir).mkdir(parents=True, exist_ok=True)
-    logger = WandbLogger(
-        project=project,
-        name=name,
-        save_dir=save_dir,
-        group=group,
-        tags=list(tags or []),
-        mode=mode,
-        settings=wandb.Settings(init_timeout=INIT_TIMEOUT_S, silent=True),
-    )
-    try:
-        logger.experiment  # noqa: B018 - starts the run now, so a failure is caught here and not mid-training
-    except Exception as error:  # W&B failures of any kind must not cost the local results
-        log.warning(
-            "W&B could not start (%s: %s); continuing with local logging only", type(error).__name__, error
-        )
-        return None
+    settings = wandb.Settings(init_timeout=init_timeout, silent=True)
+    logger = WandbLogger(mode=mode, settings=settings, **args)
+    logger.experiment  # noqa: B018 - starts the run
     return logger
 
 
@@ -73,4 +87,7 @@ def finish_wandb(loggers: list[Any]) -> None:
 
     for logger in loggers:
         if isinstance(logger, WandbLogger):
-            logger.experiment.finish()
+            try:
+                logger.experiment.finish()
+            except Exception as error:  # results.json is written already; an upload failure must not mask it
+                log.warning("W&B run could not finish cleanly (%s: %s)", type(error).__name__, error)

@@ -7,13 +7,23 @@ from pathlib import Path
 from typing import Any
 
 import pytorch_lightning as pl
+import torch
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
-from mnist1d.callbacks import RunSummary
+import mnist1d.sweep_resolvers  # noqa: F401 - registers the sweep resolvers the configs use
+from mnist1d.callbacks import DivergenceGuard, InterruptCheckpoint, RunSummary
 from mnist1d.classifier import Classifier
 from mnist1d.loggers import finish_wandb
-from mnist1d.results import RESULTS_FILE, STATUS_FAILED, STATUS_OK, library_versions, write_json
+from mnist1d.results import (
+    RESULTS_FILE,
+    STATUS_FAILED,
+    STATUS_INTERRUPTED,
+    STATUS_OK,
+    library_versions,
+    write_json,
+)
+from mnist1d.validation import validate
 
 
 def eval_split(val_fraction: float) -> str:
@@ -33,6 +43,7 @@ def build(cfg: DictConfig) -> tuple[pl.LightningDataModule, Classifier, pl.Train
         net, instantiate(cfg.optimizer), scheduler, datamodule.num_classes, datamodule.eval_split
     )
     callbacks = [instantiate(c) for c in cfg.callbacks.values()]
+    callbacks += [InterruptCheckpoint(Path(cfg.paths.output_dir) / "checkpoints"), DivergenceGuard()]
     loggers = [logger for logger in (instantiate(c) for c in cfg.logger.values()) if logger is not None]
     trainer = instantiate(cfg.trainer, callbacks=callbacks, logger=loggers)
     return datamodule, module, trainer
@@ -55,6 +66,7 @@ def summarise(trainer: pl.Trainer, module: Classifier) -> dict[str, Any]:
         "final_test_acc": None if final_test is None else float(final_test),
         "history": summary.history,
         "fit_time_s": summary.fit_seconds,
+        "fit_started_at": summary.fit_started_at,
         "steps_per_s": summary.steps_this_process / summary.fit_seconds if summary.fit_seconds else None,
         **module.final_report,
     }
@@ -67,7 +79,10 @@ def train(cfg: DictConfig) -> float | None:
     (`eval_split`), `final_test_acc` from the test split after training.
     """
     started = time.perf_counter()
+    validate(cfg)
     resolved = OmegaConf.to_container(cfg, resolve=True)
+    if cfg.get("num_threads"):
+        torch.set_num_threads(cfg.num_threads)
     pl.seed_everything(cfg.seed, workers=True, verbose=False)
     datamodule, module, trainer = build(cfg)
     results: dict[str, Any] = {
@@ -83,7 +98,7 @@ def train(cfg: DictConfig) -> float | None:
     try:
         for logger in trainer.loggers:
             logger.log_hyperparams(resolved)
-        trainer.fit(module, datamodule=datamodule, ckpt_path=cfg.ckpt_path)
+        trainer.fit(module, datamodule=datamodule, ckpt_path=cfg.ckpt_path, weights_only=True)
         if not run_summary(trainer).evaluated_last_step(trainer):
             trainer.validate(module, datamodule=datamodule, verbose=False)
         trainer.test(module, datamodule=datamodule, verbose=False)
@@ -91,6 +106,10 @@ def train(cfg: DictConfig) -> float | None:
     except Exception as error:
         results["error"] = f"{type(error).__name__}: {error}"
         raise
+    except (KeyboardInterrupt, SystemExit) as interruption:  # Lightning's SIGTERMException is a SystemExit
+        stop = next(c for c in trainer.callbacks if isinstance(c, InterruptCheckpoint))
+        results["status"], results["error"] = STATUS_INTERRUPTED, stop.describe(trainer)
+        raise SystemExit(stop.exit_code) from interruption
     finally:
         results |= summarise(trainer, module)
         results |= {

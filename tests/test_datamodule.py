@@ -23,7 +23,9 @@ def test_paper_protocol_shapes_and_dtypes(datamodule):
     x, y = batches[0]
     assert x.shape == (100, 40) and x.dtype == torch.float32
     assert y.shape == (100,) and y.dtype == torch.long
-    assert sorted(torch.cat([b[1] for b in batches]).tolist()) == sorted(datamodule.splits["train"][1].tolist())
+    assert sorted(torch.cat([b[1] for b in batches]).tolist()) == sorted(
+        datamodule.splits["train"][1].tolist()
+    )
     (x_eval, y_eval), *rest = list(datamodule.val_dataloader())
     assert rest == [] and x_eval.shape == (1000, 40) and datamodule.eval_split == "test"
     assert set(y_eval.tolist()) == set(range(10))
@@ -79,7 +81,8 @@ def test_label_noise_changes_that_fraction_of_training_labels_only(cache_dir):
 
 
 @pytest.mark.parametrize(
-    ("field", "value"), [("batch_size", 0), ("batch_size", 4001), ("val_fraction", 1.0), ("label_noise", -0.1)]
+    ("field", "value"),
+    [("batch_size", 0), ("batch_size", 4001), ("val_fraction", 1.0), ("label_noise", -0.1)],
 )
 def test_bad_loader_arguments_name_the_field(field, value, cache_dir):
     with pytest.raises(ValueError, match=f"data.{field}"):

@@ -22,6 +22,8 @@ PARAMETER_COUNTS = {
     "resnet": 26_250,
     "tcn": 114_016,
     "dcnn": 25_610,
+    "pool_cnn": 3_310,
+    "mlp_plain": 15_210,
 }
 NAMES = sorted(PARAMETER_COUNTS)
 
