@@ -47,9 +47,6 @@ class Classifier(pl.LightningModule):
         self.class_acc = MulticlassAccuracy(num_classes, average=None)
         self.confusion = MulticlassConfusionMatrix(num_classes)
         self.final_report: dict[str, Any] = {}
-        # One zero_grad/backward/step per batch, written out: Lightning's automatic optimization wraps each
-        # step in a closure and dispatches a dozen extra hooks, costing more than a whole MLP step on a CPU.
-        self.automatic_optimization = False
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.net(x)
@@ -62,16 +59,9 @@ class Classifier(pl.LightningModule):
         x, y = batch
         logits = self.net(x)
         loss = F.cross_entropy(logits, y)
-        if self._logs_this_step():  # before the optimizer step advances global_step
+        if self._logs_this_step():
             self.log("train/loss", loss)
             self.log("train/acc", self.train_acc(logits, y))
-        optimizer = self.optimizers()
-        optimizer.zero_grad()
-        self.manual_backward(loss)
-        optimizer.step()
-        scheduler = self.lr_schedulers()
-        if scheduler is not None:
-            scheduler.step()
         return loss
 
     def validation_step(self, batch: Batch, batch_idx: int) -> None:

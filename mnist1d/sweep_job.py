@@ -48,11 +48,10 @@ def run_job(cfg: DictConfig) -> float | None:
     if cfg.skip_completed and (done := completed_results(cfg, output_dir)):
         log.info("Skipping %s: already completed (final_acc %.4f)", output_dir.name, done["final_acc"])
         return done["final_acc"]
-    (output_dir / RESULTS_FILE).unlink(missing_ok=True)  # a rerun must not leave a stale status behind
     try:
         return train(cfg)
     except Exception as error:
-        if read_results(output_dir) is None:
+        if read_results(output_dir) is None:  # a refused config leaves earlier results untouched
             write_json(output_dir / RESULTS_FILE, failure_record(cfg, error))
         raise
 

@@ -80,6 +80,8 @@ def train(cfg: DictConfig) -> float | None:
     """
     started = time.perf_counter()
     validate(cfg)
+    results_path = Path(cfg.paths.output_dir) / RESULTS_FILE
+    results_path.unlink(missing_ok=True)  # the config is accepted: a rerun must not leave a stale status
     resolved = OmegaConf.to_container(cfg, resolve=True)
     if cfg.get("num_threads"):
         torch.set_num_threads(cfg.num_threads)
@@ -117,6 +119,6 @@ def train(cfg: DictConfig) -> float | None:
             "versions": library_versions(),
             "config": resolved,
         }
-        write_json(Path(cfg.paths.output_dir) / RESULTS_FILE, results)
+        write_json(results_path, results)
         finish_wandb(trainer.loggers)
     return results["final_acc"]
