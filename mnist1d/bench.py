@@ -28,31 +28,19 @@ from typing import Any
 import pytorch_lightning as pl
 import torch
 import torch.nn.functional as F
-from hydra import compose, initialize_config_dir
-from hydra.core.hydra_config import HydraConfig
 from hydra.utils import instantiate
-from omegaconf import DictConfig, open_dict
+from omegaconf import DictConfig
 from torch.utils.data import DataLoader, TensorDataset
 
 from mnist1d.batches import TensorBatches
+from mnist1d.compose import compose_train
 from mnist1d.results import RESULTS_FILE, read_results
 from mnist1d.training import train
 
 ROOT = Path(__file__).resolve().parents[1]
-CONF = ROOT / "conf"
 MODELS = ("logistic", "mlp", "cnn", "gru", "resnet", "tcn", "dcnn")
 TINY_STEPS = 4
 WARMUP_STEPS = 20
-
-
-def compose_train(overrides: list[str]) -> DictConfig:
-    """The config `python train.py <overrides>` runs (Hydra's own compose, so every default applies)."""
-    with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
-        cfg = compose("train", overrides=overrides, return_hydra_config=True)
-    HydraConfig.instance().set_config(cfg)
-    with open_dict(cfg):
-        del cfg.hydra
-    return cfg
 
 
 def endless_batches(cfg: DictConfig, step: Callable[[], int]) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:

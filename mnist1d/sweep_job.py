@@ -1,7 +1,8 @@
 """What train.py runs per job: `train`, plus the two things a sweep needs around it.
 
 - resume (`skip_completed=true`): a job whose results.json already says "ok" for the same config is not
-  trained again;
+  trained again, and one that was interrupted (Ctrl-C, SIGTERM, a SLURM preemption) continues from its
+  `checkpoints/last.ckpt`;
 - failures that happen before `train` can record them (e.g. a net that cannot be built from its config)
   still leave a results.json with status "failed" and the error, so the sweep report can list them.
 
@@ -18,12 +19,19 @@ from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 
-from mnist1d.results import RESULTS_FILE, STATUS_FAILED, STATUS_OK, read_results, write_json
+from mnist1d.results import (
+    RESULTS_FILE,
+    STATUS_FAILED,
+    STATUS_INTERRUPTED,
+    STATUS_OK,
+    read_results,
+    write_json,
+)
 from mnist1d.training import train
 
 log = logging.getLogger(__name__)
 # Config keys that do not change what a run computes, so a completed run counts as done whatever they are.
-RUN_INDEPENDENT_KEYS = ("skip_completed", "num_threads", "paths", "logger")
+RUN_INDEPENDENT_KEYS = ("skip_completed", "ckpt_path", "num_threads", "paths", "logger")
 
 
 def comparable(config: dict[str, Any]) -> str:
@@ -48,12 +56,22 @@ def run_job(cfg: DictConfig) -> float | None:
     if cfg.skip_completed and (done := completed_results(cfg, output_dir)):
         log.info("Skipping %s: already completed (final_acc %.4f)", output_dir.name, done["final_acc"])
         return done["final_acc"]
+    if cfg.skip_completed and cfg.ckpt_path is None and (last := interrupted_checkpoint(output_dir)):
+        log.info("Resuming %s from %s", output_dir.name, last)
+        cfg.ckpt_path = str(last)
     try:
         return train(cfg)
     except Exception as error:
         if read_results(output_dir) is None:  # a refused config leaves earlier results untouched
             write_json(output_dir / RESULTS_FILE, failure_record(cfg, error))
         raise
+
+
+def interrupted_checkpoint(output_dir: Path) -> Path | None:
+    """The last checkpoint of an interrupted run in output_dir, if it left one."""
+    results = read_results(output_dir)
+    last = output_dir / "checkpoints" / "last.ckpt"
+    return last if results and results.get("status") == STATUS_INTERRUPTED and last.exists() else None
 
 
 def failure_record(cfg: DictConfig, error: Exception) -> dict[str, Any]:

@@ -27,9 +27,9 @@ from hydra import compose, initialize_config_dir
 from hydra.core.override_parser.overrides_parser import OverridesParser
 from omegaconf import DictConfig, OmegaConf, open_dict
 
+from mnist1d.compose import CONF_DIR, compose_train
 from mnist1d.results import write_json
 
-CONF_DIR = Path(__file__).resolve().parents[1] / "conf"
 SPEC_FILE = "sweep.json"
 STEPS_AXIS = "trainer.max_steps"
 LAUNCHERS = ("basic", "joblib", "submitit_local", "submitit_slurm")
@@ -190,9 +190,3 @@ def validate_shared_budgets(spec: SweepSpec) -> None:
                 f"share_budgets=true needs every {STEPS_AXIS} to be a multiple of eval_every="
                 f"{train_cfg.eval_every}; {uneven} are not"
             )
-
-
-def compose_train(overrides: Sequence[str]) -> DictConfig:
-    """The train.py config of one job (unresolved: only plain keys are read from it)."""
-    with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
-        return compose("train", overrides=list(overrides))

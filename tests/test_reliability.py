@@ -18,6 +18,7 @@ import torch
 from conftest import ROOT, read_results
 
 from mnist1d.callbacks import DivergenceGuard, NonFiniteLossError
+from mnist1d.sweep_job import run_job
 from mnist1d.training import train
 
 # TCN has dropout, so an exact resume also needs the RNG state that checkpoints carry.
@@ -58,6 +59,18 @@ def test_interrupted_run_saves_checkpoint_and_resumes_to_identical_metrics(signu
     assert resumed["history"] == full["history"]
     assert resumed["final_test_acc"] == full["final_test_acc"]
     assert resumed["confusion_matrix"] == full["confusion_matrix"]
+
+
+def test_continued_sweep_job_resumes_an_interrupted_run_from_its_last_checkpoint(make_cfg, tmp_path):
+    """What `python sweep.py resume=<dir>` (and a requeued SLURM job with skip_completed=true) does."""
+    train(make_cfg(*RESUMABLE, run="full"))
+    send = [f"+callbacks.signal._target_={__name__}.SignalAtStep", "+callbacks.signal.step=15"]
+    with pytest.raises(SystemExit):
+        train(make_cfg(*RESUMABLE, *send, f"+callbacks.signal.signum={int(signal.SIGTERM)}", run="part"))
+    run_job(make_cfg(*RESUMABLE, "skip_completed=true", run="part"))
+    full, resumed = read_results(tmp_path / "full"), read_results(tmp_path / "part")
+    assert resumed["config"]["ckpt_path"] == str(tmp_path / "part" / "checkpoints" / "last.ckpt")
+    assert resumed["status"] == "ok" and resumed["history"] == full["history"]
 
 
 @pytest.mark.slow

@@ -12,12 +12,13 @@ import torch
 from conftest import ROOT
 from torch.nn import functional as F
 
+from mnist1d.compose import compose_train
 from mnist1d.models.mlp_plain import PlainMLP
 from mnist1d.models.pool_cnn import POOLINGS, PoolCNN
 from mnist1d.science.double_descent import best_error, double_descent_report, peak_after_first_minimum
 from mnist1d.science.shuffle import shuffle_report
 from mnist1d.science.sized_data import fixed_test_datamodule
-from mnist1d.sweep_spec import build_spec, compose_sweep, compose_train
+from mnist1d.sweep_spec import build_spec, compose_sweep
 from mnist1d.sweep_summary import collect_rows
 from mnist1d.training import train
 

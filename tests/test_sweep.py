@@ -130,6 +130,15 @@ def test_shared_budget_equals_a_separate_short_run_and_a_failing_job_is_reported
     assert "shared budgets" in (sweep_dir / "results.md").read_text()
 
 
+def test_a_diverging_job_is_reported_failed_while_the_others_complete(tmp_path, cache_dir):
+    grid = ["model=mlp", "optimizer=sgd", "optimizer.lr=0.01,1e20", "trainer.max_steps=10", "seed=0"]
+    assert run_sweep(tmp_path / "nan", cache_dir, *grid) == 1  # 1: a job failed
+    ok, diverged = summary(tmp_path / "nan")
+    assert ok["status"] == "ok" and ok["steps"] == "10"
+    assert diverged["status"] == "failed" and diverged["error"].startswith("NonFiniteLossError")
+    assert "| failed | NonFiniteLossError" in (tmp_path / "nan" / "results.md").read_text()
+
+
 @pytest.mark.slow
 def test_failed_jobs_of_a_plain_multirun_are_reported_not_fatal(tmp_path, cache_dir):
     sweep_dir = tmp_path / "multirun"
@@ -188,6 +197,20 @@ def test_joblib_launcher_with_wandb_offline_runs(tmp_path, cache_dir, monkeypatc
         )
     (report_run,) = (sweep_dir / "wandb").glob("offline-run-*")
     assert len(list(report_run.glob("files/media/images/*.png"))) == len(FIGURES)
+
+
+@pytest.mark.slow
+def test_same_metrics_with_the_basic_and_joblib_launchers_at_equal_threads(tmp_path, cache_dir):
+    grid = ["model=logistic,mlp", "trainer.max_steps=10", "seed=0", "num_threads=1"]
+    run_sweep(tmp_path / "basic", cache_dir, *grid)
+    run_sweep(tmp_path / "joblib", cache_dir, *grid, "launcher=joblib", "hydra.launcher.n_jobs=2")
+    jobs = sorted(d.name for d in (tmp_path / "basic").glob("*_*steps-seed*"))
+    assert len(jobs) == 2
+    for job in jobs:
+        basic, joblib = read_results(tmp_path / "basic" / job), read_results(tmp_path / "joblib" / job)
+        assert basic["status"] == joblib["status"] == "ok"
+        assert basic["history"] == joblib["history"]
+        assert basic["confusion_matrix"] == joblib["confusion_matrix"]
 
 
 @pytest.mark.slow

@@ -6,7 +6,7 @@ import subprocess
 import sys
 
 import pytest
-from conftest import ROOT, compose_train
+from conftest import ROOT, compose_run
 from hydra.errors import ConfigCompositionException
 
 from mnist1d.training import train
@@ -98,7 +98,7 @@ def test_unreadable_checkpoint_is_refused(make_cfg, tmp_path):
 )
 def test_unknown_component_name_lists_the_choices(override, group, choices, tmp_path, cache_dir):
     with pytest.raises(ConfigCompositionException) as refused:
-        compose_train([override], tmp_path / "run", cache_dir)
+        compose_run([override], tmp_path / "run", cache_dir)
     message = str(refused.value)
     assert f"Could not find '{group}/{override.split('=')[1]}'" in message
     assert f"Available options in '{group}'" in message
