@@ -8,18 +8,16 @@ the same dataset never expose a partial file. A truncated or otherwise invalid f
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import hashlib
 import json
-import os
-import tempfile
 import warnings
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from mnist1d.atomic import atomic_open
 from mnist1d.config import DatasetConfig
 
 KEYS = ("x", "y", "x_test", "y_test", "t")
@@ -93,25 +91,6 @@ def load(cache_dir: str | Path, config: DatasetConfig) -> dict[str, np.ndarray] 
 def save(cache_dir: str | Path, config: DatasetConfig, arrays: dict[str, Any]) -> Path:
     """Atomically write `arrays` (the KEYS) for `config`; concurrent writers of equal data are harmless."""
     path = cache_path(cache_dir, config)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}-", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            os.chmod(tmp, 0o644)  # mkstemp's 0600 would hide the cache from other users of a shared dir
-            np.savez_compressed(
-                f, **{k: arrays[k] for k in KEYS}, **{ARGS_KEY: np.str_(canonical_json(config))}
-            )
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
-    with contextlib.suppress(OSError):  # persist the rename itself (not possible on every platform)
-        dir_fd = os.open(path.parent, os.O_RDONLY)
-        try:
-            os.fsync(dir_fd)
-        finally:
-            os.close(dir_fd)
+    with atomic_open(path) as f:
+        np.savez_compressed(f, **{k: arrays[k] for k in KEYS}, **{ARGS_KEY: np.str_(canonical_json(config))})
     return path

@@ -8,14 +8,14 @@ the globals numpy arrays need plus plain builtin containers and scalars; any oth
 from __future__ import annotations
 
 import _compat_pickle
-import contextlib
 import importlib
 import io
 import os
 import pickle
-import tempfile
 from pathlib import Path
 from typing import Any
+
+from mnist1d.atomic import atomic_open
 
 # (module, name) pairs a pickle may reference. numpy >= 2 renamed numpy.core to numpy._core; both
 # spellings are admitted and resolved to whichever exists, so old files load without warnings.
@@ -86,16 +86,6 @@ def download(url: str, path: str | os.PathLike[str], timeout: float = 60.0) -> P
             f"could not download the frozen MNIST-1D data from {url} ({err}); if offline, copy "
             f"mnist1d_data.pkl to {path} yourself or generate the dataset with regenerate=True"
         ) from err
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}-", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
+    with atomic_open(path) as f:
+        f.write(data)
     return path

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import json
-import os
 import platform
-import tempfile
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
+
+from mnist1d.atomic import atomic_open
 
 RESULTS_FILE = "results.json"
 STATUS_OK, STATUS_FAILED, STATUS_INTERRUPTED = "ok", "failed", "interrupted"
@@ -27,12 +27,8 @@ def library_versions() -> dict[str, str]:
 
 def write_json(path: Path, payload: dict[str, Any]) -> None:
     """Write through a temporary file and rename, so readers never see a half-written file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.NamedTemporaryFile("w", dir=path.parent, suffix=".tmp", delete=False) as tmp:
-        json.dump(payload, tmp, indent=2)
-        tmp.flush()
-        os.fsync(tmp.fileno())
-    os.replace(tmp.name, path)
+    with atomic_open(path, "w") as file:
+        json.dump(payload, file, indent=2)
 
 
 def read_results(run_dir: Path) -> dict[str, Any] | None:

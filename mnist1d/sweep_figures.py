@@ -3,8 +3,6 @@ accuracy vs parameter count. Every figure is FIGURE_SIZE_PX, one fixed colour pe
 
 from __future__ import annotations
 
-import os
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import NamedTuple
@@ -14,6 +12,8 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 from matplotlib.figure import Figure
+
+from mnist1d.atomic import atomic_open
 
 MODEL_ORDER = ("logistic", "mlp", "cnn", "gru", "resnet", "tcn", "dcnn")
 DPI = 100
@@ -57,9 +57,8 @@ def new_figure() -> tuple[Figure, plt.Axes]:
 
 def save(fig: Figure, path: Path) -> Path:
     """Save through a temporary file and rename, so a reader never sees half a PNG."""
-    with tempfile.NamedTemporaryFile(dir=path.parent, suffix=".png", delete=False) as tmp:
-        fig.savefig(tmp, format="png", dpi=DPI)
-    os.replace(tmp.name, path)
+    with atomic_open(path) as file:
+        fig.savefig(file, format="png", dpi=DPI)
     plt.close(fig)
     return path
 

@@ -11,14 +11,13 @@ from __future__ import annotations
 
 import csv
 import io
-import os
 import re
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import yaml
 
+from mnist1d.atomic import atomic_open
 from mnist1d.results import STATUS_OK, read_results
 from mnist1d.sweep_spec import STEPS_AXIS, SweepSpec
 
@@ -117,9 +116,8 @@ def collect_rows(sweep_dir: Path, spec: SweepSpec | None) -> list[dict[str, Any]
 
 def write_text_atomic(path: Path, text: str) -> None:
     """Write through a temporary file and rename, so a reader never sees half a report."""
-    with tempfile.NamedTemporaryFile("w", dir=path.parent, suffix=".tmp", delete=False) as tmp:
-        tmp.write(text)
-    os.replace(tmp.name, path)
+    with atomic_open(path, "w") as file:
+        file.write(text)
 
 
 def write_summary(sweep_dir: Path, rows: list[dict[str, Any]]) -> Path:

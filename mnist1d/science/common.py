@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import os
 import statistics
-import tempfile
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -12,6 +10,7 @@ from typing import Any
 from matplotlib.figure import Figure
 from omegaconf import OmegaConf
 
+from mnist1d.atomic import atomic_open
 from mnist1d.report import published_results
 from mnist1d.results import STATUS_OK, write_json
 
@@ -42,9 +41,8 @@ def save_figure(fig: Figure, out_dir: Path, stem: str) -> list[Path]:
     paths = []
     for suffix in (".png", ".pdf"):
         path = out_dir / f"{stem}{suffix}"
-        with tempfile.NamedTemporaryFile(dir=out_dir, suffix=suffix, delete=False) as tmp:
-            fig.savefig(tmp, format=suffix[1:], dpi=150, bbox_inches="tight")
-        os.replace(tmp.name, path)
+        with atomic_open(path) as file:
+            fig.savefig(file, format=suffix[1:], dpi=150, bbox_inches="tight")
         paths.append(path)
     return paths
 
