@@ -11,7 +11,7 @@ import torch
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
-import mnist1d.sweep_resolvers  # noqa: F401 - registers the sweep resolvers the configs use
+import mnist1d.resolvers  # noqa: F401 - registers the resolvers the configs use
 from mnist1d.callbacks import DivergenceGuard, InterruptCheckpoint, RunSummary
 from mnist1d.classifier import Classifier
 from mnist1d.loggers import finish_wandb
@@ -24,14 +24,6 @@ from mnist1d.results import (
     write_json,
 )
 from mnist1d.validation import validate
-
-
-def eval_split(val_fraction: float) -> str:
-    """The split that periodic evaluation reports on (an OmegaConf resolver, so configs can name it)."""
-    return "val" if float(val_fraction) > 0 else "test"
-
-
-OmegaConf.register_new_resolver("eval_split", eval_split, replace=True)
 
 
 def build(cfg: DictConfig) -> tuple[pl.LightningDataModule, Classifier, pl.Trainer]:

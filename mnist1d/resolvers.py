@@ -1,4 +1,4 @@
-"""Config resolvers for sweep jobs: the W&B group of a multirun job, and a job's share of the CPU threads."""
+"""The config resolvers conf/ uses: the evaluation split, a multirun job's W&B group and its CPU threads."""
 
 from __future__ import annotations
 
@@ -8,6 +8,11 @@ from pathlib import Path
 from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from omegaconf import OmegaConf
+
+
+def eval_split(val_fraction: float) -> str:
+    """The split that periodic evaluation reports on: `val` when part of the training split is held out."""
+    return "val" if float(val_fraction) > 0 else "test"
 
 
 def in_multirun() -> bool:
@@ -37,5 +42,6 @@ def launcher_threads() -> int | None:
     return launcher.get("cpus_per_task")
 
 
+OmegaConf.register_new_resolver("eval_split", eval_split, replace=True)
 OmegaConf.register_new_resolver("sweep_group", sweep_group, replace=True)
 OmegaConf.register_new_resolver("launcher_threads", launcher_threads, replace=True)
