@@ -7,6 +7,7 @@ import sys
 
 import pytest
 import torch
+import wandb
 from conftest import ROOT, read_results
 
 from mnist1d.training import train
@@ -80,6 +81,7 @@ def test_wandb_offline_run_is_written_per_run(make_cfg, tmp_path, monkeypatch):
     monkeypatch.setenv("NETRC", str(tmp_path / "no-netrc"))
     train(make_cfg("logger=wandb", "model=logistic", *QUICK, run="w1"))
     train(make_cfg("logger=wandb", "model=logistic", *QUICK, "seed=1", run="w2"))
+    wandb.teardown()  # stops this process's W&B service, which flushes the offline logs to disk
     runs = [list((tmp_path / run / "wandb").glob("offline-run-*")) for run in ("w1", "w2")]
     assert [len(r) for r in runs] == [1, 1]
     assert runs[0][0].name != runs[1][0].name
