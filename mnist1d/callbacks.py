@@ -46,18 +46,17 @@ class RunSummary(pl.Callback):
         self.history: list[dict[str, float]] = []
         self.fit_seconds = 0.0
         self.steps_this_process = 0
-        self._fit_start: tuple[float, int] = (0.0, 0)
+        self._first_step = 0
         # Wall-clock time of the first training step, so start-up can be timed from outside the process.
         self.fit_started_at: float | None = None
 
     def on_train_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        self._fit_start = (time.perf_counter(), trainer.global_step)
         self.fit_started_at = time.time()
+        self._first_step = trainer.global_step
 
     def on_train_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        started, first_step = self._fit_start
-        self.fit_seconds = time.perf_counter() - started
-        self.steps_this_process = trainer.global_step - first_step
+        self.fit_seconds = time.time() - self.fit_started_at
+        self.steps_this_process = trainer.global_step - self._first_step
 
     def on_validation_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         if trainer.sanity_checking:
