@@ -7,13 +7,33 @@ from collections.abc import Callable, Iterator
 import numpy as np
 import torch
 
+Batch = tuple[torch.Tensor, torch.Tensor]
+
 
 class TensorBatches:
-    """An iterable of `(x, y)` minibatches: one index per batch instead of per-sample `__getitem__` + collate.
+    """Consecutive `(x, y)` minibatches in storage order: the evaluation and test splits."""
 
-    With `shuffle`, epoch `e` is ordered by a permutation drawn from `(seed, e)` alone, and an epoch starts at
-    the batch given by `start_step()` (the trainer's global step). So the data order is a pure function of
-    the step, and a run resumed from any mid-epoch checkpoint sees exactly the batches it would have seen.
+    def __init__(self, x: torch.Tensor, y: torch.Tensor, batch_size: int) -> None:
+        self.x, self.y = x, y
+        self.batch_size = batch_size
+
+    def __len__(self) -> int:
+        return -(-len(self.y) // self.batch_size)
+
+    def __iter__(self) -> Iterator[Batch]:
+        for start in range(0, len(self.y), self.batch_size):
+            yield self.x[start : start + self.batch_size], self.y[start : start + self.batch_size]
+
+
+class TrainingChunks:
+    """The shuffled training minibatches as a stream indexed by optimizer step, served `chunk` steps at a time.
+
+    The minibatch of step `t` is batch `t % n` of data epoch `t // n` (n batches per epoch), whose order is a
+    permutation drawn from `(seed, epoch)` alone. Iteration starts at the step given by `start_step()` (the
+    trainer's global step), so the data order is a pure function of the step: a run resumed from any
+    checkpoint sees exactly the batches it would have seen, whatever the chunk size. Each item is a list of
+    `chunk` consecutive minibatches, gathered with one indexing operation; a Lightning epoch is
+    `len(self)` items, about one pass over the data.
     """
 
     def __init__(
@@ -21,42 +41,53 @@ class TensorBatches:
         x: torch.Tensor,
         y: torch.Tensor,
         batch_size: int,
-        shuffle: bool = False,
+        chunk: int = 1,
         seed: int = 0,
         start_step: Callable[[], int] = lambda: 0,
     ) -> None:
         self.x, self.y = x, y
         self.batch_size = batch_size
-        self.shuffle = shuffle
+        self.chunk = chunk
         self.seed = seed
         self.start_step = start_step
+        self.batches_per_epoch = -(-len(y) // batch_size)
+        self._order: tuple[int, torch.Tensor] | None = None
 
     def state_dict(self) -> dict[str, int]:
-        """The order is derived from the global step; only the seed must match on resume."""
-        return {"seed": self.seed}
+        """The order is derived from the global step; the seed and the chunk size must match on resume."""
+        return {"seed": self.seed, "chunk": self.chunk}
 
     def load_state_dict(self, state: dict[str, int]) -> None:
-        if state["seed"] != self.seed:
-            raise ValueError(
-                f"resuming with data shuffle seed {self.seed}, but the checkpoint used {state['seed']}"
-            )
+        for name, value in self.state_dict().items():
+            if state.get(name, 1) != value:
+                raise ValueError(
+                    f"resuming with data {name} {value}, but the checkpoint used {state.get(name, 1)}: "
+                    "resume with the configuration the checkpoint was trained with"
+                )
 
     def __len__(self) -> int:
-        return -(-len(self.y) // self.batch_size)
+        return max(1, round(self.batches_per_epoch / self.chunk))
 
     def order(self, epoch: int) -> torch.Tensor:
-        """The sample order of one epoch, on the data's device."""
+        """The sample order of one data epoch, on the data's device (the latest one is kept)."""
+        if self._order is not None and self._order[0] == epoch:
+            return self._order[1]
         entropy = np.random.SeedSequence([self.seed, epoch]).generate_state(1)[0]
         generator = torch.Generator().manual_seed(int(entropy))
-        return torch.randperm(len(self.y), generator=generator).to(self.y.device)
+        self._order = (epoch, torch.randperm(len(self.y), generator=generator).to(self.y.device))
+        return self._order[1]
 
-    def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
-        if not self.shuffle:
-            for start in range(0, len(self.y), self.batch_size):
-                yield self.x[start : start + self.batch_size], self.y[start : start + self.batch_size]
-            return
-        epoch, first = divmod(self.start_step(), len(self))
-        index = self.order(epoch)
-        for batch in range(first, len(self)):
-            take = index[batch * self.batch_size : (batch + 1) * self.batch_size]
-            yield self.x[take], self.y[take]
+    def steps(self, first: int, count: int) -> list[Batch]:
+        """The minibatches of steps `first` .. `first + count - 1`."""
+        takes = []
+        for step in range(first, first + count):
+            epoch, batch = divmod(step, self.batches_per_epoch)
+            takes.append(self.order(epoch)[batch * self.batch_size : (batch + 1) * self.batch_size])
+        sizes = [len(take) for take in takes]
+        index = torch.cat(takes)
+        return list(zip(self.x[index].split(sizes), self.y[index].split(sizes), strict=True))
+
+    def __iter__(self) -> Iterator[list[Batch]]:
+        first_item = self.start_step() // self.chunk
+        for item in range(first_item, (first_item // len(self) + 1) * len(self)):
+            yield self.steps(item * self.chunk, self.chunk)

@@ -21,7 +21,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -32,7 +32,7 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig
 from torch.utils.data import DataLoader, TensorDataset
 
-from mnist1d.batches import TensorBatches
+from mnist1d.batches import TrainingChunks
 from mnist1d.compose import compose_train
 from mnist1d.results import RESULTS_FILE, read_results
 from mnist1d.training import train
@@ -43,13 +43,17 @@ TINY_STEPS = 4
 WARMUP_STEPS = 20
 
 
-def endless_batches(cfg: DictConfig, step: Callable[[], int]) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
-    """The training batches the DataModule serves, epoch after epoch, for a loop without a Trainer."""
+def endless_batches(cfg: DictConfig) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+    """The training batches the DataModule serves, in its order, indexed as a plain loop would do it."""
     datamodule = instantiate(cfg.data)
     datamodule.setup()
     x, y = datamodule.splits["train"]
-    batches = TensorBatches(x, y, datamodule.batch_size, shuffle=True, seed=cfg.seed, start_step=step)
-    return itertools.chain.from_iterable(itertools.repeat(batches))
+    stream = TrainingChunks(x, y, datamodule.batch_size, seed=cfg.seed)
+    for epoch in itertools.count():
+        order = stream.order(epoch)
+        for start in range(0, len(y), datamodule.batch_size):
+            take = order[start : start + datamodule.batch_size]
+            yield x[take], y[take]
 
 
 def plain_loop(cfg: DictConfig, steps: int) -> float:
@@ -63,7 +67,7 @@ def plain_loop(cfg: DictConfig, steps: int) -> float:
     optimizer = instantiate(cfg.optimizer)(net.parameters())
     x_eval, y_eval = datamodule.splits[datamodule.eval_split]
     done = 0
-    batches = endless_batches(cfg, lambda: done)
+    batches = endless_batches(cfg)
     accuracies = []
     started = time.perf_counter()
     for x, y in batches:
@@ -135,13 +139,13 @@ def bench_model(model: str, steps: int, repeats: int, scratch: Path, extra: list
 
 
 def bench_batches(scratch: Path, epochs: int, extra: list[str]) -> dict[str, float]:
-    """Training batches per second: the DataModule's TensorBatches vs a DataLoader over a TensorDataset."""
+    """Training batches per second: the DataModule's TrainingChunks (one step per item) vs a DataLoader over a TensorDataset."""
     cfg = compose_train([f"paths.output_dir={scratch / 'batches'}", *extra])
     datamodule = instantiate(cfg.data)
     datamodule.setup()
     x, y = datamodule.splits["train"]
     loaders = {
-        "tensor_batches": TensorBatches(x, y, datamodule.batch_size, shuffle=True),
+        "tensor_batches": TrainingChunks(x, y, datamodule.batch_size),
         "dataloader": DataLoader(TensorDataset(x, y), batch_size=datamodule.batch_size, shuffle=True),
     }
     rates = {}
@@ -240,7 +244,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     print()
     print_table(report["models"])
     print(
-        "batches/s: TensorBatches {tensor_batches_batches_per_s:.0f}, DataLoader(TensorDataset)"
+        "batches/s: TrainingChunks {tensor_batches_batches_per_s:.0f}, DataLoader(TensorDataset)"
         " {dataloader_batches_per_s:.0f}, speed-up {speedup:.1f}x".format(**report["batches"])
     )
     if "process" in report:

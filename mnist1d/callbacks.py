@@ -150,33 +150,29 @@ class NonFiniteLossError(FloatingPointError):
 class DivergenceGuard(pl.Callback):
     """Stops a diverging run with `NonFiniteLossError`, naming the first step whose loss was not finite.
 
-    On the CPU each step's loss is read at once (reading it costs about a microsecond). On an accelerator
-    a per-step read would synchronise host and device, so each step only writes a finiteness flag into a
-    buffer on the device, read every `check_every` steps (default: `log_every_n_steps`, when Lightning
-    synchronises to log anyway); the error still names the exact step.
+    `training_step` returns the losses of its chunk of steps. On the CPU they are checked at once (reading
+    them costs about a microsecond). On an accelerator a read would synchronise host and device, so their
+    finiteness flags stay on the device, read every `check_every` steps (default: `log_every_n_steps`
+    training_step calls, when Lightning synchronises to log anyway); the error still names the exact step.
     """
 
     def __init__(self, check_every: int | None = None) -> None:
         self.check_every = check_every
-        self._finite: torch.Tensor | None = None
-        self._first_step = self._filled = 0
+        self._pending: list[torch.Tensor] = []
+        self._first_step = 0
 
     def on_train_batch_end(
         self, trainer: pl.Trainer, pl_module: pl.LightningModule, outputs: Any, batch: Any, batch_idx: int
     ) -> None:
-        loss = (outputs["loss"] if isinstance(outputs, dict) else outputs).detach()
-        if loss.device.type == "cpu" and self.check_every is None:
-            if not math.isfinite(loss.item()):
-                raise NonFiniteLossError.at(trainer.global_step)
-            return
-        if self._finite is None:
-            size = self.check_every or max(trainer.log_every_n_steps, 1)
-            self._finite = torch.ones(size, dtype=torch.bool, device=loss.device)
-            self._first_step, self._filled = trainer.global_step, 0
-        self._finite[self._filled] = torch.isfinite(loss)
-        self._filled += 1
-        if self._filled == len(self._finite) or trainer.global_step >= trainer.max_steps:
-            bad = (~self._finite[: self._filled]).nonzero()
-            self._finite = None
+        losses = (outputs["loss"] if isinstance(outputs, dict) else outputs).detach().reshape(-1)
+        if not self._pending:
+            self._first_step = trainer.global_step - len(losses) + 1
+        self._pending.append(torch.isfinite(losses))
+        pending_steps = trainer.global_step - self._first_step + 1
+        check_every = self.check_every or max(trainer.log_every_n_steps * len(losses), 1)
+        on_host = losses.device.type == "cpu" and self.check_every is None
+        if on_host or pending_steps >= check_every or trainer.global_step >= trainer.max_steps:
+            finite, self._pending = torch.cat(self._pending), []
+            bad = (~finite).nonzero()
             if len(bad):
                 raise NonFiniteLossError.at(self._first_step + int(bad[0]))

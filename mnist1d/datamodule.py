@@ -8,7 +8,7 @@ import numpy as np
 import pytorch_lightning as pl
 import torch
 
-from mnist1d.batches import TensorBatches
+from mnist1d.batches import TensorBatches, TrainingChunks
 from mnist1d.config import DatasetConfig
 from mnist1d.data import load_dataset
 
@@ -44,6 +44,7 @@ class MNIST1DDataModule(pl.LightningDataModule):
         label_noise: float = 0.0,
         shuffle_seed: int = 0,
         cache_dir: str | Path | None = None,
+        chunk_steps: int = 1,
     ) -> None:
         super().__init__()
         self.config = DatasetConfig(
@@ -74,6 +75,7 @@ class MNIST1DDataModule(pl.LightningDataModule):
         self.val_fraction = val_fraction
         self.label_noise = label_noise
         self.shuffle_seed = shuffle_seed
+        self.chunk_steps = chunk_steps
         self.cache_dir = cache_dir
         self.splits: dict[str, tuple[torch.Tensor, torch.Tensor]] = {}
 
@@ -133,10 +135,11 @@ class MNIST1DDataModule(pl.LightningDataModule):
     def _global_step(self) -> int:
         return self.trainer.global_step if self.trainer is not None else 0
 
-    def train_dataloader(self) -> TensorBatches:
+    def train_dataloader(self) -> TrainingChunks:
+        """Shuffled minibatches, `chunk_steps` of them per item (one Classifier.training_step call)."""
         x, y = self._on_device("train")
-        return TensorBatches(
-            x, y, self.batch_size, shuffle=True, seed=self.shuffle_seed, start_step=self._global_step
+        return TrainingChunks(
+            x, y, self.batch_size, self.chunk_steps, seed=self.shuffle_seed, start_step=self._global_step
         )
 
     def val_dataloader(self) -> TensorBatches:

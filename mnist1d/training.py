@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import time
 from pathlib import Path
 from typing import Any
@@ -9,6 +10,7 @@ from typing import Any
 import pytorch_lightning as pl
 import torch
 from hydra.utils import instantiate
+from pytorch_lightning.callbacks import ModelCheckpoint
 from omegaconf import DictConfig, OmegaConf
 
 import mnist1d.resolvers  # noqa: F401 - registers the resolvers the configs use
@@ -26,18 +28,40 @@ from mnist1d.results import (
 from mnist1d.validation import validate
 
 
+def chunk_steps(cfg: DictConfig) -> int:
+    """Optimizer steps per `training_step` call: the largest divisor of `cfg.chunk_steps` that also divides
+    the evaluation, logging and max_steps intervals, so that every one of them ends a chunk."""
+    intervals = (cfg.eval_every, cfg.trainer.log_every_n_steps, cfg.trainer.max_steps)
+    return math.gcd(cfg.chunk_steps, *intervals)
+
+
 def build(cfg: DictConfig) -> tuple[pl.LightningDataModule, Classifier, pl.Trainer]:
     """Instantiate the DataModule, the classifier around the chosen net, and the Trainer."""
-    datamodule = instantiate(cfg.data)
+    chunk = chunk_steps(cfg)
+    datamodule = instantiate(cfg.data, chunk_steps=chunk)
     net = instantiate(cfg.model, seq_length=datamodule.seq_length, num_classes=datamodule.num_classes)
     scheduler = instantiate(cfg.scheduler) if cfg.get("scheduler") else None
     module = Classifier(
-        net, instantiate(cfg.optimizer), scheduler, datamodule.num_classes, datamodule.eval_split
+        net,
+        instantiate(cfg.optimizer),
+        scheduler,
+        datamodule.num_classes,
+        datamodule.eval_split,
+        log_every=cfg.trainer.log_every_n_steps,
     )
     callbacks = [instantiate(c) for c in cfg.callbacks.values()]
     callbacks += [InterruptCheckpoint(Path(cfg.paths.output_dir) / "checkpoints"), DivergenceGuard()]
     loggers = [logger for logger in (instantiate(c) for c in cfg.logger.values()) if logger is not None]
-    trainer = instantiate(cfg.trainer, callbacks=callbacks, logger=loggers)
+    # Lightning counts these intervals in training_step calls (batches), each of which is a chunk of steps;
+    # and it adds a ModelCheckpoint of its own unless told that the callbacks config chose none.
+    trainer = instantiate(
+        cfg.trainer,
+        callbacks=callbacks,
+        logger=loggers,
+        val_check_interval=cfg.eval_every // chunk,
+        log_every_n_steps=cfg.trainer.log_every_n_steps // chunk,
+        enable_checkpointing=any(isinstance(c, ModelCheckpoint) for c in callbacks),
+    )
     return datamodule, module, trainer
 
 

@@ -55,6 +55,8 @@ class Rule:
 RULES = (
     Rule("trainer.max_steps", "an integer >= 1", lambda v: _is_int(v) and v >= 1),
     Rule("eval_every", "an integer >= 1", lambda v: _is_int(v) and v >= 1),
+    Rule("trainer.log_every_n_steps", "an integer >= 0", lambda v: _is_int(v) and v >= 0),
+    Rule("chunk_steps", "an integer >= 1", lambda v: _is_int(v) and v >= 1),
     Rule("seed", "an integer in [0, 2**32)", lambda v: _is_int(v) and 0 <= v < 2**32),
     Rule("optimizer.lr", "a number > 0", lambda v: _is_number(v) and v > 0, required=False),
     Rule("logger.wandb.mode", f"one of {list(WANDB_MODES)}", lambda v: v in WANDB_MODES, required=False),

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from mnist1d.batches import TensorBatches
+from mnist1d.batches import TrainingChunks
 from mnist1d.datamodule import MNIST1DDataModule
 from mnist1d.dataset import MNIST1D
 
@@ -18,7 +18,7 @@ def datamodule(cache_dir) -> MNIST1DDataModule:
 
 
 def test_paper_protocol_shapes_and_dtypes(datamodule):
-    batches = list(datamodule.train_dataloader())
+    batches = [batch for chunk in datamodule.train_dataloader() for batch in chunk]
     assert len(batches) == 40
     x, y = batches[0]
     assert x.shape == (100, 40) and x.dtype == torch.float32
@@ -37,7 +37,7 @@ def test_epoch_is_a_permutation_and_epochs_differ(datamodule):
     first, second = loader.order(0), loader.order(1)
     assert sorted(first.tolist()) == list(range(len(x_train)))
     assert not torch.equal(first, second)
-    x0, _ = next(iter(loader))
+    [(x0, _)] = next(iter(loader))
     assert torch.equal(x0, x_train[first[:100]])
 
 
@@ -46,7 +46,7 @@ def test_same_shuffle_seed_same_order_other_seed_differs(cache_dir):
     for seed in (0, 0, 1):
         dm = MNIST1DDataModule(cache_dir=cache_dir, shuffle_seed=seed)
         dm.setup()
-        orders.append(torch.cat([y for _, y in dm.train_dataloader()]))
+        orders.append(torch.cat([y for [(_, y)] in dm.train_dataloader()]))
     assert torch.equal(orders[0], orders[1])
     assert not torch.equal(orders[0], orders[2])
 
@@ -54,11 +54,25 @@ def test_same_shuffle_seed_same_order_other_seed_differs(cache_dir):
 def test_order_resumes_mid_epoch_from_the_global_step():
     x, y = torch.arange(50.0)[:, None], torch.arange(50)
     steps = iter([0, 5, 7])  # the global step at each call of iter(): two whole epochs, then a resume
-    loader = TensorBatches(x, y, batch_size=10, shuffle=True, seed=7, start_step=lambda: next(steps))
-    uninterrupted = [b for _ in range(2) for _, b in loader]
-    resumed = [b for _, b in loader]
+    loader = TrainingChunks(x, y, batch_size=10, seed=7, start_step=lambda: next(steps))
+    uninterrupted = [b for _ in range(2) for [(_, b)] in loader]
+    resumed = [b for [(_, b)] in loader]
     assert len(resumed) == 3
     assert all(torch.equal(a, b) for a, b in zip(uninterrupted[7:], resumed, strict=True))
+
+
+@pytest.mark.parametrize("chunk", [2, 3, 7])
+def test_chunks_serve_the_minibatches_of_consecutive_steps_across_epochs(chunk):
+    """Any chunk size serves the step-indexed stream a chunk size of 1 serves (last batches short: 43 % 10)."""
+    x, y = torch.arange(43.0)[:, None], torch.arange(43)
+    single = TrainingChunks(x, y, batch_size=10, seed=3)
+    chunked = TrainingChunks(x, y, batch_size=10, chunk=chunk, seed=3, start_step=lambda: 2 * chunk)
+    served = [batch for item in chunked for batch in item]
+    assert len(served) == len(chunked) * chunk and len(chunked) == round(5 / chunk)
+    for step, (x_step, y_step) in enumerate(served, start=2 * chunk):
+        [(x_one, y_one)] = single.steps(step, 1)
+        assert torch.equal(x_step, x_one) and torch.equal(y_step, y_one)
+    assert {len(b) for _, b in served} <= {10, 3}
 
 
 def test_validation_fraction_holds_out_part_of_the_training_split(cache_dir):

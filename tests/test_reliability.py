@@ -23,7 +23,8 @@ from mnist1d.training import train
 
 # TCN has dropout, so an exact resume also needs the RNG state that checkpoints carry.
 QUICK = ["model=logistic", "trainer.max_steps=4", "eval_every=2"]
-RESUMABLE = ["model=tcn", "model.channels=[8,8]", "eval_every=10", "seed=3", "trainer.max_steps=30"]
+# Chunks of 5 steps: the interruption at step 15 is between evaluations and mid-epoch.
+RESUMABLE = ["model=tcn", "model.channels=[8,8]", "eval_every=10", "seed=3", "trainer.max_steps=30", "chunk_steps=5"]
 
 
 class SignalAtStep(pl.Callback):
@@ -102,14 +103,26 @@ def test_sigterm_to_train_py_then_resume_matches_uninterrupted_run(make_cfg, tmp
     assert resumed["final_test_acc"] == full["final_test_acc"]
 
 
-def test_diverging_run_stops_at_the_first_non_finite_step_and_is_reported_failed(make_cfg, tmp_path):
+@pytest.mark.parametrize("chunk", [1, 25])
+def test_diverging_run_stops_at_the_first_non_finite_step_and_is_reported_failed(chunk, make_cfg, tmp_path):
+    """The error names the first bad step (the second here), at the end of its chunk of steps."""
+    diverging = ["model=mlp", "optimizer=sgd", "optimizer.lr=1e20", "trainer.max_steps=50"]
     with pytest.raises(NonFiniteLossError) as diverged:
-        train(make_cfg("model=mlp", "optimizer=sgd", "optimizer.lr=1e20", "trainer.max_steps=50"))
+        train(make_cfg(*diverging, f"chunk_steps={chunk}"))
     results = read_results(tmp_path / "run")
     assert results["status"] == "failed"
     assert results["error"] == f"NonFiniteLossError: {diverged.value}"
-    assert f"not finite (NaN or inf) at step {results['steps']}:" in results["error"]
-    assert results["steps"] < 50 and results["history"] == []
+    assert "not finite (NaN or inf) at step 2:" in results["error"]
+    assert results["steps"] == max(chunk, 2) and results["history"] == []
+
+
+def test_resume_with_another_chunk_size_is_refused(make_cfg, tmp_path):
+    """Lightning counts evaluations in chunks, so a checkpoint only continues with its own chunk size."""
+    train(make_cfg(*RESUMABLE, "trainer.max_steps=10", run="first"))
+    last = tmp_path / "first" / "checkpoints" / "last.ckpt"
+    assert last.exists()
+    with pytest.raises(ValueError, match="resuming with data chunk 10, but the checkpoint used 5"):
+        train(make_cfg(*RESUMABLE, "chunk_steps=10", f"ckpt_path={last}", run="second"))
 
 
 def test_divergence_guard_names_the_first_bad_step_of_a_buffered_window():

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import csv
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 import torch
@@ -74,6 +76,28 @@ def test_resume_from_mid_epoch_checkpoint_matches_uninterrupted_run(make_cfg, tm
     assert resumed["steps"] == 70
     assert resumed["history"] == full["history"]
     assert resumed["final_test_acc"] == full["final_test_acc"]
+
+
+def test_chunk_size_changes_speed_not_results(make_cfg, tmp_path):
+    """Optimizer steps, LR schedule, dropout draws, evaluations and logged steps do not depend on the chunk."""
+    common = ["model=tcn", "model.channels=[8,8]", "scheduler=cosine", "trainer.max_steps=60", "eval_every=20"]
+    common += ["trainer.log_every_n_steps=10"]
+    for chunk in (1, 10):
+        train(make_cfg(*common, f"chunk_steps={chunk}", run=f"chunk{chunk}"))
+    single, chunked = (read_results(tmp_path / f"chunk{chunk}") for chunk in (1, 10))
+    assert [r["step"] for r in chunked["history"]] == [20, 40, 60]
+    assert chunked["history"] == single["history"]
+    assert chunked["final_test_acc"] == single["final_test_acc"]
+    assert chunked["confusion_matrix"] == single["confusion_matrix"]
+    logged = [train_losses(tmp_path / f"chunk{chunk}" / "csv" / "metrics.csv") for chunk in (1, 10)]
+    assert [step for step, _ in logged[1]] == list(range(10, 61, 10))
+    assert logged[1] == logged[0]
+
+
+def train_losses(metrics_csv: Path) -> list[tuple[int, str]]:
+    """(step, train/loss) of every row of a CSV log that has a training loss."""
+    with metrics_csv.open() as file:
+        return [(int(row["step"]), row["train/loss"]) for row in csv.DictReader(file) if row["train/loss"]]
 
 
 def test_wandb_offline_run_is_written_per_run(make_cfg, tmp_path, monkeypatch):
