@@ -26,7 +26,7 @@ class TensorBatches:
 
 
 class TrainingChunks:
-    """The shuffled training minibatches as a stream indexed by optimizer step, served `chunk` steps at a time.
+    """The shuffled training minibatches: a stream indexed by optimizer step, served `chunk` steps at a time.
 
     The minibatch of step `t` is batch `t % n` of data epoch `t // n` (n batches per epoch), whose order is a
     permutation drawn from `(seed, epoch)` alone. Iteration starts at the step given by `start_step()` (the

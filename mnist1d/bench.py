@@ -66,16 +66,13 @@ def plain_loop(cfg: DictConfig, steps: int) -> float:
     net = instantiate(cfg.model, seq_length=datamodule.seq_length, num_classes=datamodule.num_classes)
     optimizer = instantiate(cfg.optimizer)(net.parameters())
     x_eval, y_eval = datamodule.splits[datamodule.eval_split]
-    done = 0
-    batches = endless_batches(cfg)
     accuracies = []
     started = time.perf_counter()
-    for x, y in batches:
+    for done, (x, y) in enumerate(endless_batches(cfg), start=1):
         loss = F.cross_entropy(net(x), y)
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()
-        done += 1
         if done % cfg.eval_every == 0 or done == steps:
             net.eval()
             with torch.no_grad():
@@ -139,7 +136,8 @@ def bench_model(model: str, steps: int, repeats: int, scratch: Path, extra: list
 
 
 def bench_batches(scratch: Path, epochs: int, extra: list[str]) -> dict[str, float]:
-    """Training batches per second: the DataModule's TrainingChunks (one step per item) vs a DataLoader over a TensorDataset."""
+    """Training batches per second: the DataModule's TrainingChunks (one step per item) vs a DataLoader
+    over a TensorDataset."""
     cfg = compose_train([f"paths.output_dir={scratch / 'batches'}", *extra])
     datamodule = instantiate(cfg.data)
     datamodule.setup()

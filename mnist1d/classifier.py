@@ -102,7 +102,8 @@ class Classifier(pl.LightningModule):
         acc = self.eval_acc.compute()
         self.eval_acc.reset()
         self.best_acc.update(acc)
-        self._log_at_step({f"{self.eval_split}/acc": acc, f"{self.eval_split}/acc_best": self.best_acc.compute()})
+        best = self.best_acc.compute()
+        self._log_at_step({f"{self.eval_split}/acc": acc, f"{self.eval_split}/acc_best": best})
 
     def test_step(self, batch: Batch, batch_idx: int) -> None:
         x, y = batch

@@ -10,8 +10,8 @@ from typing import Any
 import pytorch_lightning as pl
 import torch
 from hydra.utils import instantiate
-from pytorch_lightning.callbacks import ModelCheckpoint
 from omegaconf import DictConfig, OmegaConf
+from pytorch_lightning.callbacks import ModelCheckpoint
 
 import mnist1d.resolvers  # noqa: F401 - registers the resolvers the configs use
 from mnist1d.callbacks import DivergenceGuard, InterruptCheckpoint, RunSummary
@@ -40,6 +40,8 @@ def build(cfg: DictConfig) -> tuple[pl.LightningDataModule, Classifier, pl.Train
     chunk = chunk_steps(cfg)
     datamodule = instantiate(cfg.data, chunk_steps=chunk)
     net = instantiate(cfg.model, seq_length=datamodule.seq_length, num_classes=datamodule.num_classes)
+    if cfg.compile:
+        net.compile()  # in place: checkpoints keep the plain net's parameter names
     scheduler = instantiate(cfg.scheduler) if cfg.get("scheduler") else None
     module = Classifier(
         net,

@@ -42,6 +42,9 @@ def _is_number(value: Any) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool)
 
 
+PRECISIONS = ("32-true", "32", "64-true", "64", "bf16-mixed", "bf16-true", "16-true")
+
+
 @dataclass(frozen=True)
 class Rule:
     """One config field: its dotted key, what it must be (in words), the test; may it be absent."""
@@ -57,6 +60,12 @@ RULES = (
     Rule("eval_every", "an integer >= 1", lambda v: _is_int(v) and v >= 1),
     Rule("trainer.log_every_n_steps", "an integer >= 0", lambda v: _is_int(v) and v >= 0),
     Rule("chunk_steps", "an integer >= 1", lambda v: _is_int(v) and v >= 1),
+    Rule("compile", "true or false", lambda v: isinstance(v, bool)),
+    Rule(
+        "trainer.precision",
+        f"one of {list(PRECISIONS)} (16-mixed needs loss scaling, which Classifier.training_step omits)",
+        lambda v: str(v) in PRECISIONS,
+    ),
     Rule("seed", "an integer in [0, 2**32)", lambda v: _is_int(v) and 0 <= v < 2**32),
     Rule("optimizer.lr", "a number > 0", lambda v: _is_number(v) and v > 0, required=False),
     Rule("logger.wandb.mode", f"one of {list(WANDB_MODES)}", lambda v: v in WANDB_MODES, required=False),

@@ -63,7 +63,7 @@ def test_order_resumes_mid_epoch_from_the_global_step():
 
 @pytest.mark.parametrize("chunk", [2, 3, 7])
 def test_chunks_serve_the_minibatches_of_consecutive_steps_across_epochs(chunk):
-    """Any chunk size serves the step-indexed stream a chunk size of 1 serves (last batches short: 43 % 10)."""
+    """Any chunk size serves the step-indexed stream of chunk size 1 (last batches short: 43 % 10)."""
     x, y = torch.arange(43.0)[:, None], torch.arange(43)
     single = TrainingChunks(x, y, batch_size=10, seed=3)
     chunked = TrainingChunks(x, y, batch_size=10, chunk=chunk, seed=3, start_step=lambda: 2 * chunk)

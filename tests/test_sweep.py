@@ -19,10 +19,11 @@ import sweep
 FIGURES = ["accuracy_5steps.png", "accuracy_10steps.png", "learning_curves.png", "accuracy_vs_parameters.png"]
 QUICK = ["eval_every=5", "logger=csv", "callbacks=none"]
 TINY_GRID = ["model=logistic,mlp", "trainer.max_steps=5,10", "seed=0,1"]
+# In the study grid's axis order (steps, model, seed), which a command-line axis keeps.
 TINY_JOBS = [
     f"{model}-{steps}steps-seed{seed}"
-    for model in ("logistic", "mlp")
     for steps in (5, 10)
+    for model in ("logistic", "mlp")
     for seed in (0, 1)
 ]
 
@@ -125,7 +126,8 @@ def test_shared_budget_equals_a_separate_short_run_and_a_failing_job_is_reported
     (shared_5,) = [row for row in rows if row["shared_budget"] == "True"]
     assert shared["steps"] == "10" and shared["status"] == "ok" and shared["shared_budget"] == "False"
     assert shared_5["steps"] == "5" and shared_5["source_run"] == "0_mlp-10steps-seed0"
-    separate = read_results(basic_dir / f"4_{TINY_JOBS[4]}")  # mlp, 5 steps, seed 0, trained on its own
+    job = TINY_JOBS.index("mlp-5steps-seed0")
+    separate = read_results(basic_dir / f"{job}_{TINY_JOBS[job]}")  # trained on its own
     assert float(shared_5["final_acc"]) == separate["final_acc"]
     assert "shared budgets" in (sweep_dir / "results.md").read_text()
 

@@ -11,6 +11,7 @@ import pytest
 import torch
 import wandb
 from conftest import ROOT, read_results
+from hydra.utils import instantiate
 
 from mnist1d.training import train
 
@@ -79,9 +80,9 @@ def test_resume_from_mid_epoch_checkpoint_matches_uninterrupted_run(make_cfg, tm
 
 
 def test_chunk_size_changes_speed_not_results(make_cfg, tmp_path):
-    """Optimizer steps, LR schedule, dropout draws, evaluations and logged steps do not depend on the chunk."""
-    common = ["model=tcn", "model.channels=[8,8]", "scheduler=cosine", "trainer.max_steps=60", "eval_every=20"]
-    common += ["trainer.log_every_n_steps=10"]
+    """Optimizer steps, LR schedule, dropout draws, evaluations and logged steps do not depend on chunks."""
+    common = ["model=tcn", "model.channels=[8,8]", "scheduler=cosine", "trainer.max_steps=60"]
+    common += ["eval_every=20", "trainer.log_every_n_steps=10"]
     for chunk in (1, 10):
         train(make_cfg(*common, f"chunk_steps={chunk}", run=f"chunk{chunk}"))
     single, chunked = (read_results(tmp_path / f"chunk{chunk}") for chunk in (1, 10))
@@ -98,6 +99,15 @@ def train_losses(metrics_csv: Path) -> list[tuple[int, str]]:
     """(step, train/loss) of every row of a CSV log that has a training loss."""
     with metrics_csv.open() as file:
         return [(int(row["step"]), row["train/loss"]) for row in csv.DictReader(file) if row["train/loss"]]
+
+
+@pytest.mark.slow
+def test_compiled_net_trains_and_its_checkpoint_loads_into_a_plain_net(make_cfg, tmp_path):
+    train(make_cfg("model=mlp", *QUICK, "compile=true"))
+    assert read_results(tmp_path / "run")["status"] == "ok"
+    state = torch.load(tmp_path / "run" / "checkpoints" / "last.ckpt", weights_only=True)["state_dict"]
+    plain = instantiate(make_cfg("model=mlp").model, seq_length=40, num_classes=10)
+    plain.load_state_dict({key.removeprefix("net."): v for key, v in state.items() if key.startswith("net.")})
 
 
 def test_wandb_offline_run_is_written_per_run(make_cfg, tmp_path, monkeypatch):
