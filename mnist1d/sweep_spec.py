@@ -177,7 +177,8 @@ def validate_shared_budgets(spec: SweepSpec) -> None:
     except ValueError as error:
         raise ValueError(f"share_budgets=true needs integer {STEPS_AXIS} values: {error}") from error
     for job in spec.jobs():
-        train_cfg = compose_train([*spec.fixed, *(f"{key}={value}" for key, value in job.items())])
+        job_overrides = (f"{key}={value}" for key, value in job.items())
+        train_cfg = compose_train([f"hydra/launcher={spec.launcher}", *spec.fixed, *job_overrides])
         if train_cfg.get("scheduler"):
             raise ValueError(
                 f"share_budgets=true is refused with scheduler={train_cfg.scheduler._target_}: the learning"

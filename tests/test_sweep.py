@@ -241,3 +241,11 @@ def test_optuna_search_maximises_what_train_returns(tmp_path, cache_dir):
     best = yaml.safe_load((sweep_dir / "optimization_results.yaml").read_text())
     assert best["best_value"] == max(trial["final_acc"] for trial in trials)
     assert set(best["best_params"]) == {"optimizer.lr", "model.channels"}
+
+
+def test_shared_budgets_accept_the_launchers_options():
+    """Launcher options are train overrides; checking shared budgets composes them with their launcher."""
+    cfg = sweep.compose_sweep(["share_budgets=true", "launcher=joblib"])
+    spec = sweep.build_spec(cfg, ["hydra.launcher.n_jobs=2", "model=mlp,cnn"])
+    assert spec.launched_axes()["trainer.max_steps"] == ["10000"]
+    assert "hydra.launcher.n_jobs=2" in spec.train_arguments(Path("sweep"), resume=False)
