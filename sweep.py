@@ -24,9 +24,9 @@ from pathlib import Path
 from hydra.utils import get_method
 from omegaconf import DictConfig, OmegaConf
 
-from mnist1d.results import STATUS_OK
+from mnist1d.results import STATUS_OK, write_json
 from mnist1d.sweep_spec import SweepSpec, build_spec, compose_sweep, split_arguments, sweep_keys
-from mnist1d.sweep_summary import collect_rows, write_summary
+from mnist1d.sweep_summary import TIMING_FILE, collect_rows, write_summary
 from mnist1d.sweep_wandb import log_report, report_mode
 
 log = logging.getLogger("sweep")
@@ -77,7 +77,9 @@ def run_jobs(spec: SweepSpec, sweep_dir: Path, resume: bool) -> None:
     log.info("Sweep %s: %d jobs into %s\n  %s", spec.name, len(spec.jobs()), sweep_dir, " ".join(command))
     started = time.perf_counter()
     subprocess.run(command, check=False)
-    log.info("Jobs finished in %.1f s (launcher %s)", time.perf_counter() - started, spec.launcher)
+    seconds = time.perf_counter() - started
+    log.info("Jobs finished in %.1f s (launcher %s)", seconds, spec.launcher)
+    write_json(sweep_dir / TIMING_FILE, {"launcher": spec.launcher, "jobs_wall_time_s": seconds})
 
 
 def write_report(sweep_dir: Path, spec: SweepSpec | None, cfg: DictConfig) -> int:

@@ -7,12 +7,15 @@ processes hits both alike, it times
       `on_train_start` to `on_train_end` (logging, evaluation and checkpoints included, start-up excluded),
 and prints steps/s of both, their ratio and the framework's overhead per step. It also times the DataModule's
 batches against a `DataLoader(TensorDataset)` and, with `--process`, the whole `python train.py` process
-against `python -c "import pytorch_lightning"`. `--out` writes everything as JSON.
+against `python -c "import pytorch_lightning"`. With `--grid <sweep dir>` it sets a finished sweep's wall time
+beside its floor: the plain-loop time of all the steps its jobs trained, at the rates just measured, divided
+by `--parallel`. `--out` writes everything as JSON.
 """
 
 from __future__ import annotations
 
 import argparse
+import csv
 import itertools
 import json
 import logging
@@ -35,6 +38,7 @@ from torch.utils.data import DataLoader, TensorDataset
 from mnist1d.batches import TrainingChunks
 from mnist1d.compose import compose_train
 from mnist1d.results import RESULTS_FILE, read_results
+from mnist1d.sweep_summary import SUMMARY_FILE, TIMING_FILE
 from mnist1d.training import train
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -179,6 +183,36 @@ def bench_process(scratch: Path, overrides: list[str]) -> dict[str, float]:
     }
 
 
+def grid_floor(sweep_dir: Path, rows: list[dict[str, Any]], parallel: int) -> dict[str, Any]:
+    """A sweep's floor (its trained steps at plain-loop speed, `parallel` at a time) beside its wall time.
+
+    `floor_all_budgets_s` also counts the budgets a shared-budget sweep read from longer runs, i.e. the
+    floor of the same grid run without `share_budgets`.
+    """
+    rates = {row["model"]: row["plain_steps_per_s"] for row in rows}
+    with (sweep_dir / SUMMARY_FILE).open() as file:
+        runs = list(csv.DictReader(file))
+    unmeasured = sorted({run["model"] for run in runs} - rates.keys())
+    if unmeasured:
+        raise ValueError(f"--grid {sweep_dir}: benchmark its models too (--models is missing {unmeasured})")
+
+    def floor(selected: list[dict[str, str]]) -> float:
+        return sum(int(run["steps"]) / rates[run["model"]] for run in selected) / parallel
+
+    trained = [run for run in runs if run["shared_budget"] != "True"]
+    timing_file = sweep_dir / TIMING_FILE
+    wall = json.loads(timing_file.read_text())["jobs_wall_time_s"] if timing_file.exists() else None
+    return {
+        "sweep_dir": str(sweep_dir),
+        "jobs": len(trained),
+        "parallel": parallel,
+        "floor_s": floor(trained),
+        "floor_all_budgets_s": floor(runs),
+        "jobs_wall_time_s": wall,
+        "wall_over_floor": wall / floor(trained) if wall else None,
+    }
+
+
 def print_table(rows: list[dict[str, Any]]) -> None:
     print(
         f"{'model':<9} {'plain st/s':>10} {'framework st/s':>14} {'ratio':>6} {'(min-max)':>11}"
@@ -203,6 +237,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--process", action="store_true", help="also time the whole `python train.py` run")
     parser.add_argument("--out", type=Path, help="write the results as JSON here")
     parser.add_argument("--threads", type=int, help="torch threads of both loops (default: the config's)")
+    parser.add_argument("--grid", type=Path, help="a finished sweep directory: its wall time vs its floor")
+    parser.add_argument("--parallel", type=int, default=2, help="parallel jobs of --grid's sweep (default 2)")
     parser.add_argument(
         "--cache-dir", type=Path, help="dataset cache (default: the config's paths.cache_dir)"
     )
@@ -210,11 +246,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "overrides", nargs="*", help="Hydra overrides for every run (default: logger=csv)", default=[]
     )
     args = parser.parse_args(argv)
-    for name in ("steps", "repeats", "threads"):
+    for name in ("steps", "repeats", "threads", "parallel"):
         if getattr(args, name) is not None and getattr(args, name) < 1:
             parser.error(f"--{name}={getattr(args, name)} is invalid: must be >= 1")
     if args.tiny:
         args.steps, args.repeats = TINY_STEPS, 1
+    if args.grid and not (args.grid / SUMMARY_FILE).is_file():
+        parser.error(f"--grid {args.grid}: no {SUMMARY_FILE} there (give a finished sweep directory)")
     return args
 
 
@@ -250,6 +288,14 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             "python train.py: start-up {train_py_startup_s:.2f} s (import pytorch_lightning alone"
             " {import_pytorch_lightning_s:.2f} s, beyond it {startup_beyond_import_s:.2f} s),"
             " total {train_py_total_s:.2f} s".format(**report["process"])
+        )
+    if args.grid:
+        report["grid"] = grid_floor(args.grid, report["models"], args.parallel)
+        grid = report["grid"]
+        print(
+            f"grid {grid['sweep_dir']}: {grid['jobs']} jobs, {grid['parallel']} at a time: floor"
+            f" {grid['floor_s']:.0f} s (all budgets trained: {grid['floor_all_budgets_s']:.0f} s),"
+            f" jobs' wall time {grid['jobs_wall_time_s']} s"
         )
     if args.out:
         args.out.write_text(json.dumps(report, indent=2))

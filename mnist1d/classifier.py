@@ -113,7 +113,7 @@ class Classifier(pl.LightningModule):
         self.log("final/test_loss", F.cross_entropy(logits, y), batch_size=len(y))
 
     def on_test_epoch_end(self) -> None:
-        self.log("final/test_acc", self.test_acc.compute())
+        self._log_at_step({"final/test_acc": self.test_acc.compute()})
         self.final_report = {
             "per_class_acc": self.class_acc.compute().tolist(),
             "confusion_matrix": self.confusion.compute().tolist(),

@@ -22,6 +22,7 @@ from mnist1d.results import STATUS_OK, read_results
 from mnist1d.sweep_spec import STEPS_AXIS, SweepSpec
 
 SUMMARY_FILE = "summary.csv"
+TIMING_FILE = "timing.json"  # written by sweep.py: how long its jobs took, start to finish
 STATUS_MISSING = "missing"
 CSV_COLUMNS = (
     "job", "job_dir", "model", "steps", "seed", "status", "final_acc", "best_acc", "final_test_acc",

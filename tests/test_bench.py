@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from mnist1d.bench import MODELS, main
+from mnist1d.bench import MODELS, grid_floor, main
 
 
 def test_tiny_benchmark_reports_every_model(tmp_path, cache_dir, capsys):
@@ -31,6 +31,21 @@ def test_bad_counts_are_rejected_naming_the_option(argv, capsys):
     with pytest.raises(SystemExit):
         main(argv)
     assert f"{argv[0]}={argv[1]} is invalid: must be >= 1" in capsys.readouterr().err
+
+
+def test_grid_floor_is_the_plain_loop_time_of_the_trained_steps(tmp_path):
+    """Shared budgets count only in the all-budgets floor; the wall time comes from sweep.py's timing.json."""
+    summary = "model,steps,shared_budget\ntcn,100,False\ntcn,50,True\nmlp,300,False\n"
+    (tmp_path / "summary.csv").write_text(summary)
+    (tmp_path / "timing.json").write_text(json.dumps({"jobs_wall_time_s": 9.0}))
+    rates = [{"model": "tcn", "plain_steps_per_s": 10.0}, {"model": "mlp", "plain_steps_per_s": 100.0}]
+    grid = grid_floor(tmp_path, rates, parallel=2)
+    assert grid["jobs"] == 2
+    assert grid["floor_s"] == pytest.approx((100 / 10 + 300 / 100) / 2)
+    assert grid["floor_all_budgets_s"] == pytest.approx((150 / 10 + 300 / 100) / 2)
+    assert grid["wall_over_floor"] == pytest.approx(9.0 / grid["floor_s"])
+    with pytest.raises(ValueError, match=r"--models is missing \['mlp'\]"):
+        grid_floor(tmp_path, rates[:1], parallel=2)
 
 
 @pytest.mark.slow

@@ -90,15 +90,18 @@ def test_chunk_size_changes_speed_not_results(make_cfg, tmp_path):
     assert chunked["history"] == single["history"]
     assert chunked["final_test_acc"] == single["final_test_acc"]
     assert chunked["confusion_matrix"] == single["confusion_matrix"]
-    logged = [train_losses(tmp_path / f"chunk{chunk}" / "csv" / "metrics.csv") for chunk in (1, 10)]
-    assert [step for step, _ in logged[1]] == list(range(10, 61, 10))
-    assert logged[1] == logged[0]
+    logs = [tmp_path / f"chunk{chunk}" / "csv" / "metrics.csv" for chunk in (1, 10)]
+    train_losses = [logged(log, "train/loss") for log in logs]
+    assert [step for step, _ in train_losses[1]] == list(range(10, 61, 10))
+    assert train_losses[1] == train_losses[0]
+    assert [step for step, _ in logged(logs[1], "test/acc")] == [20, 40, 60]
+    assert [step for step, _ in logged(logs[1], "final/test_acc")] == [60]
 
 
-def train_losses(metrics_csv: Path) -> list[tuple[int, str]]:
-    """(step, train/loss) of every row of a CSV log that has a training loss."""
+def logged(metrics_csv: Path, key: str) -> list[tuple[int, str]]:
+    """(step, value) of every row of a CSV log that has a value for `key`."""
     with metrics_csv.open() as file:
-        return [(int(row["step"]), row["train/loss"]) for row in csv.DictReader(file) if row["train/loss"]]
+        return [(int(row["step"]), row[key]) for row in csv.DictReader(file) if row[key]]
 
 
 @pytest.mark.slow
