@@ -22,7 +22,8 @@ class MNIST1DDataModule(pl.LightningDataModule):
     `val_fraction` of it when that is > 0. The evaluation split (`eval_split`) is then `val`; otherwise it is
     the generator's test split (1000 samples), as both papers evaluate. `test_dataloader` always serves the
     test split. `label_noise` replaces that fraction of training labels with random other classes (the
-    double-descent experiment); evaluation labels are never noised.
+    double-descent experiment); evaluation labels are never noised. Each training item is a chunk of
+    `chunk_steps` minibatches (set by the training code from the `chunk_steps` config key).
     """
 
     def __init__(
