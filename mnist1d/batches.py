@@ -58,10 +58,11 @@ class TrainingChunks:
         return {"seed": self.seed, "chunk": self.chunk}
 
     def load_state_dict(self, state: dict[str, int]) -> None:
+        saved = {"chunk": 1} | state  # checkpoints from before chunks took one step per training_step
         for name, value in self.state_dict().items():
-            if state.get(name, 1) != value:
+            if saved[name] != value:
                 raise ValueError(
-                    f"resuming with data {name} {value}, but the checkpoint used {state.get(name, 1)}: "
+                    f"resuming with data {name} {value}, but the checkpoint used {saved[name]}: "
                     "resume with the configuration the checkpoint was trained with"
                 )
 
