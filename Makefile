@@ -34,7 +34,7 @@ format: install
 	$(VENV)/bin/ruff check --fix .
 
 bench: install
-	$(PY) -m mnist1d.bench
+	$(PY) -m mnist1d.apps.bench
 
 sweep: install
 	$(PY) sweep.py

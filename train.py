@@ -3,7 +3,7 @@
 import hydra
 from omegaconf import DictConfig
 
-from mnist1d.sweep_job import run_job
+from mnist1d.training.run import run_job
 
 
 @hydra.main(config_path="conf", config_name="train", version_base="1.3")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import tempfile
 from collections.abc import Iterator
@@ -26,3 +27,13 @@ def atomic_open(path: Path, mode: str = "wb") -> Iterator[IO[Any]]:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
         raise
+
+
+def write_text(path: Path, text: str) -> None:
+    with atomic_open(path, "w") as file:
+        file.write(text)
+
+
+def write_json(path: Path, payload: Any) -> None:
+    with atomic_open(path, "w") as file:
+        json.dump(payload, file, indent=2)

@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from mnist1d.atomic import atomic_open
-from mnist1d.config import DatasetConfig
+from mnist1d.dataset_config import DatasetConfig
 
 KEYS = ("x", "y", "x_test", "y_test", "t")
 ARGS_KEY = "args_json"  # the canonical arguments, stored in the file too and checked on load
@@ -44,14 +44,13 @@ def cache_path(cache_dir: str | Path, config: DatasetConfig) -> Path:
 
 def expected_shapes(config: DatasetConfig) -> dict[str, tuple[int, ...]]:
     """Array shapes the generator produces for `config` (10 classes)."""
-    n = 10 * (config.num_samples // 10)
-    split = int(n * config.train_split)
     length = config.final_seq_length
+    n_train, n_test = config.split_sizes()
     return {
-        "x": (split, length),
-        "y": (split,),
-        "x_test": (n - split, length),
-        "y_test": (n - split,),
+        "x": (n_train, length),
+        "y": (n_train,),
+        "x_test": (n_test, length),
+        "y_test": (n_test,),
         "t": (length,),
     }
 

@@ -13,20 +13,27 @@ from typing import Any
 
 import numpy as np
 
-from mnist1d import cache, transform
-from mnist1d.config import DatasetConfig
+from mnist1d import cache, vectorised
+from mnist1d.dataset_config import DatasetConfig
+from mnist1d.transform import transform
+from mnist1d.utils import ObjectView, from_pickle, set_seed, to_pickle
+
+# the reference's data.py imports these, so `from mnist1d.data import set_seed` (etc.) works there too
+__all__ = [
+    "ObjectView",
+    "from_pickle",
+    "generate",
+    "get_dataset",
+    "get_dataset_args",
+    "get_templates",
+    "load_dataset",
+    "make_dataset",
+    "set_seed",
+    "to_pickle",
+    "transform",
+]
 
 CHUNK_ELEMENTS = 2**19  # values per (chunk, seq_len) array: bounds peak memory, amortises numpy overhead
-
-
-class ObjectView:
-    """Attribute access over a dict, like the reference's `mnist1d.utils.ObjectView`."""
-
-    def __init__(self, d: dict[str, Any]) -> None:
-        self.__dict__ = d
-
-    def __repr__(self) -> str:
-        return f"ObjectView({self.__dict__!r})"
 
 
 def get_dataset_args(as_dict: bool = False) -> ObjectView | dict[str, Any]:
@@ -65,7 +72,7 @@ def generate(config: DatasetConfig, templates: dict[str, np.ndarray] | None = No
     """Generate the dataset for `config` (see module docstring); `templates` defaults to `get_templates()`."""
     templates = get_templates() if templates is None else templates
     seq_len = config.template_len + config.padding[-1]
-    dilation = transform.Dilation(np.asarray(templates["x"]), config.padding, seq_len)
+    dilation = vectorised.Dilation(np.asarray(templates["x"]), config.padding, seq_len)
     n_classes = len(templates["y"])
     per_class = config.num_samples // n_classes
     n = n_classes * per_class
@@ -75,13 +82,13 @@ def generate(config: DatasetConfig, templates: dict[str, np.ndarray] | None = No
         )
     labels = np.repeat(np.arange(n_classes), per_class)  # reference order: all of class 0, then 1, ...
 
-    stream = transform.Stream(config.seed, n)  # local RandomState: global random state is never touched
+    stream = vectorised.Stream(config.seed, n)  # local RandomState: global random state is never touched
     xs = np.empty((n, config.final_seq_length))
     chunk = max(1, CHUNK_ELEMENTS // seq_len)
     for start in range(0, n, chunk):
         stop = min(start + chunk, n)
         draws = stream.draw(stop - start, seq_len, config.max_translation)
-        xs[start:stop] = transform.transform_batch(labels[start:stop], draws, dilation, config)
+        xs[start:stop] = vectorised.transform_batch(labels[start:stop], draws, dilation, config)
 
     rs = stream.rs
     batch_shuffle = rs.permutation(n)
@@ -99,7 +106,7 @@ def generate(config: DatasetConfig, templates: dict[str, np.ndarray] | None = No
     xs -= mean  # in place: same values as the reference's (xs - mean) / std, one array less
     xs /= std
 
-    split = int(n * config.train_split)
+    split, _ = config.split_sizes(n_classes)
     return {
         "x": xs[:split],
         "x_test": xs[split:],

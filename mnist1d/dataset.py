@@ -7,8 +7,8 @@ from pathlib import Path
 import torch
 from torch.utils.data import Dataset
 
-from mnist1d.config import DatasetConfig
 from mnist1d.data import load_dataset
+from mnist1d.dataset_config import DatasetConfig
 
 SPLITS = ("train", "test")
 

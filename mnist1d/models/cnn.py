@@ -11,7 +11,7 @@ class CNN(nn.Module):
     """Three strided convolutions with ReLU, flattened into a linear classifier.
 
     Conv1d(1, C, k5, s2, p1) -> Conv1d(C, C, k3, s2, p1) -> Conv1d(C, C, k3, s2, p1);
-    the flatten size follows from ``seq_length`` (5 steps at length 40: 5,210 parameters).
+    the flatten size follows from ``seq_length``.
     """
 
     def __init__(self, seq_length: int = 40, num_classes: int = 10, channels: int = 25) -> None:

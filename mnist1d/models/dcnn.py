@@ -14,7 +14,7 @@ class DilatedCNN(nn.Module):
     """One length-preserving Conv1d(k3)+ReLU per entry of ``dilations``, global average pooling, linear.
 
     The study's schedule is ``(2, 2, 2)``; ``(1, 2, 4)`` grows the receptive field instead.
-    25,610 parameters with the defaults. ``seq_length`` is accepted only for a uniform constructor.
+    ``seq_length`` is accepted only for a uniform constructor.
     """
 
     def __init__(

@@ -8,7 +8,7 @@ from mnist1d.models._shape import to_layout
 
 
 class LogisticRegression(nn.Module):
-    """A single Linear(seq_length, num_classes); 410 parameters at the reference length 40."""
+    """A single Linear(seq_length, num_classes)."""
 
     def __init__(self, seq_length: int = 40, num_classes: int = 10) -> None:
         super().__init__()

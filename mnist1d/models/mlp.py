@@ -10,8 +10,7 @@ from mnist1d.models._shape import to_layout
 class MLP(nn.Module):
     """Two hidden layers, the second residual, as in the reference notebook.
 
-    ``h1 = relu(L1 x)``, ``h2 = h1 + relu(L2 h1)``, logits ``= L3 h2``;
-    15,210 parameters with the defaults.
+    ``h1 = relu(L1 x)``, ``h2 = h1 + relu(L2 h1)``, logits ``= L3 h2``.
     """
 
     def __init__(self, seq_length: int = 40, num_classes: int = 10, hidden_size: int = 100) -> None:

@@ -26,8 +26,8 @@ class BasicBlock(nn.Module):
 class ResNet(nn.Module):
     """Stem, ``num_blocks`` basic blocks, global average pooling, linear classifier.
 
-    26,250 parameters with the defaults (convolutions keep their bias). Global pooling makes the
-    net length-agnostic; ``seq_length`` is accepted only for a uniform constructor.
+    Convolutions keep their bias. Global pooling makes the net length-agnostic; ``seq_length`` is
+    accepted only for a uniform constructor.
     """
 
     def __init__(

@@ -49,7 +49,7 @@ class TCN(nn.Module):
     """Stem, one temporal block per entry of ``channels`` with dilation ``dilation_base ** level``,
     global average pooling, linear classifier.
 
-    The stem is ``channels[0]`` wide. 114,016 parameters with the defaults. ``causal=True`` pads
+    The stem is ``channels[0]`` wide. ``causal=True`` pads
     every convolution (stem included) on the left only, so features at position ``t`` depend on
     inputs up to ``2 t`` alone. ``seq_length`` is accepted only for a uniform constructor.
     """

@@ -1,0 +1,310 @@
+"""Framework tax, side by side: `python -m mnist1d.apps.bench [--models mlp cnn] [--steps 500] [--tiny]`.
+
+For every architecture, in one process and interleaved (plain, framework, plain, ...) so that load from other
+processes hits both alike, it times
+  (a) a plain PyTorch loop: the same net, optimizer, batches, threads and periodic evaluation, no Lightning;
+  (b) the real training path, `mnist1d.training.train` on the config `python train.py` composes, from
+      `on_train_start` to `on_train_end` (logging, evaluation and checkpoints included, start-up excluded),
+and prints steps/s of both, their ratio and the framework's overhead per step. It also times the DataModule's
+batches against a `DataLoader(TensorDataset)` and, with `--process`, the whole `python train.py` process
+against `python -c "import pytorch_lightning"`. With `--grid <sweep dir>` it sets a finished sweep's wall time
+beside its floor: the plain-loop time of all the steps its jobs trained, at the rates just measured, divided
+by `--parallel`. `--out` writes everything as JSON.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import itertools
+import json
+import logging
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytorch_lightning as pl
+import torch
+import torch.nn.functional as F
+from hydra.utils import instantiate
+from omegaconf import DictConfig, OmegaConf
+from torch.utils.data import DataLoader, TensorDataset
+
+from mnist1d.sweeps.summary import SUMMARY_FILE, TIMING_FILE
+from mnist1d.training.batches import TrainingChunks
+from mnist1d.training.compose import CONF_DIR, compose_train, config_options
+from mnist1d.training.fit import train
+from mnist1d.training.results import RESULTS_FILE, read_results
+
+ROOT = CONF_DIR.parent
+TINY_STEPS = 4
+WARMUP_STEPS = 20
+
+
+def study_models() -> list[str]:
+    """The models of the study grid (conf/sweep/study.yaml): what the benchmark times by default."""
+    return list(OmegaConf.load(CONF_DIR / "sweep" / "study.yaml").grid.model)
+
+
+def endless_batches(cfg: DictConfig) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+    """The training batches the DataModule serves, in its order, indexed as a plain loop would do it."""
+    datamodule = instantiate(cfg.data)
+    datamodule.setup()
+    x, y = datamodule.splits["train"]
+    stream = TrainingChunks(x, y, datamodule.batch_size, seed=cfg.seed)
+    for epoch in itertools.count():
+        order = stream.order(epoch)
+        for start in range(0, len(y), datamodule.batch_size):
+            take = order[start : start + datamodule.batch_size]
+            yield x[take], y[take]
+
+
+def plain_loop(cfg: DictConfig, steps: int) -> float:
+    """Seconds of a plain PyTorch loop doing the framework's work: steps, evaluation every eval_every."""
+    if cfg.get("num_threads"):
+        torch.set_num_threads(cfg.num_threads)
+    pl.seed_everything(cfg.seed, verbose=False)
+    datamodule = instantiate(cfg.data)
+    datamodule.setup()
+    net = instantiate(cfg.model, seq_length=datamodule.seq_length, num_classes=datamodule.num_classes)
+    optimizer = instantiate(cfg.optimizer)(net.parameters())
+    x_eval, y_eval = datamodule.splits[datamodule.eval_split]
+    accuracies = []
+    started = time.perf_counter()
+    for done, (x, y) in enumerate(endless_batches(cfg), start=1):
+        loss = F.cross_entropy(net(x), y)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        if done % cfg.eval_every == 0 or done == steps:
+            net.eval()
+            with torch.no_grad():
+                accuracies.append((net(x_eval).argmax(1) == y_eval).float().mean())
+            net.train()
+        if done == steps:
+            break
+    return time.perf_counter() - started
+
+
+def framework_run(cfg: DictConfig) -> float:
+    """Seconds of `train(cfg)` from on_train_start to on_train_end (as results.json reports them)."""
+    train(cfg)
+    results = read_results(Path(cfg.paths.output_dir))
+    if results is None or results["status"] != "ok":
+        raise RuntimeError(f"benchmark run failed: {results and results['error']}")
+    return results["fit_time_s"]
+
+
+def bench_model(model: str, steps: int, repeats: int, scratch: Path, extra: list[str]) -> dict[str, Any]:
+    """Interleaved plain/framework timings of one model; the median of each and their spread.
+
+    An untimed warm-up first (kernel caches, allocator), then pairs whose order alternates, so that neither
+    path systematically runs warmer.
+    """
+    plain_s, framework_s = [], []
+    for repeat in range(repeats):
+        cfg = compose_train(
+            [
+                f"model={model}",
+                f"trainer.max_steps={steps}",
+                f"paths.output_dir={scratch / model}-{repeat}",
+                *extra,
+            ]
+        )
+        if repeat == 0:
+            plain_loop(cfg, min(steps, WARMUP_STEPS))
+        if repeat % 2:
+            framework_s.append(framework_run(cfg))
+            plain_s.append(plain_loop(cfg, steps))
+        else:
+            plain_s.append(plain_loop(cfg, steps))
+            framework_s.append(framework_run(cfg))
+    plain_rates = [steps / s for s in plain_s]
+    framework_rates = [steps / s for s in framework_s]
+    ratios = [f / p for f, p in zip(framework_rates, plain_rates, strict=True)]
+    plain, framework = statistics.median(plain_rates), statistics.median(framework_rates)
+    return {
+        "model": model,
+        "steps": steps,
+        "repeats": repeats,
+        "plain_steps_per_s": plain,
+        "framework_steps_per_s": framework,
+        "ratio": statistics.median(ratios),
+        "ratio_min": min(ratios),
+        "ratio_max": max(ratios),
+        "overhead_ms_per_step": statistics.median(
+            1000 / f - 1000 / p for f, p in zip(framework_rates, plain_rates, strict=True)
+        ),
+    }
+
+
+def bench_batches(scratch: Path, epochs: int, extra: list[str]) -> dict[str, float]:
+    """Training batches per second: the DataModule's TrainingChunks (one step per item) vs a DataLoader
+    over a TensorDataset."""
+    cfg = compose_train([f"paths.output_dir={scratch / 'batches'}", *extra])
+    datamodule = instantiate(cfg.data)
+    datamodule.setup()
+    x, y = datamodule.splits["train"]
+    loaders = {
+        "tensor_batches": TrainingChunks(x, y, datamodule.batch_size),
+        "dataloader": DataLoader(TensorDataset(x, y), batch_size=datamodule.batch_size, shuffle=True),
+    }
+    rates = {}
+    for name, loader in loaders.items():
+        started = time.perf_counter()
+        count = sum(1 for _ in range(epochs) for _batch in loader)
+        rates[f"{name}_batches_per_s"] = count / (time.perf_counter() - started)
+    rates["speedup"] = rates["tensor_batches_batches_per_s"] / rates["dataloader_batches_per_s"]
+    return rates
+
+
+def timed_process(command: list[str]) -> tuple[float, float]:
+    """(launch time, seconds to exit) of a subprocess run from the repository root."""
+    launched = time.time()
+    started = time.perf_counter()
+    subprocess.run(command, cwd=ROOT, check=True, capture_output=True)
+    return launched, time.perf_counter() - started
+
+
+def bench_process(scratch: Path, overrides: list[str]) -> dict[str, float]:
+    """`python train.py` (start-up to exit, and start-up to the first step) vs `import pytorch_lightning`."""
+    _, import_s = timed_process([sys.executable, "-c", "import pytorch_lightning"])
+    run_dir = scratch / "process"
+    launched, total_s = timed_process([sys.executable, "train.py", f"hydra.run.dir={run_dir}", *overrides])
+    results = json.loads((run_dir / RESULTS_FILE).read_text())
+    startup_s = results["fit_started_at"] - launched
+    return {
+        "import_pytorch_lightning_s": import_s,
+        "train_py_total_s": total_s,
+        "train_py_startup_s": startup_s,
+        "startup_beyond_import_s": startup_s - import_s,
+        "train_py_fit_s": results["fit_time_s"],
+    }
+
+
+def grid_floor(sweep_dir: Path, rows: list[dict[str, Any]], parallel: int) -> dict[str, Any]:
+    """A sweep's floor (its trained steps at plain-loop speed, `parallel` at a time) beside its wall time.
+
+    `floor_all_budgets_s` also counts the budgets a shared-budget sweep read from longer runs, i.e. the
+    floor of the same grid run without `share_budgets`.
+    """
+    rates = {row["model"]: row["plain_steps_per_s"] for row in rows}
+    with (sweep_dir / SUMMARY_FILE).open() as file:
+        runs = list(csv.DictReader(file))
+    unmeasured = sorted({run["model"] for run in runs} - rates.keys())
+    if unmeasured:
+        raise ValueError(f"--grid {sweep_dir}: benchmark its models too (--models is missing {unmeasured})")
+
+    def floor(selected: list[dict[str, str]]) -> float:
+        return sum(int(run["steps"]) / rates[run["model"]] for run in selected) / parallel
+
+    trained = [run for run in runs if run["shared_budget"] != "True"]
+    timing_file = sweep_dir / TIMING_FILE
+    wall = json.loads(timing_file.read_text())["jobs_wall_time_s"] if timing_file.exists() else None
+    return {
+        "sweep_dir": str(sweep_dir),
+        "jobs": len(trained),
+        "parallel": parallel,
+        "floor_s": floor(trained),
+        "floor_all_budgets_s": floor(runs),
+        "jobs_wall_time_s": wall,
+        "wall_over_floor": wall / floor(trained) if wall else None,
+    }
+
+
+def print_table(rows: list[dict[str, Any]]) -> None:
+    print(
+        f"{'model':<9} {'plain st/s':>10} {'framework st/s':>14} {'ratio':>6} {'(min-max)':>11}"
+        f" {'overhead ms/step':>16}"
+    )
+    for row in rows:
+        print(
+            f"{row['model']:<9} {row['plain_steps_per_s']:>10.1f} {row['framework_steps_per_s']:>14.1f}"
+            f" {row['ratio']:>6.3f} {row['ratio_min']:>5.3f}-{row['ratio_max']:<5.3f}"
+            f" {row['overhead_ms_per_step']:>16.3f}"
+        )
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--models", nargs="+", default=study_models(), choices=config_options("model"))
+    parser.add_argument("--steps", type=int, default=500, help="training steps per timed run (default 500)")
+    parser.add_argument("--repeats", type=int, default=3, help="interleaved plain/framework pairs per model")
+    parser.add_argument("--tiny", action="store_true", help=f"{TINY_STEPS} steps, 1 repeat: a smoke test")
+    parser.add_argument("--process", action="store_true", help="also time the whole `python train.py` run")
+    parser.add_argument("--out", type=Path, help="write the results as JSON here")
+    parser.add_argument("--threads", type=int, help="torch threads of both loops (default: the config's)")
+    parser.add_argument("--grid", type=Path, help="a finished sweep directory: its wall time vs its floor")
+    parser.add_argument("--parallel", type=int, default=2, help="parallel jobs of --grid's sweep (default 2)")
+    parser.add_argument(
+        "--cache-dir", type=Path, help="dataset cache (default: the config's paths.cache_dir)"
+    )
+    parser.add_argument(
+        "overrides", nargs="*", help="Hydra overrides for every run (default: logger=csv)", default=[]
+    )
+    args = parser.parse_args(argv)
+    for name in ("steps", "repeats", "threads", "parallel"):
+        if getattr(args, name) is not None and getattr(args, name) < 1:
+            parser.error(f"--{name}={getattr(args, name)} is invalid: must be >= 1")
+    if args.tiny:
+        args.steps, args.repeats = TINY_STEPS, 1
+    if args.grid and not (args.grid / SUMMARY_FILE).is_file():
+        parser.error(f"--grid {args.grid}: no {SUMMARY_FILE} there (give a finished sweep directory)")
+    return args
+
+
+def main(argv: list[str] | None = None) -> dict[str, Any]:
+    args = parse_args(argv)
+    logging.getLogger("pytorch_lightning").setLevel(logging.WARNING)
+    logging.getLogger("lightning").setLevel(logging.WARNING)
+    common = [f"paths.cache_dir={args.cache_dir.resolve()}"] if args.cache_dir else []
+    if args.threads:
+        common.append(f"num_threads={args.threads}")
+    extra = ["logger=csv", *common, *args.overrides]
+    if args.tiny:
+        extra += ["eval_every=2"]
+    report: dict[str, Any] = {"torch_threads": torch.get_num_threads(), "overrides": extra, "models": []}
+    with tempfile.TemporaryDirectory(prefix="mnist1d-bench-") as tmp:
+        scratch = Path(tmp)
+        for model in args.models:
+            report["models"].append(bench_model(model, args.steps, args.repeats, scratch, extra))
+            print_table(report["models"][-1:])
+        report["batches"] = bench_batches(scratch, 1 if args.tiny else 20, extra)
+        if args.process:
+            report["process"] = bench_process(
+                scratch, common + (["trainer.max_steps=4"] if args.tiny else [])
+            )
+    print()
+    print_table(report["models"])
+    print(
+        "batches/s: TrainingChunks {tensor_batches_batches_per_s:.0f}, DataLoader(TensorDataset)"
+        " {dataloader_batches_per_s:.0f}, speed-up {speedup:.1f}x".format(**report["batches"])
+    )
+    if "process" in report:
+        print(
+            "python train.py: start-up {train_py_startup_s:.2f} s (import pytorch_lightning alone"
+            " {import_pytorch_lightning_s:.2f} s, beyond it {startup_beyond_import_s:.2f} s),"
+            " total {train_py_total_s:.2f} s".format(**report["process"])
+        )
+    if args.grid:
+        report["grid"] = grid_floor(args.grid, report["models"], args.parallel)
+        grid = report["grid"]
+        print(
+            f"grid {grid['sweep_dir']}: {grid['jobs']} jobs, {grid['parallel']} at a time: floor"
+            f" {grid['floor_s']:.0f} s (all budgets trained: {grid['floor_all_budgets_s']:.0f} s),"
+            f" jobs' wall time {grid['jobs_wall_time_s']} s"
+        )
+    if args.out:
+        args.out.write_text(json.dumps(report, indent=2))
+    return report
+
+
+if __name__ == "__main__":
+    main()

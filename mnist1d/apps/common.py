@@ -1,0 +1,88 @@
+"""What the standalone apps (`python -m mnist1d.apps.<name>`) share.
+
+Each app is a Hydra app over `conf/apps/<name>.yaml`: it loads the dataset from the common cache, writes
+`<name>.json` and its figures (PNG + PDF) into the Hydra run directory, and logs the same numbers and
+figures to W&B (offline without credentials) like any training run.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from hydra.utils import instantiate
+from omegaconf import DictConfig, OmegaConf
+
+from mnist1d.atomic import write_json
+from mnist1d.data import load_dataset
+from mnist1d.dataset_config import DatasetConfig
+from mnist1d.reports.common import save_figure
+from mnist1d.training.results import library_versions
+
+
+def dataset_tensors(data_cfg: DictConfig, cache_dir: str) -> dict[str, torch.Tensor]:
+    """The dataset described by a `conf/data` config as float32 inputs and int64 labels."""
+    data = load_dataset(DatasetConfig.from_args(data_cfg), cache_dir)
+    return {
+        key: torch.as_tensor(
+            np.asarray(data[key]), dtype=torch.int64 if key.startswith("y") else torch.float32
+        )
+        for key in ("x", "y", "x_test", "y_test")
+    }
+
+
+def check_positive(name: str, value: float | int, kind: Callable = float) -> None:
+    """Raise a ValueError naming a config field that must be a positive number, before any work is done."""
+    if not isinstance(value, int | float) or isinstance(value, bool) or value <= 0 or kind(value) != value:
+        raise ValueError(f"{name}={value!r} is invalid: must be a positive {kind.__name__}")
+
+
+class Report:
+    """Collects an app's numbers and figures; `close` writes `<name>.json` and logs both to W&B."""
+
+    def __init__(self, name: str, cfg: DictConfig) -> None:
+        self.name = name
+        torch.set_num_threads(cfg.threads)  # these nets are tiny: extra threads mostly add overhead
+        self.out_dir = Path(cfg.paths.output_dir)
+        self.config = OmegaConf.to_container(cfg, resolve=True)
+        self.started = time.process_time()
+        self.wall_started = time.perf_counter()
+        self.figures: dict[str, Path] = {}
+        self.logger = instantiate(cfg.wandb) if cfg.get("wandb") else None
+        if self.logger is not None:
+            self.logger.log_hyperparams(self.config)
+
+    def log(self, metrics: dict[str, float], step: int) -> None:
+        """Log metrics of one (outer) step to W&B."""
+        if self.logger is not None:
+            self.logger.log_metrics(metrics, step=step)
+
+    def figure(self, fig: Any, name: str) -> None:
+        png, _ = save_figure(fig, self.out_dir, name)
+        self.figures[name] = png
+
+    def close(self, numbers: dict[str, Any]) -> dict[str, Any]:
+        """Write the JSON (numbers, CPU and wall time, figures, versions, config) and finish the W&B run."""
+        payload = {
+            "app": self.name,
+            **numbers,
+            "cpu_time_s": time.process_time() - self.started,
+            "wall_time_s": time.perf_counter() - self.wall_started,
+            "figures": sorted(p.name for p in self.figures.values()),
+            "versions": library_versions(),
+            "config": self.config,
+        }
+        write_json(self.out_dir / f"{self.name}.json", payload)
+        if self.logger is not None:
+            import wandb
+
+            self.logger.experiment.log({name: wandb.Image(str(path)) for name, path in self.figures.items()})
+            self.logger.experiment.summary.update(
+                {k: v for k, v in payload.items() if isinstance(v, int | float)}
+            )
+            self.logger.experiment.finish()
+        return payload

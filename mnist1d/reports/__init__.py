@@ -1,0 +1,1 @@
+"""Tables and figures of finished sweeps, one module per sweep kind, their shared helpers in `common`."""

@@ -1,0 +1,115 @@
+"""Experiment 5, pooling: how much each downsampling method helps a small CNN, by training-set size.
+
+A sweep report (`python sweep.py sweep=pooling`): test accuracy of PoolCNN per pooling method against the
+number of training samples (each size scored on its own fresh 1000 test samples, as in the reference),
+beside the reference notebook's numbers (published_results.json): pooling helps most with little data.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+from matplotlib.figure import Figure
+from omegaconf import DictConfig
+
+from mnist1d.models.pool_cnn import POOLINGS
+from mnist1d.reports.common import finished, published, save_figure, save_numbers, setting, summary
+
+STEM = "pooling"
+# Our `model.pooling` names -> the reference notebook's.
+PUBLISHED_NAMES = {
+    "none": "no_pool",
+    "stride": "stride_2",
+    "max": "max_pool",
+    "avg": "avg_pool",
+    "l2": "l2_pool",
+}
+COLOURS = {"none": "tab:gray", "stride": "tab:purple", "max": "tab:red", "avg": "tab:blue", "l2": "tab:green"}
+
+
+def accuracy_by_size(rows: list[dict[str, Any]]) -> dict[str, dict[int, dict[str, Any]]]:
+    grouped: dict[str, dict[int, list[float]]] = defaultdict(lambda: defaultdict(list))
+    for row in finished(rows):
+        grouped[setting(row, "model.pooling")][int(setting(row, "data.train_size"))].append(
+            100 * row["final_acc"]
+        )
+    return {
+        pooling: {size: summary(grouped[pooling][size]) for size in sorted(grouped[pooling])}
+        for pooling in POOLINGS
+        if pooling in grouped
+    }
+
+
+def published_by_pooling() -> dict[str, dict[int, float]]:
+    """The reference's accuracies as {pooling: {train size: accuracy}}."""
+    reference = published("pooling")
+    sizes = {
+        int(key.removeprefix("train_")): table for key, table in reference.items() if key.startswith("train_")
+    }
+    return {
+        pooling: {size: table[name] for size, table in sorted(sizes.items())}
+        for pooling, name in PUBLISHED_NAMES.items()
+    }
+
+
+def plot(numbers: dict[str, Any]) -> Figure:
+    fig = Figure(figsize=(7, 4.5))
+    ax = fig.subplots()
+    for pooling, by_size in numbers["accuracy"].items():
+        sizes = [int(size) for size in by_size]
+        ax.errorbar(
+            sizes,
+            [s["mean"] for s in by_size.values()],
+            yerr=[s["std"] for s in by_size.values()],
+            marker="o",
+            ms=5,
+            capsize=3,
+            color=COLOURS[pooling],
+            label=pooling,
+        )
+        reference = numbers["published"].get(pooling, {})
+        ax.plot(
+            list(reference),
+            list(reference.values()),
+            marker="D",
+            mfc="none",
+            ms=8,
+            ls="none",
+            color=COLOURS[pooling],
+        )
+    ax.plot([], [], marker="D", mfc="none", ls="none", color="black", label="published (hollow)")
+    ax.set_xscale("log")
+    ticks = sorted(
+        {int(size) for by_size in numbers["accuracy"].values() for size in by_size}
+        | {size for reference in numbers["published"].values() for size in reference}
+    )
+    ax.set_xticks(ticks, [f"{t:,}" for t in ticks])
+    ax.set_xlabel("training samples")
+    steps = "/".join(map(str, numbers["max_steps"]))
+    ax.set_ylabel("test accuracy (%)")
+    ax.set_title(f"Pooling vs training-set size, {steps} steps")
+    ax.legend(title="pooling", loc="lower right", fontsize=8)
+    ax.grid(alpha=0.3)
+    return fig
+
+
+def pooling_report(sweep_dir: Path, rows: list[dict[str, Any]], cfg: DictConfig | None = None) -> list[Path]:
+    """Write pooling.json (accuracy per pooling and size, best pooling minus none) and pooling.png/.pdf."""
+    accuracy = accuracy_by_size(rows)
+    if not accuracy:
+        raise ValueError(f"no finished runs in {sweep_dir}: nothing to report")
+    gain = {}
+    for size, no_pooling in accuracy.get("none", {}).items():
+        pooled = [accuracy[p][size]["mean"] for p in ("max", "avg", "l2") if size in accuracy.get(p, {})]
+        if pooled:
+            gain[size] = max(pooled) - no_pooling["mean"]
+    numbers = {
+        "metric": "test accuracy (%) at the final step, mean/std over seeds; 1000 test samples per size",
+        "max_steps": sorted({setting(row, "trainer.max_steps") for row in finished(rows)}),
+        "accuracy": accuracy,
+        "best_pooling_gain_over_none": gain,
+        "published": published_by_pooling(),
+    }
+    return [save_numbers(sweep_dir, STEM, numbers), *save_figure(plot(numbers), sweep_dir, STEM)]

@@ -1,0 +1,193 @@
+"""What a sweep runs: its config (conf/sweep.yaml + conf/sweep/<name>.yaml) turned into train.py jobs.
+
+A sweep kind is one file `conf/sweep/<name>.yaml` (package _global_) with three keys:
+
+- `grid`: train.py override key -> list of values; every combination is one job (a Hydra multirun),
+  e.g. `{model: [cnn, gru], trainer.max_steps: [1000, 2000], seed: [0, 1, 2]}`. Keys may be nested
+  (`trainer: {max_steps: [...]}`) or dotted; an empty list is refused.
+- `fixed`: train.py overrides of every job, e.g. `{data: mnist1d_shuffled}`.
+- `report_fn`: dotted path of `fn(sweep_dir: Path, rows: list[dict], cfg: DictConfig) -> list[Path]`, called
+  after summary.csv is written with one row per run (see mnist1d/sweep_summary.py for the row keys, among
+  them `overrides`: the job's grid values, `history` and the resolved `config`) and the sweep config; it
+  writes its files into sweep_dir (atomically) and returns their paths.
+
+Select it with `python sweep.py sweep=<name>`.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from hydra import compose, initialize_config_dir
+from hydra.core.override_parser.overrides_parser import OverridesParser
+from omegaconf import DictConfig, OmegaConf, open_dict
+
+from mnist1d.atomic import write_json
+from mnist1d.training.compose import CONF_DIR, compose_train
+
+SPEC_FILE = "sweep.json"
+STEPS_AXIS = "trainer.max_steps"
+LAUNCHERS = ("basic", "joblib", "submitit_local", "submitit_slurm")
+
+
+@dataclass
+class SweepSpec:
+    """A sweep as train.py sees it; saved as sweep.json so a sweep can be resumed and reported later."""
+
+    name: str
+    axes: dict[str, list[str]]
+    fixed: list[str]
+    launcher: str
+    share_budgets: bool
+    report_fn: str
+    config: dict[str, Any] = field(default_factory=dict)
+
+    def budgets(self) -> list[int]:
+        return sorted(int(value) for value in self.axes.get(STEPS_AXIS, []))
+
+    def launched_axes(self) -> dict[str, list[str]]:
+        """The axes train.py runs: with shared budgets only the largest step budget."""
+        if not self.share_budgets:
+            return self.axes
+        return self.axes | {STEPS_AXIS: [str(self.budgets()[-1])]}
+
+    def jobs(self) -> list[dict[str, str]]:
+        """Each job's grid values, in Hydra's job-number order (the product, last axis fastest)."""
+        axes = self.launched_axes()
+        return [dict(zip(axes, values, strict=True)) for values in itertools.product(*axes.values())]
+
+    def train_arguments(self, sweep_dir: Path, resume: bool) -> list[str]:
+        """The arguments of `python train.py` that run this sweep into sweep_dir."""
+        arguments = ["-m", f"hydra/launcher={self.launcher}", f"hydra.sweep.dir={sweep_dir}", *self.fixed]
+        arguments += [f"{key}={','.join(values)}" for key, values in self.launched_axes().items()]
+        return [*arguments, "skip_completed=true"] if resume else arguments
+
+    def save(self, sweep_dir: Path) -> None:
+        write_json(sweep_dir / SPEC_FILE, asdict(self))
+
+    @classmethod
+    def load(cls, sweep_dir: Path) -> SweepSpec | None:
+        try:
+            return cls(**json.loads((sweep_dir / SPEC_FILE).read_text()))
+        except FileNotFoundError:
+            return None
+
+
+def split_arguments(argv: Sequence[str], sweep_keys: Sequence[str]) -> tuple[list[str], list[str]]:
+    """Split `key=value` arguments into sweep-config overrides and train.py overrides (all others)."""
+    sweep_overrides, train_overrides = [], []
+    for argument in argv:
+        root = argument.split("=", 1)[0].lstrip("+~").split(".", 1)[0].split("/", 1)[0]
+        (sweep_overrides if root in sweep_keys else train_overrides).append(argument)
+    return sweep_overrides, train_overrides
+
+
+def compose_sweep(overrides: Sequence[str]) -> DictConfig:
+    """conf/sweep.yaml with the chosen sweep kind, its name added as `name`."""
+    with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
+        cfg = compose("sweep", overrides=list(overrides), return_hydra_config=True)
+    with open_dict(cfg):
+        cfg.name = cfg.hydra.runtime.choices.sweep
+        del cfg.hydra
+    return cfg
+
+
+def sweep_keys() -> list[str]:
+    return ["sweep", *(key for key in compose_sweep([]) if key != "name")]
+
+
+def render(value: Any) -> str:
+    """A config value in Hydra's override syntax."""
+    if isinstance(value, bool):
+        return str(value).lower()
+    if value is None:
+        return "null"
+    if isinstance(value, list | tuple):
+        return "[" + ",".join(render(item) for item in value) + "]"
+    text = str(value)
+    return f"'{text}'" if any(char in text for char in ",[]{}()=' \"") else text
+
+
+def flatten(node: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    """`{trainer: {max_steps: x}}` -> `{"trainer.max_steps": x}` (lists and scalars are leaves)."""
+    flat: dict[str, Any] = {}
+    for key, value in node.items():
+        if isinstance(value, Mapping):
+            flat |= flatten(value, f"{prefix}{key}.")
+        else:
+            flat[f"{prefix}{key}"] = value
+    return flat
+
+
+def build_spec(cfg: DictConfig, train_overrides: Sequence[str]) -> SweepSpec:
+    """The sweep's jobs: the config's grid and fixed overrides, then the command line's train overrides
+    (a sweep `k=a,b` or a key of the grid sets that axis; any other is fixed for every job)."""
+    container = OmegaConf.to_container(cfg, resolve=True)
+    axes = {key: [render(v) for v in values] for key, values in flatten(container["grid"]).items()}
+    fixed = {key: f"{key}={render(value)}" for key, value in flatten(container["fixed"]).items()}
+    for override in OverridesParser.create().parse_overrides(list(train_overrides)):
+        key = override.get_key_element()
+        if override.is_sweep_override():
+            axes[key] = list(override.sweep_string_iterator())
+        elif key in axes:
+            axes[key] = [override.get_value_element_as_str()]
+        else:
+            fixed[key] = override.input_line
+    spec = SweepSpec(
+        name=cfg.name,
+        axes=axes,
+        fixed=list(fixed.values()),
+        launcher=cfg.launcher,
+        share_budgets=cfg.share_budgets,
+        report_fn=cfg.report_fn,
+        config=container,
+    )
+    validate(spec)
+    return spec
+
+
+def validate(spec: SweepSpec) -> None:
+    """Refuse a sweep that cannot run as asked, before any job starts."""
+    for key, values in spec.axes.items():
+        if not isinstance(values, list) or not values:
+            raise ValueError(
+                f"sweep grid axis {key!r} is empty ({values!r}): give it at least one value, e.g. {key}=a,b"
+            )
+    both = [key for key in spec.axes if any(line.split("=", 1)[0].lstrip("+~") == key for line in spec.fixed)]
+    if both:
+        raise ValueError(f"sweep keys {both} are both fixed overrides and grid axes: give each only once")
+    if spec.launcher not in LAUNCHERS:
+        raise ValueError(f"launcher={spec.launcher!r} is invalid: must be one of {LAUNCHERS}")
+    if spec.share_budgets:
+        validate_shared_budgets(spec)
+
+
+def validate_shared_budgets(spec: SweepSpec) -> None:
+    """Budgets can be read from one run's history only when the run passes through the same states
+    (no learning-rate schedule, which would depend on max_steps) and evaluates at every budget."""
+    if STEPS_AXIS not in spec.axes:
+        raise ValueError(f"share_budgets=true needs a {STEPS_AXIS} axis in the sweep grid")
+    try:
+        budgets = spec.budgets()
+    except ValueError as error:
+        raise ValueError(f"share_budgets=true needs integer {STEPS_AXIS} values: {error}") from error
+    for job in spec.jobs():
+        job_overrides = (f"{key}={value}" for key, value in job.items())
+        train_cfg = compose_train([f"hydra/launcher={spec.launcher}", *spec.fixed, *job_overrides])
+        if train_cfg.get("scheduler"):
+            raise ValueError(
+                f"share_budgets=true is refused with scheduler={train_cfg.scheduler._target_}: the learning"
+                f" rate schedule depends on {STEPS_AXIS}, so a shorter run is not a prefix of the longest;"
+                " use scheduler=null or share_budgets=false"
+            )
+        uneven = [steps for steps in budgets if steps % train_cfg.eval_every]
+        if uneven:
+            raise ValueError(
+                f"share_budgets=true needs every {STEPS_AXIS} to be a multiple of eval_every="
+                f"{train_cfg.eval_every}; {uneven} are not"
+            )

@@ -1,0 +1,180 @@
+"""Callbacks every run uses: what results.json reports, exact interruption and resume, divergence."""
+
+from __future__ import annotations
+
+import functools
+import logging
+import signal
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+import pytorch_lightning as pl
+import torch
+from pytorch_lightning.callbacks import ModelCheckpoint
+from pytorch_lightning.utilities.exceptions import SIGTERMException
+
+from mnist1d.training import lightning_internals
+
+log = logging.getLogger(__name__)
+
+
+class EvalCheckpoint(ModelCheckpoint):
+    """Lightning's ModelCheckpoint without its per-step cost when it only saves at evaluations.
+
+    Its `on_train_batch_end` saves only for `every_n_train_steps` / `train_time_interval`, and its
+    `state_key` is rebuilt at every hook call: both showed up as per-step work in a profile of an MLP run.
+    """
+
+    @functools.cached_property
+    def state_key(self) -> str:
+        return super().state_key
+
+    def on_train_batch_end(self, trainer: pl.Trainer, *args: Any, **kwargs: Any) -> None:
+        if lightning_internals.saves_on_train_steps(self):
+            super().on_train_batch_end(trainer, *args, **kwargs)
+
+
+class RunSummary(pl.Callback):
+    """Records (and prints) every evaluation with its step, and the training throughput of this process.
+
+    The evaluation history is saved in checkpoints, so a resumed run reports its whole history.
+    """
+
+    def __init__(self) -> None:
+        self.history: list[dict[str, float]] = []
+        self.fit_seconds = 0.0
+        self.steps_this_process = 0
+        self._first_step = 0
+        # Wall-clock time of the first training step, so start-up can be timed from outside the process.
+        self.fit_started_at: float | None = None
+
+    def on_train_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        self.fit_started_at = time.time()
+        self._first_step = trainer.global_step
+
+    def on_train_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        self.fit_seconds = time.time() - self.fit_started_at
+        self.steps_this_process = trainer.global_step - self._first_step
+
+    def on_validation_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        if trainer.sanity_checking:
+            return
+        prefix = f"{pl_module.eval_split}/"
+        metrics = {name: float(v) for name, v in trainer.callback_metrics.items() if name.startswith(prefix)}
+        self.history.append({"step": trainer.global_step} | metrics)
+        summary = "  ".join(f"{name} {value:.4f}" for name, value in metrics.items())
+        log.info("step %d/%d  %s", trainer.global_step, trainer.max_steps, summary)
+
+    def evaluated_last_step(self, trainer: pl.Trainer) -> bool:
+        return bool(self.history) and self.history[-1]["step"] == trainer.global_step
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"history": self.history}
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        self.history = list(state_dict["history"])
+
+
+class InterruptCheckpoint(pl.Callback):
+    """Makes a run stoppable and exactly resumable: Ctrl-C or SIGTERM (SLURM preemption) finish the current
+    step, save `last.ckpt` and stop; resuming from it gives the same numbers as an uninterrupted run.
+
+    Lightning already turns SIGTERM into `SIGTERMException` at the end of the current step (after its
+    callbacks and any evaluation, so the saved state is consistent); Ctrl-C is routed to that same handler
+    (a second Ctrl-C stops at once). Checkpoints also carry the torch RNG states, so dropout after a resume
+    draws the masks the uninterrupted run would have drawn.
+    """
+
+    def __init__(self, dirpath: str | Path, filename: str = "last") -> None:
+        self.ckpt_path = Path(dirpath) / f"{filename}.ckpt"
+        self.signal_name: str | None = None
+        self._stop_after_step: Callable[[int, Any], None] | None = None
+
+    def on_train_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        # Signal handlers belong to the main thread; Lightning restores SIGINT at teardown.
+        if threading.current_thread() is threading.main_thread():
+            self._stop_after_step = lightning_internals.sigterm_handler()
+            signal.signal(signal.SIGINT, self._on_sigint)
+
+    def _on_sigint(self, signum: int, frame: FrameType | None) -> None:
+        log.warning(
+            "Ctrl-C: finishing this step and saving a checkpoint (press Ctrl-C again to stop at once)"
+        )
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+        self.signal_name = signal.Signals(signum).name
+        self._stop_after_step(signum, frame)
+
+    def on_exception(
+        self, trainer: pl.Trainer, pl_module: pl.LightningModule, exception: BaseException
+    ) -> None:
+        if isinstance(exception, SIGTERMException):
+            self.signal_name = self.signal_name or signal.SIGTERM.name
+            trainer.save_checkpoint(self.ckpt_path, weights_only=False)
+            log.warning("%s at step %d: saved %s", self.signal_name, trainer.global_step, self.ckpt_path)
+
+    @property
+    def exit_code(self) -> int:
+        """The shell's convention for a process stopped by a signal: 128 + its number (SIGTERM: 143)."""
+        return 128 + signal.Signals[self.signal_name or signal.SIGINT.name]
+
+    def describe(self, trainer: pl.Trainer) -> str:
+        """What results.json says about the interruption: where, and how to go on."""
+        signal_name = self.signal_name or "KeyboardInterrupt"
+        if not self.ckpt_path.exists():
+            return f"{signal_name} at step {trainer.global_step} (no checkpoint saved)"
+        return f"{signal_name} at step {trainer.global_step}; resume with ckpt_path={self.ckpt_path}"
+
+    def state_dict(self) -> dict[str, Any]:
+        cuda = torch.cuda.get_rng_state_all() if torch.cuda.is_initialized() else []
+        return {"torch_rng": torch.get_rng_state(), "cuda_rng": cuda}
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        torch.set_rng_state(state_dict["torch_rng"])
+        if state_dict["cuda_rng"] and torch.cuda.is_available():
+            torch.cuda.set_rng_state_all(state_dict["cuda_rng"])
+
+
+class NonFiniteLossError(FloatingPointError):
+    """The training loss became NaN or infinite: the run diverged."""
+
+    @classmethod
+    def at(cls, step: int) -> NonFiniteLossError:
+        return cls(
+            f"training loss is not finite (NaN or inf) at step {step}: the run diverged "
+            "(try a lower optimizer.lr or a scheduler)"
+        )
+
+
+class DivergenceGuard(pl.Callback):
+    """Stops a diverging run with `NonFiniteLossError`, naming the first step whose loss was not finite.
+
+    `training_step` returns the losses of its chunk of steps. On the CPU they are checked at once (reading
+    them costs about a microsecond). On an accelerator a read would synchronise host and device, so their
+    finiteness flags stay on the device, read every `check_every` steps (default: `log_every_n_steps`
+    training_step calls, when Lightning synchronises to log anyway); the error still names the exact step.
+    """
+
+    def __init__(self, check_every: int | None = None) -> None:
+        self.check_every = check_every
+        self._pending: list[torch.Tensor] = []
+        self._first_step = 0
+
+    def on_train_batch_end(
+        self, trainer: pl.Trainer, pl_module: pl.LightningModule, outputs: Any, batch: Any, batch_idx: int
+    ) -> None:
+        losses = (outputs["loss"] if isinstance(outputs, dict) else outputs).detach().reshape(-1)
+        if not self._pending:
+            self._first_step = trainer.global_step - len(losses) + 1
+        self._pending.append(torch.isfinite(losses))
+        pending_steps = trainer.global_step - self._first_step + 1
+        check_every = self.check_every or max(trainer.log_every_n_steps * len(losses), 1)
+        on_host = losses.device.type == "cpu" and self.check_every is None
+        if on_host or pending_steps >= check_every or trainer.global_step >= trainer.max_steps:
+            finite, self._pending = torch.cat(self._pending), []
+            bad = (~finite).nonzero()
+            if len(bad):
+                raise NonFiniteLossError.at(self._first_step + int(bad[0]))

@@ -1,0 +1,135 @@
+"""The LightningDataModule: generator -> cached arrays -> whole-split tensors on the training device."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytorch_lightning as pl
+import torch
+
+from mnist1d.data import load_dataset
+from mnist1d.dataset_config import NUM_CLASSES, DatasetConfig
+from mnist1d.training.batches import TensorBatches, TrainingChunks
+
+
+def eval_split(val_fraction: float) -> str:
+    """The split periodic evaluation reports on: `val` when part of the training split is held out, else
+    `test`, as both papers evaluate (conf/train.yaml resolves `eval_split` with this too)."""
+    return "val" if float(val_fraction) > 0 else "test"
+
+
+class MNIST1DDataModule(pl.LightningDataModule):
+    """MNIST-1D for the Trainer, following the papers' protocol by default.
+
+    Splits: `train` is the generator's training split (4000 samples by default), less a held-out
+    `val_fraction` of it when that is > 0. The evaluation split (`eval_split`) is then `val`; otherwise it is
+    the generator's test split (1000 samples), as both papers evaluate. `test_dataloader` always serves the
+    test split. `label_noise` replaces that fraction of training labels with random other classes (the
+    double-descent experiment); evaluation labels are never noised. Each training item is a chunk of
+    `chunk_steps` minibatches (set by the training code from the `chunk_steps` config key).
+    """
+
+    def __init__(
+        self,
+        batch_size: int = 100,
+        val_fraction: float = 0.0,
+        label_noise: float = 0.0,
+        shuffle_seed: int = 0,
+        cache_dir: str | Path | None = None,
+        chunk_steps: int = 1,
+        **generator_args: Any,
+    ) -> None:
+        """`generator_args` are `DatasetConfig`'s fields (num_samples, seed, ...); the rest say how to serve
+        them."""
+        super().__init__()
+        self.config = DatasetConfig(**generator_args)
+        n_train, _ = self.config.split_sizes()
+        n_fit = n_train - round(n_train * val_fraction)
+        if not 0 <= val_fraction < 1:
+            raise ValueError(f"data.val_fraction={val_fraction!r} is invalid: must be in [0, 1)")
+        if not 0 <= label_noise <= 1:
+            raise ValueError(f"data.label_noise={label_noise!r} is invalid: must be in [0, 1]")
+        if not 1 <= batch_size <= n_fit:
+            raise ValueError(
+                f"data.batch_size={batch_size!r} is invalid: must be in [1, {n_fit}] (the training samples)"
+            )
+        self.batch_size = batch_size
+        self.val_fraction = val_fraction
+        self.label_noise = label_noise
+        self.shuffle_seed = shuffle_seed
+        self.chunk_steps = chunk_steps
+        self.cache_dir = cache_dir
+        self.splits: dict[str, tuple[torch.Tensor, torch.Tensor]] = {}
+
+    @property
+    def seq_length(self) -> int:
+        return self.config.final_seq_length
+
+    @property
+    def num_classes(self) -> int:
+        return NUM_CLASSES
+
+    @property
+    def eval_split(self) -> str:
+        return eval_split(self.val_fraction)
+
+    def prepare_data(self) -> None:
+        load_dataset(self.config, self.cache_dir)
+
+    def setup(self, stage: str | None = None) -> None:
+        if self.splits:
+            return
+        data = load_dataset(self.config, self.cache_dir)
+        x, y = data["x"], data["y"]
+        rng = np.random.default_rng(self.config.seed)
+        n_val = round(len(y) * self.val_fraction)
+        order = rng.permutation(len(y)) if n_val else np.arange(len(y))
+        fit, val = order[n_val:], order[:n_val]
+        y_fit = self._noisy(y[fit], rng)
+        self.splits = {
+            "train": self._tensors(x[fit], y_fit),
+            "test": self._tensors(data["x_test"], data["y_test"]),
+        }
+        if n_val:
+            self.splits["val"] = self._tensors(x[val], y[val])
+
+    def _noisy(self, y: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        """Give a `label_noise` fraction of labels a uniformly drawn *different* class."""
+        if not self.label_noise:
+            return y
+        y = y.copy()
+        flip = rng.permutation(len(y))[: round(len(y) * self.label_noise)]
+        y[flip] = (y[flip] + rng.integers(1, NUM_CLASSES, size=len(flip))) % NUM_CLASSES
+        return y
+
+    @staticmethod
+    def _tensors(x: np.ndarray, y: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
+        return torch.as_tensor(x, dtype=torch.float32), torch.as_tensor(y, dtype=torch.long)
+
+    def _on_device(self, split: str) -> tuple[torch.Tensor, torch.Tensor]:
+        """The split moved (once) to the device the Trainer chose."""
+        if self.trainer is not None:
+            device = self.trainer.strategy.root_device
+            self.splits[split] = tuple(t.to(device) for t in self.splits[split])
+        return self.splits[split]
+
+    def _global_step(self) -> int:
+        return self.trainer.global_step if self.trainer is not None else 0
+
+    def train_dataloader(self) -> TrainingChunks:
+        """Shuffled minibatches, `chunk_steps` of them per item (one Classifier.training_step call)."""
+        x, y = self._on_device("train")
+        return TrainingChunks(
+            x, y, self.batch_size, self.chunk_steps, seed=self.shuffle_seed, start_step=self._global_step
+        )
+
+    def val_dataloader(self) -> TensorBatches:
+        """The evaluation split as a single batch: one forward pass per evaluation."""
+        x, y = self._on_device(self.eval_split)
+        return TensorBatches(x, y, batch_size=len(y))
+
+    def test_dataloader(self) -> TensorBatches:
+        x, y = self._on_device("test")
+        return TensorBatches(x, y, batch_size=len(y))

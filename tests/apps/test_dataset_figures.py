@@ -1,0 +1,65 @@
+"""`python -m mnist1d.apps.dataset_figures`: the construction stages are the generator's; a small run writes
+every figure."""
+
+from __future__ import annotations
+
+import json
+
+import matplotlib.image
+import numpy as np
+import pytest
+
+from mnist1d.apps import dataset_figures as figures
+from mnist1d.data import generate
+from mnist1d.dataset_config import DatasetConfig
+from tests.helpers import compose_app
+
+SMALL = [
+    "data.num_samples=1000",
+    "tsne.points=150",
+    "tsne.max_iter=250",
+    "tsne.perplexity=10",
+    "samples_per_class=2",
+    "wandb=null",
+]
+
+
+def test_construction_stages_end_in_the_generated_samples():
+    config = DatasetConfig(num_samples=10)  # one sample per class, drawn in class order
+    stages = figures.construction_stages(config, list(range(10)))
+    assert list(stages) == ["padded", *(s for s, _, _ in figures.STAGES), "downsampled"]
+    assert [len(p) for p in stages["padded"]] == [12 + p for p in (len(p) - 12 for p in stages["padded"])]
+    assert all(36 <= len(p) - 12 <= 60 for p in stages["padded"])
+    raw = np.stack(stages["downsampled"])
+    dataset = generate(config)
+    x = np.concatenate([dataset["x"], dataset["x_test"]])
+    y = np.concatenate([dataset["y"], dataset["y_test"]])
+    np.testing.assert_allclose(((raw - raw.mean()) / raw.std())[y], x, atol=1e-12)
+    # each stage changes the signal: no stage is silently skipped
+    for before, after in zip(list(stages)[1:-2], list(stages)[2:-1], strict=True):
+        assert not np.allclose(np.stack(stages[before]), np.stack(stages[after])), (before, after)
+
+
+def test_small_run_writes_figures_and_pixel_baselines(tmp_path, cache_dir):
+    out = tmp_path / "figures"
+    numbers = figures.run(compose_app("dataset_figures", SMALL, out, cache_dir))
+    for name in ("templates", "construction", "samples", "tsne"):
+        image = matplotlib.image.imread(out / f"{name}.png")
+        assert image.ndim == 3 and min(image.shape[:2]) > 200 and image.std() > 0.01
+        assert (out / f"{name}.pdf").read_bytes().startswith(b"%PDF")
+    saved = json.loads((out / "dataset_figures.json").read_text())
+    assert saved["pixel_space_test_acc"] == numbers["pixel_space_test_acc"]
+    acc = saved["pixel_space_test_acc"]
+    assert 0.1 < acc["logistic"] < acc["knn"] < 1  # kNN beats a linear model in pixel space
+    assert saved["tsne_points"] == 150 and np.isfinite(saved["tsne_kl_divergence"])
+    assert saved["cpu_time_s"] > 0 and saved["config"]["knn_k"] == 10
+
+
+@pytest.mark.parametrize(
+    ("override", "field"), [("construction_digits=[3,12]", "construction_digits"), ("knn_k=0", "knn_k")]
+)
+def test_bad_config_is_rejected_before_work(tmp_path, cache_dir, override, field):
+    cfg = compose_app("dataset_figures", [*SMALL, override], tmp_path / "bad", cache_dir)
+    with pytest.raises(ValueError, match=field):
+        figures.run(cfg)
+    assert not (tmp_path / "bad").exists()

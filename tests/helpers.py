@@ -1,0 +1,112 @@
+"""What several test modules share: paths, config composition as the commands do it, reading results."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytorch_lightning as pl
+import torch
+from hydra import compose, initialize_config_dir
+from hydra.core.hydra_config import HydraConfig
+from hydra.utils import instantiate
+from omegaconf import DictConfig, OmegaConf, open_dict
+from torch import nn
+
+from mnist1d.training.compose import CONF_DIR, compose_train
+from mnist1d.training.fit import train
+
+ROOT = CONF_DIR.parent
+
+
+def compose_run(overrides: list[str], output_dir: Path, cache_dir: Path) -> DictConfig:
+    """The config `python train.py <overrides>` would run, writing into `output_dir`."""
+    return compose_train([f"paths.output_dir={output_dir}", f"paths.cache_dir={cache_dir}", *overrides])
+
+
+def compose_app(name: str, overrides: list[str], output_dir: Path, cache_dir: Path) -> DictConfig:
+    """The config `python -m mnist1d.apps.<name> <overrides>` would run, writing into `output_dir`."""
+    with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
+        cfg = compose(
+            f"apps/{name}",
+            overrides=[f"paths.output_dir={output_dir}", f"paths.cache_dir={cache_dir}", *overrides],
+            return_hydra_config=True,
+        )
+    HydraConfig.instance().set_config(cfg)
+    with open_dict(cfg):
+        del cfg.hydra
+    return cfg
+
+
+def read_results(run_dir: Path) -> dict[str, Any]:
+    return json.loads((run_dir / "results.json").read_text())
+
+
+class SignalAtStep(pl.Callback):
+    """Sends this process `signum` after training step `step`, like a user's Ctrl-C or SLURM's SIGTERM.
+
+    Added to a run as `+callbacks.signal._target_=tests.helpers.SignalAtStep`.
+    """
+
+    def __init__(self, step: int, signum: int) -> None:
+        self.step, self.signum = step, signum
+
+    def on_train_batch_end(self, trainer: pl.Trainer, *_: object) -> None:
+        if trainer.global_step == self.step:
+            os.kill(os.getpid(), self.signum)
+
+
+def signal_at(step: int, signum: int) -> list[str]:
+    """The overrides that add a `SignalAtStep` to a run."""
+    return [
+        f"+callbacks.signal._target_={SignalAtStep.__module__}.SignalAtStep",
+        f"+callbacks.signal.step={step}",
+        f"+callbacks.signal.signum={int(signum)}",
+    ]
+
+
+# A run that is exactly resumable only with what checkpoints carry: the TCN has dropout (RNG state), and with
+# chunks of 5 steps an interruption at step 15 falls between evaluations and mid-epoch.
+RESUMABLE = ["model=tcn", "model.channels=[8,8]", "eval_every=10", "seed=3", "trainer.max_steps=30"]
+RESUMABLE += ["chunk_steps=5"]
+
+
+def build_model(name: str, seq_length: int = 40, **overrides: object) -> nn.Module:
+    """The net of conf/model/<name>.yaml, seeded, with constructor overrides."""
+    cfg = OmegaConf.load(CONF_DIR / "model" / f"{name}.yaml")
+    torch.manual_seed(0)
+    return instantiate(cfg, seq_length=seq_length, num_classes=10, **overrides)
+
+
+def n_parameters(model: nn.Module) -> int:
+    return sum(p.numel() for p in model.parameters())
+
+
+def train_grid(make_cfg: Callable[..., DictConfig], grid: list[list[str]]) -> None:
+    """Train each override set into its own job directory, as a multirun of train.py would."""
+    for job, overrides in enumerate(grid):
+        train(make_cfg(*overrides, run=f"{job}_job"))
+
+
+def report_files(paths: list[Path], stem: str) -> dict[str, Any]:
+    """Check that a report wrote `<stem>`.json/.png/.pdf (real PNG and PDF); returns the JSON."""
+    assert sorted(p.name for p in paths) == sorted(f"{stem}{suffix}" for suffix in (".json", ".png", ".pdf"))
+    folder = paths[0].parent
+    assert (folder / f"{stem}.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert (folder / f"{stem}.pdf").read_bytes()[:5] == b"%PDF-"
+    return json.loads((folder / f"{stem}.json").read_text())
+
+
+def result_row(model: str, steps: int, seed: int, accuracies: list[float], **extra: Any) -> dict[str, Any]:
+    """A sweep row (see mnist1d/sweeps/summary.py) of a completed run evaluated every 250 steps."""
+    history = [{"step": 250 * (i + 1), "test/acc": acc} for i, acc in enumerate(accuracies)]
+    return {
+        "job": None, "job_dir": f"{model}-{steps}-{seed}", "model": model, "steps": steps, "seed": seed,
+        "status": "ok", "error": None, "final_acc": accuracies[-1], "best_acc": max(accuracies),
+        "final_test_acc": accuracies[-1], "parameters": {"cnn": 5210, "gru": 5134}[model], "wall_time_s": 1.0,
+        "steps_per_s": 100.0, "shared_budget": False, "source_run": f"{model}-{steps}-{seed}",
+        "overrides": {}, "history": history, "config": {"eval_split": "test", "data": {"shuffle_seq": False}},
+    } | extra  # fmt: skip

@@ -1,0 +1,97 @@
+"""`python train.py` as users run it: a run, a refused config, SIGTERM and resume, an Optuna multirun."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+import yaml
+
+from mnist1d.training.fit import train
+from tests.helpers import RESUMABLE, ROOT, read_results
+
+QUICK = ["eval_every=5", "logger=csv", "callbacks=none"]
+
+
+def test_train_py_command_line(tmp_path, cache_dir):
+    run_dir = tmp_path / "cli"
+    command = [sys.executable, "train.py", "model=logistic", "trainer.max_steps=20", "eval_every=10"]
+    command += ["logger=csv", f"hydra.run.dir={run_dir}", f"paths.cache_dir={cache_dir}"]
+    subprocess.run(command, cwd=ROOT, check=True, capture_output=True, timeout=300)
+    results = read_results(run_dir)
+    assert results["status"] == "ok" and results["steps"] == 20
+    assert (run_dir / "csv" / "metrics.csv").read_text().count("\n") > 2
+    assert (run_dir / "checkpoints" / "last.ckpt").exists()
+
+
+@pytest.mark.slow
+def test_sigterm_to_train_py_then_resume_matches_uninterrupted_run(make_cfg, tmp_path, cache_dir):
+    run_dir = tmp_path / "cli"
+    command = [sys.executable, "train.py", *RESUMABLE, "trainer.max_steps=100000", "logger=csv"]
+    command += [f"hydra.run.dir={run_dir}", f"paths.cache_dir={cache_dir}"]
+    process = subprocess.Popen(
+        command, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
+    )
+    deadline = time.monotonic() + 300
+    log = run_dir / "train.log"
+    while not (log.exists() and "step 10/" in log.read_text()) and time.monotonic() < deadline:
+        assert process.poll() is None, process.stderr.read()
+        time.sleep(0.2)
+    process.send_signal(signal.SIGTERM)
+    assert process.wait(timeout=120) == 128 + signal.SIGTERM
+    interrupted = read_results(run_dir)
+    assert interrupted["status"] == "interrupted" and interrupted["steps"] >= 10
+    assert "resume with ckpt_path=" in interrupted["error"]
+
+    steps = interrupted["steps"] + 20
+    train(make_cfg(*RESUMABLE, f"trainer.max_steps={steps}", run="full"))
+    last = run_dir / "checkpoints" / "last.ckpt"
+    train(make_cfg(*RESUMABLE, f"trainer.max_steps={steps}", f"ckpt_path={last}", run="resumed"))
+    full, resumed = read_results(tmp_path / "full"), read_results(tmp_path / "resumed")
+    assert resumed["steps"] == steps
+    assert resumed["history"] == full["history"]
+    assert resumed["final_test_acc"] == full["final_test_acc"]
+
+
+def test_command_line_exits_non_zero_and_leaves_earlier_files_untouched(tmp_path, cache_dir):
+    run_dir = tmp_path / "earlier_run"
+    earlier = {run_dir / "checkpoints" / "last.ckpt": b"weights", run_dir / "csv" / "metrics.csv": b"step\n"}
+    for path, content in earlier.items():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(content)
+    stamps = {path: path.stat().st_mtime_ns for path in earlier}
+    cached_before = sorted(cache_dir.iterdir())
+    command = [sys.executable, "train.py", "trainer.max_steps=0", "eval_every=0", "logger=csv"]
+    command += [f"hydra.run.dir={run_dir}", f"paths.cache_dir={cache_dir}"]
+    done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert done.returncode != 0
+    assert "ConfigError: invalid training config:" in done.stderr
+    assert "trainer.max_steps=0 is invalid: must be an integer >= 1" in done.stderr
+    assert "eval_every=0 is invalid: must be an integer >= 1" in done.stderr
+    for path, content in earlier.items():
+        assert path.read_bytes() == content and path.stat().st_mtime_ns == stamps[path]
+    assert [p.name for p in (run_dir / "checkpoints").iterdir()] == ["last.ckpt"]
+    assert sorted(cache_dir.iterdir()) == cached_before
+
+
+@pytest.mark.slow
+def test_optuna_search_maximises_what_train_returns(tmp_path, cache_dir):
+    sweep_dir = tmp_path / "optuna"
+    command = [
+        sys.executable,
+        "train.py",
+        "-m",
+        "hparams_search=optuna",
+        "hydra.sweeper.n_trials=2",
+        "model=cnn",
+    ]
+    command += ["trainer.max_steps=5", *QUICK, f"paths.cache_dir={cache_dir}", f"hydra.sweep.dir={sweep_dir}"]
+    subprocess.run(command, cwd=ROOT, check=True, capture_output=True, timeout=300)
+    trials = [read_results(d) for d in sweep_dir.glob("*_cnn-5steps-seed0")]
+    assert len(trials) == 2
+    best = yaml.safe_load((sweep_dir / "optimization_results.yaml").read_text())
+    assert best["best_value"] == max(trial["final_acc"] for trial in trials)
+    assert set(best["best_params"]) == {"optimizer.lr", "model.channels"}

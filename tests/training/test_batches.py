@@ -1,0 +1,43 @@
+"""The step-indexed minibatch stream: resumable order, any chunk size, chunk size fixed on resume."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from mnist1d.training.batches import TrainingChunks
+from mnist1d.training.fit import train
+from tests.helpers import RESUMABLE
+
+
+def test_order_resumes_mid_epoch_from_the_global_step():
+    x, y = torch.arange(50.0)[:, None], torch.arange(50)
+    steps = iter([0, 5, 7])  # the global step at each call of iter(): two whole epochs, then a resume
+    loader = TrainingChunks(x, y, batch_size=10, seed=7, start_step=lambda: next(steps))
+    uninterrupted = [b for _ in range(2) for [(_, b)] in loader]
+    resumed = [b for [(_, b)] in loader]
+    assert len(resumed) == 3
+    assert all(torch.equal(a, b) for a, b in zip(uninterrupted[7:], resumed, strict=True))
+
+
+@pytest.mark.parametrize("chunk", [2, 3, 7])
+def test_chunks_serve_the_minibatches_of_consecutive_steps_across_epochs(chunk):
+    """Any chunk size serves the step-indexed stream of chunk size 1 (last batches short: 43 % 10)."""
+    x, y = torch.arange(43.0)[:, None], torch.arange(43)
+    single = TrainingChunks(x, y, batch_size=10, seed=3)
+    chunked = TrainingChunks(x, y, batch_size=10, chunk=chunk, seed=3, start_step=lambda: 2 * chunk)
+    served = [batch for item in chunked for batch in item]
+    assert len(served) == len(chunked) * chunk and len(chunked) == round(5 / chunk)
+    for step, (x_step, y_step) in enumerate(served, start=2 * chunk):
+        [(x_one, y_one)] = single.steps(step, 1)
+        assert torch.equal(x_step, x_one) and torch.equal(y_step, y_one)
+    assert {len(b) for _, b in served} <= {10, 3}
+
+
+def test_resume_with_another_chunk_size_is_refused(make_cfg, tmp_path):
+    """Lightning counts evaluations in chunks, so a checkpoint only continues with its own chunk size."""
+    train(make_cfg(*RESUMABLE, "trainer.max_steps=10", run="first"))
+    last = tmp_path / "first" / "checkpoints" / "last.ckpt"
+    assert last.exists()
+    with pytest.raises(ValueError, match="resuming with data chunk 10, but the checkpoint used 5"):
+        train(make_cfg(*RESUMABLE, "chunk_steps=10", f"ckpt_path={last}", run="second"))
