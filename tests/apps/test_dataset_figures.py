@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from mnist1d.apps import dataset_figures as figures
-from mnist1d.data import generate
+from mnist1d.data import generate, get_templates
 from mnist1d.dataset_config import DatasetConfig
 from tests.helpers import compose_app
 
@@ -24,12 +24,28 @@ SMALL = [
 ]
 
 
+def reference_pad_lengths(config: DatasetConfig, n: int) -> list[int]:
+    """The pad lengths of the first `n` samples as the reference's per-sample loop draws them: per sample
+    rand (pad), rand (scale), choice (shift), two randn (noises), rand (shear), from RandomState(seed)."""
+    rs = np.random.RandomState(config.seed)
+    low, high = config.padding
+    seq_len = config.template_len + high
+    pads = []
+    for _ in range(n):
+        pads.append(low + int(rs.rand() * (high - low + 1)))
+        rs.rand(), rs.choice(config.max_translation), rs.randn(seq_len), rs.randn(seq_len), rs.rand()
+    return pads
+
+
 def test_construction_stages_end_in_the_generated_samples():
     config = DatasetConfig(num_samples=10)  # one sample per class, drawn in class order
     stages = figures.construction_stages(config, list(range(10)))
     assert list(stages) == ["padded", *(s for s, _, _ in figures.STAGES), "downsampled"]
-    assert [len(p) for p in stages["padded"]] == [12 + p for p in (len(p) - 12 for p in stages["padded"])]
-    assert all(36 <= len(p) - 12 <= 60 for p in stages["padded"])
+    # padded: the template (plus the reference's eps) followed by as many zeros as the reference draws
+    assert [len(p) - 12 for p in stages["padded"]] == reference_pad_lengths(config, 10)
+    for digit, padded in enumerate(stages["padded"]):
+        np.testing.assert_allclose(padded[:12], get_templates()["x"][digit] + 1e-8, rtol=0, atol=1e-15)
+        assert not padded[12:].any()
     raw = np.stack(stages["downsampled"])
     dataset = generate(config)
     x = np.concatenate([dataset["x"], dataset["x_test"]])
