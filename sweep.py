@@ -5,12 +5,10 @@
   python sweep.py resume=outputs/sweeps/<dir>       # skip completed jobs, rerun missing or failed ones
   python sweep.py report=<dir>                      # (re)write the report of any sweep or `train.py -m` dir
 
-Options: conf/sweep.yaml; what runs: mnist1d/sweeps/launch.py.
+Options: conf/sweep.yaml; what runs: mnist1d/sweeps/launch.py. Installed, the same command is `mnist1d-sweep`.
 """
 
-import sys
-
-from mnist1d.sweeps.launch import main
+from mnist1d.cli import sweep
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))
+    sweep()

@@ -6,9 +6,12 @@ import contextlib
 import json
 import os
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 
 @contextlib.contextmanager
@@ -37,3 +40,21 @@ def write_text(path: Path, text: str) -> None:
 def write_json(path: Path, payload: Any) -> None:
     with atomic_open(path, "w") as file:
         json.dump(payload, file, indent=2)
+
+
+def save_figure(
+    fig: Figure, out_dir: Path, stem: str, formats: Sequence[str] = ("png", "pdf"), **savefig_args: Any
+) -> list[Path]:
+    """Write `fig` as `<stem>.<format>` for each format (150 dpi, tight bounding box unless told otherwise),
+    then close it; returns the paths."""
+    args = {"dpi": 150, "bbox_inches": "tight"} | savefig_args
+    paths = []
+    for suffix in formats:
+        path = out_dir / f"{stem}.{suffix}"
+        with atomic_open(path) as file:
+            fig.savefig(file, format=suffix, **args)
+        paths.append(path)
+    import matplotlib.pyplot as plt  # lazy: the dataset layer stays light
+
+    plt.close(fig)
+    return paths

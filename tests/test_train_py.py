@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import os
 import signal
 import subprocess
 import sys
@@ -16,15 +18,38 @@ from tests.helpers import RESUMABLE, ROOT, read_results
 QUICK = ["eval_every=5", "logger=csv", "callbacks=none"]
 
 
+# Messages of the libraries that say nothing to a user of this project (mnist1d/training/quiet.py).
+NOISE = (
+    "LeafSpec",
+    "litlogger",
+    "anonymous setting",
+    "smaller than the logging interval",
+    "was configured so",
+)
+
+
 def test_train_py_command_line(tmp_path, cache_dir):
     run_dir = tmp_path / "cli"
     command = [sys.executable, "train.py", "model=logistic", "trainer.max_steps=20", "eval_every=10"]
-    command += ["logger=csv", f"hydra.run.dir={run_dir}", f"paths.cache_dir={cache_dir}"]
-    subprocess.run(command, cwd=ROOT, check=True, capture_output=True, timeout=300)
+    command += ["logger=wandb", "logger.wandb.mode=offline", f"hydra.run.dir={run_dir}"]
+    done = subprocess.run(
+        [*command, f"paths.cache_dir={cache_dir}"],
+        cwd=ROOT,
+        check=True,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     results = read_results(run_dir)
     assert results["status"] == "ok" and results["steps"] == 20
     assert (run_dir / "csv" / "metrics.csv").read_text().count("\n") > 2
     assert (run_dir / "checkpoints" / "last.ckpt").exists()
+    output = done.stdout + done.stderr
+    assert not [noise for noise in NOISE if noise in output], output
+    test_acc = f"final test accuracy {100 * results['final_test_acc']:.1f} %"
+    assert test_acc in output and "20 steps in" in output and f"run directory: {run_dir}" in output
+    assert "wandb sync" in output
+    assert results["config"]["num_threads"] == min(4, max(1, (os.cpu_count() or 1) // 2))
 
 
 @pytest.mark.slow
@@ -89,9 +114,14 @@ def test_optuna_search_maximises_what_train_returns(tmp_path, cache_dir):
         "model=cnn",
     ]
     command += ["trainer.max_steps=5", *QUICK, f"paths.cache_dir={cache_dir}", f"hydra.sweep.dir={sweep_dir}"]
-    subprocess.run(command, cwd=ROOT, check=True, capture_output=True, timeout=300)
-    trials = [read_results(d) for d in sweep_dir.glob("*_cnn-5steps-seed0")]
-    assert len(trials) == 2
+    done = subprocess.run(command, cwd=ROOT, check=True, capture_output=True, text=True, timeout=300)
+    trials = {d.name: read_results(d) for d in sweep_dir.glob("*_cnn-5steps-seed0")}
+    assert len(trials) == 2 and all(trial["eval_split"] == "val" for trial in trials.values())
     best = yaml.safe_load((sweep_dir / "optimization_results.yaml").read_text())
-    assert best["best_value"] == max(trial["final_acc"] for trial in trials)
+    assert best["best_value"] == max(trial["final_acc"] for trial in trials.values())  # selected on val
     assert set(best["best_params"]) == {"optimizer.lr", "model.channels"}
+    reported = json.loads((sweep_dir / "best_trial.json").read_text())
+    chosen = trials[reported["trial"]]
+    assert reported["selection_acc"] == chosen["final_acc"] == best["best_value"]
+    assert reported["test_acc"] == chosen["final_test_acc"] and reported["selected_on"] == "val"
+    assert "setup plugin alembic" not in done.stderr and "A new study created" not in done.stderr

@@ -17,10 +17,9 @@ import torch
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
-from mnist1d.atomic import write_json
+from mnist1d.atomic import save_figure, write_json
 from mnist1d.data import load_dataset
 from mnist1d.dataset_config import DatasetConfig
-from mnist1d.reports.common import save_figure
 from mnist1d.training.results import library_versions
 
 

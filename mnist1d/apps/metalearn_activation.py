@@ -171,7 +171,7 @@ def run(cfg: DictConfig) -> dict:
     )
 
 
-@hydra.main(config_path="../../conf", config_name="apps/metalearn_activation", version_base="1.3")
+@hydra.main(config_path="pkg://mnist1d.conf", config_name="apps/metalearn_activation", version_base="1.3")
 def main(cfg: DictConfig) -> None:
     numbers = run(cfg)
     accs = ", ".join(f"{n} {100 * a:.1f}%" for n, a in numbers["mean_test_acc"].items())

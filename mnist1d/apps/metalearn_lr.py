@@ -98,7 +98,7 @@ def run(cfg: DictConfig) -> dict:
     )
 
 
-@hydra.main(config_path="../../conf", config_name="apps/metalearn_lr", version_base="1.3")
+@hydra.main(config_path="pkg://mnist1d.conf", config_name="apps/metalearn_lr", version_base="1.3")
 def main(cfg: DictConfig) -> None:
     numbers = run(cfg)
     print(

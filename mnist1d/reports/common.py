@@ -1,5 +1,5 @@
 """What every report shares: picking finished runs, summarising seeds, the published numbers, and writing
-figures and numbers (atomically: a reader never sees half a file)."""
+numbers (figures: `mnist1d.atomic.save_figure`)."""
 
 from __future__ import annotations
 
@@ -11,14 +11,9 @@ from importlib.resources import files
 from pathlib import Path
 from typing import Any
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt
-from matplotlib.figure import Figure
 from omegaconf import OmegaConf
 
-from mnist1d.atomic import atomic_open, write_json
+from mnist1d.atomic import write_json
 from mnist1d.training.results import STATUS_OK
 
 
@@ -47,22 +42,6 @@ def summary(values: Sequence[float]) -> dict[str, Any]:
     """Mean, sample standard deviation (0 for one seed), count and the values themselves."""
     std = statistics.stdev(values) if len(values) > 1 else 0.0
     return {"mean": statistics.fmean(values), "std": std, "n": len(values), "values": list(values)}
-
-
-def save_figure(
-    fig: Figure, out_dir: Path, stem: str, formats: Sequence[str] = ("png", "pdf"), **savefig_args: Any
-) -> list[Path]:
-    """Write `fig` as `<stem>.<format>` for each format (150 dpi, tight bounding box unless told otherwise),
-    then close it; returns the paths."""
-    args = {"dpi": 150, "bbox_inches": "tight"} | savefig_args
-    paths = []
-    for suffix in formats:
-        path = out_dir / f"{stem}.{suffix}"
-        with atomic_open(path) as file:
-            fig.savefig(file, format=suffix, **args)
-        paths.append(path)
-    plt.close(fig)
-    return paths
 
 
 def save_numbers(out_dir: Path, stem: str, numbers: dict[str, Any]) -> Path:

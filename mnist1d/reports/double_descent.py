@@ -15,7 +15,8 @@ from typing import Any
 from matplotlib.figure import Figure
 from omegaconf import DictConfig
 
-from mnist1d.reports.common import finished, published, save_figure, save_numbers, setting, summary
+from mnist1d.atomic import save_figure
+from mnist1d.reports.common import finished, published, save_numbers, setting, summary
 
 STEM = "double_descent"
 

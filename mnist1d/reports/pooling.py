@@ -14,8 +14,9 @@ from typing import Any
 from matplotlib.figure import Figure
 from omegaconf import DictConfig
 
+from mnist1d.atomic import save_figure
 from mnist1d.models.pool_cnn import POOLINGS
-from mnist1d.reports.common import finished, published, save_figure, save_numbers, setting, summary
+from mnist1d.reports.common import finished, published, save_numbers, setting, summary
 
 STEM = "pooling"
 # Our `model.pooling` names -> the reference notebook's.

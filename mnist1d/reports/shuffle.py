@@ -16,7 +16,8 @@ import numpy as np
 from matplotlib.figure import Figure
 from omegaconf import DictConfig
 
-from mnist1d.reports.common import finished, published, save_figure, save_numbers, setting, summary
+from mnist1d.atomic import save_figure
+from mnist1d.reports.common import finished, published, save_numbers, setting, summary
 
 STEM = "shuffle"
 VARIANTS = {False: "mnist1d", True: "mnist1d_shuffled"}

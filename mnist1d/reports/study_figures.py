@@ -13,7 +13,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 from matplotlib.figure import Figure
 
-from mnist1d.reports.common import save_figure
+from mnist1d.atomic import save_figure
 from mnist1d.training.compose import config_options
 
 DPI = 100

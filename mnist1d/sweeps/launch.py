@@ -28,11 +28,12 @@ from mnist1d.atomic import write_json
 from mnist1d.sweeps.spec import SweepSpec, build_spec, compose_sweep, split_arguments, sweep_keys
 from mnist1d.sweeps.summary import TIMING_FILE, collect_rows, write_summary
 from mnist1d.sweeps.wandb_report import log_report, report_mode
-from mnist1d.training.compose import CONF_DIR
 from mnist1d.training.results import STATUS_OK
 
 log = logging.getLogger("sweep")
-TRAIN_PY = CONF_DIR.parent / "train.py"
+# The jobs' command: train.py's, through the package with this interpreter, so it works from any directory and
+# from an installed wheel (no train.py there) and never depends on where console scripts were put (PATH).
+TRAIN_COMMAND = (sys.executable, "-m", "mnist1d.cli", "train")
 SWEEPS_DIR = Path("outputs/sweeps")
 
 
@@ -75,7 +76,7 @@ def resume_spec(sweep_dir: Path, sweep_overrides: list[str], train_overrides: li
 
 def run_jobs(spec: SweepSpec, sweep_dir: Path, resume: bool) -> None:
     """The Hydra multirun of train.py. Its exit status is not checked: failed jobs are in the report."""
-    command = [sys.executable, str(TRAIN_PY), *spec.train_arguments(sweep_dir, resume)]
+    command = [*TRAIN_COMMAND, *spec.train_arguments(sweep_dir, resume)]
     log.info("Sweep %s: %d jobs into %s\n  %s", spec.name, len(spec.jobs()), sweep_dir, " ".join(command))
     started = time.perf_counter()
     subprocess.run(command, check=False)

@@ -26,14 +26,15 @@ class TensorBatches:
 
 
 class TrainingChunks:
-    """The shuffled training minibatches: a stream indexed by optimizer step, served `chunk` steps at a time.
+    """The shuffled training minibatches: a stream indexed by minibatch, served `chunk` at a time.
 
-    The minibatch of step `t` is batch `t % n` of data epoch `t // n` (n batches per epoch), whose order is a
-    permutation drawn from `(seed, epoch)` alone. Iteration starts at the step given by `start_step()` (the
-    trainer's global step), so the data order is a pure function of the step: a run resumed from any
-    checkpoint sees exactly the batches it would have seen, whatever the chunk size. Each item is a list of
-    `chunk` consecutive minibatches, gathered with one indexing operation; a Lightning epoch is
-    `len(self)` items, about one pass over the data.
+    Minibatch `t` is batch `t % n` of data epoch `t // n` (n batches per epoch), whose order is a
+    permutation drawn from `(seed, epoch)` alone. Iteration starts at the minibatch given by `start_step()`
+    (the trainer's global step times the minibatches per optimizer step, `accumulate`), so the data order is
+    a pure function of the step: a run resumed from any checkpoint sees exactly the batches it would have
+    seen, whatever the chunk size. Each item is a list of `chunk` consecutive minibatches (whole optimizer
+    steps), gathered with one indexing operation; a Lightning epoch is `len(self)` items, about one pass
+    over the data.
     """
 
     def __init__(
@@ -42,23 +43,26 @@ class TrainingChunks:
         y: torch.Tensor,
         batch_size: int,
         chunk: int = 1,
+        accumulate: int = 1,
         seed: int = 0,
         start_step: Callable[[], int] = lambda: 0,
     ) -> None:
         self.x, self.y = x, y
         self.batch_size = batch_size
         self.chunk = chunk
+        self.accumulate = accumulate
         self.seed = seed
         self.start_step = start_step
         self.batches_per_epoch = -(-len(y) // batch_size)
         self._order: tuple[int, torch.Tensor] | None = None
 
     def state_dict(self) -> dict[str, int]:
-        """The order is derived from the global step; the seed and the chunk size must match on resume."""
-        return {"seed": self.seed, "chunk": self.chunk}
+        """The order is derived from the global step; seed, chunk and accumulation must match on resume."""
+        return {"seed": self.seed, "chunk": self.chunk, "accumulate": self.accumulate}
 
     def load_state_dict(self, state: dict[str, int]) -> None:
-        saved = {"chunk": 1} | state  # checkpoints from before chunks took one step per training_step
+        # checkpoints from before chunks (one step per training_step) or accumulation
+        saved = {"chunk": 1, "accumulate": 1} | state
         for name, value in self.state_dict().items():
             if saved[name] != value:
                 raise ValueError(

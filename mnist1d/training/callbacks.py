@@ -41,10 +41,12 @@ class EvalCheckpoint(ModelCheckpoint):
 class RunSummary(pl.Callback):
     """Records (and prints) every evaluation with its step, and the training throughput of this process.
 
-    The evaluation history is saved in checkpoints, so a resumed run reports its whole history.
+    The evaluation history is saved in checkpoints, so a resumed run reports its whole history. Every run
+    has one (the training code adds it), whatever the callbacks config says.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, total_steps: int) -> None:
+        self.total_steps = total_steps
         self.history: list[dict[str, float]] = []
         self.fit_seconds = 0.0
         self.steps_this_process = 0
@@ -67,16 +69,29 @@ class RunSummary(pl.Callback):
         metrics = {name: float(v) for name, v in trainer.callback_metrics.items() if name.startswith(prefix)}
         self.history.append({"step": trainer.global_step} | metrics)
         summary = "  ".join(f"{name} {value:.4f}" for name, value in metrics.items())
-        log.info("step %d/%d  %s", trainer.global_step, trainer.max_steps, summary)
-
-    def evaluated_last_step(self, trainer: pl.Trainer) -> bool:
-        return bool(self.history) and self.history[-1]["step"] == trainer.global_step
+        log.info("step %d/%d  %s", trainer.global_step, self.total_steps, summary)
 
     def state_dict(self) -> dict[str, Any]:
         return {"history": self.history}
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
         self.history = list(state_dict["history"])
+
+
+class EvaluateLastStep(pl.Callback):
+    """Makes the last optimizer step an evaluation step, inside `fit`, so that `last.ckpt` holds the final
+    weights and the final evaluation competes for `best.ckpt`.
+
+    Lightning evaluates every `val_check_interval` training_step calls and, at any call, when training is
+    asked to stop (`trainer.should_stop`, its public switch): so the run asks to stop at its last step.
+    """
+
+    def __init__(self, total_steps: int) -> None:
+        self.total_steps = total_steps
+
+    def on_train_batch_end(self, trainer: pl.Trainer, *args: Any) -> None:
+        if trainer.global_step >= self.total_steps:
+            trainer.should_stop = True
 
 
 class InterruptCheckpoint(pl.Callback):

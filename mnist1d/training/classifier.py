@@ -2,54 +2,58 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
 from typing import Any
 
 import pytorch_lightning as pl
 import torch
 import torch.nn.functional as F
-from torch import nn
+from hydra.utils import instantiate
 from torchmetrics import MaxMetric
 from torchmetrics.classification import MulticlassAccuracy, MulticlassConfusionMatrix
 
 from mnist1d.training import lightning_internals
 from mnist1d.training.batches import Batch
 
-OptimizerFactory = Callable[[Iterable[nn.Parameter]], torch.optim.Optimizer]
-SchedulerFactory = Callable[[torch.optim.Optimizer], torch.optim.lr_scheduler.LRScheduler]
-
 
 class Classifier(pl.LightningModule):
     """Wraps a plain `nn.Module` (composition: one module for every architecture).
 
-    Each `training_step` call takes one optimizer step per minibatch of its chunk (see `TrainingChunks`):
-    Lightning's per-call bookkeeping (hooks, progress, logging) is then paid once per chunk instead of once
-    per step, which for the small nets costs as much as the step itself. The optimizer and scheduler steps are
-    those of automatic optimization, so the results do not depend on the chunk size (tested), and
-    `trainer.global_step` still counts optimizer steps.
+    The net, optimizer and scheduler arrive as their configs (`_target_` dicts, as in conf/model/ etc.),
+    which are saved as hyperparameters: `Classifier.load_from_checkpoint(path)` rebuilds the trained model
+    from any checkpoint with nothing else to pass.
 
-    Logs `train/loss` and `train/acc` every `log_every` training steps (computed only on those steps,
+    Each `training_step` call takes one optimizer step per `accumulate` minibatches of its chunk (see
+    `TrainingChunks`): Lightning's per-call bookkeeping (hooks, progress, logging) is then paid once per
+    chunk instead of once per step, which for the small nets costs as much as the step itself. The optimizer,
+    clipping and scheduler steps are those of automatic optimization, so the results do not depend on the
+    chunk size and equal Lightning's automatic optimization (tested), and `trainer.global_step` still
+    counts optimizer steps.
+
+    Logs `train/loss` and `train/acc` every `log_every` optimizer steps (computed only on those steps,
     so other steps cost nothing beyond forward/backward), `{eval_split}/loss`, `{eval_split}/acc` and
     `{eval_split}/acc_best` at every evaluation, and after training, on the test split, `final/test_acc`,
-    `final/test_loss` plus the per-class accuracy and confusion matrix kept in `final_report`.
+    `final/test_loss`, `final/test_acc_class_<digit>`, with the per-class accuracy and confusion matrix kept
+    in `final_report`. `predict_step` returns class probabilities.
     """
 
     def __init__(
         self,
-        net: nn.Module,
-        optimizer: OptimizerFactory,
-        scheduler: SchedulerFactory | None = None,
+        net: dict[str, Any],
+        optimizer: dict[str, Any],
+        scheduler: dict[str, Any] | None = None,
+        seq_length: int = 40,
         num_classes: int = 10,
         eval_split: str = "test",
         log_every: int = 50,
+        accumulate: int = 1,
+        gradient_clip_val: float | None = None,
+        gradient_clip_algorithm: str | None = None,
     ) -> None:
         super().__init__()
+        self.save_hyperparameters()
         self.automatic_optimization = False
-        self.net = net
-        self.optimizer_factory = optimizer
-        self.scheduler_factory = scheduler
+        self.net = instantiate(net, seq_length=seq_length, num_classes=num_classes)
         self.eval_split = eval_split
-        self.log_every = log_every
         self.train_acc = MulticlassAccuracy(num_classes, average="micro")
         self.eval_acc = MulticlassAccuracy(num_classes, average="micro")
         self.best_acc = MaxMetric()
@@ -63,7 +67,7 @@ class Classifier(pl.LightningModule):
         return self.net(x)
 
     def training_step(self, chunk: list[Batch], batch_idx: int) -> torch.Tensor:
-        """One optimizer step per minibatch; returns the chunk's losses (detached), one per step.
+        """One optimizer step per `accumulate` minibatches; returns the steps' mean losses (detached).
 
         The steps use the torch optimizer itself: through Lightning's wrapper each would dispatch three
         callback hooks, which no callback here uses and which cost as much as a small net's step, so
@@ -73,18 +77,26 @@ class Classifier(pl.LightningModule):
         optimizer = self.optimizers().optimizer
         scheduler = self.lr_schedulers()
         count_step = lightning_internals.optimizer_step_counter(self.trainer)
+        hp = self.hparams
         losses = []
-        for x, y in chunk:
-            logits = self.net(x)
-            loss = F.cross_entropy(logits, y)
+        for first in range(0, len(chunk), hp.accumulate):
             optimizer.zero_grad()
-            loss.backward()
+            loss = None
+            for x, y in chunk[first : first + hp.accumulate]:
+                logits = self.net(x)
+                minibatch_loss = F.cross_entropy(logits, y)
+                if hp.accumulate > 1:
+                    minibatch_loss = minibatch_loss / hp.accumulate  # as automatic optimization scales it
+                minibatch_loss.backward()
+                loss = minibatch_loss.detach() if loss is None else loss + minibatch_loss.detach()
+            if hp.gradient_clip_val:
+                self.clip_gradients(optimizer, hp.gradient_clip_val, hp.gradient_clip_algorithm)
             optimizer.step()
             count_step()
             if scheduler is not None:
                 scheduler.step()
-            losses.append(loss.detach())
-            if self.log_every > 0 and self.global_step % self.log_every == 0:
+            losses.append(loss)
+            if hp.log_every > 0 and self.global_step % hp.log_every == 0:
                 self._log_at_step({"train/loss": loss, "train/acc": self.train_acc(logits, y)})
         return torch.stack(losses)
 
@@ -113,17 +125,24 @@ class Classifier(pl.LightningModule):
         self.log("final/test_loss", F.cross_entropy(logits, y), batch_size=len(y))
 
     def on_test_epoch_end(self) -> None:
-        self._log_at_step({"final/test_acc": self.test_acc.compute()})
+        per_class = self.class_acc.compute()
+        by_class = {f"final/test_acc_class_{digit}": acc for digit, acc in enumerate(per_class)}
+        self._log_at_step({"final/test_acc": self.test_acc.compute(), **by_class})
         self.final_report = {
-            "per_class_acc": self.class_acc.compute().tolist(),
+            "per_class_acc": per_class.tolist(),
             "confusion_matrix": self.confusion.compute().tolist(),
         }
         for metric in (self.test_acc, self.class_acc, self.confusion):
             metric.reset()
 
+    def predict_step(self, batch: Batch | torch.Tensor, batch_idx: int) -> torch.Tensor:
+        """Class probabilities, (batch, num_classes), for inputs `x` or `(x, y)` batches."""
+        x = batch[0] if isinstance(batch, tuple | list) else batch
+        return self.net(x).softmax(-1)
+
     def configure_optimizers(self) -> Any:
-        optimizer = self.optimizer_factory(self.parameters())
-        if self.scheduler_factory is None:
+        optimizer = instantiate(self.hparams.optimizer)(self.parameters())
+        if not self.hparams.scheduler:
             return optimizer
-        scheduler = {"scheduler": self.scheduler_factory(optimizer), "interval": "step"}
+        scheduler = {"scheduler": instantiate(self.hparams.scheduler)(optimizer), "interval": "step"}
         return {"optimizer": optimizer, "lr_scheduler": scheduler}

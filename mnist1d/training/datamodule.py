@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +13,7 @@ import torch
 from mnist1d.data import load_dataset
 from mnist1d.dataset_config import NUM_CLASSES, DatasetConfig
 from mnist1d.training.batches import TensorBatches, TrainingChunks
+from mnist1d.training.plan import StepPlan
 
 
 def eval_split(val_fraction: float) -> str:
@@ -27,8 +29,9 @@ class MNIST1DDataModule(pl.LightningDataModule):
     `val_fraction` of it when that is > 0. The evaluation split (`eval_split`) is then `val`; otherwise it is
     the generator's test split (1000 samples), as both papers evaluate. `test_dataloader` always serves the
     test split. `label_noise` replaces that fraction of training labels with random other classes (the
-    double-descent experiment); evaluation labels are never noised. Each training item is a chunk of
-    `chunk_steps` minibatches (set by the training code from the `chunk_steps` config key).
+    double-descent experiment); evaluation labels are never noised. How the training minibatches are
+    grouped into items (chunks of optimizer steps, accumulated minibatches) and which part of the
+    evaluation splits is scored follow `plan`, which the training code sets (default: one step per item).
     """
 
     def __init__(
@@ -38,12 +41,12 @@ class MNIST1DDataModule(pl.LightningDataModule):
         label_noise: float = 0.0,
         shuffle_seed: int = 0,
         cache_dir: str | Path | None = None,
-        chunk_steps: int = 1,
         **generator_args: Any,
     ) -> None:
         """`generator_args` are `DatasetConfig`'s fields (num_samples, seed, ...); the rest say how to serve
         them."""
         super().__init__()
+        self.save_hyperparameters()  # into every checkpoint: what the model was trained on
         self.config = DatasetConfig(**generator_args)
         n_train, _ = self.config.split_sizes()
         n_fit = n_train - round(n_train * val_fraction)
@@ -59,8 +62,9 @@ class MNIST1DDataModule(pl.LightningDataModule):
         self.val_fraction = val_fraction
         self.label_noise = label_noise
         self.shuffle_seed = shuffle_seed
-        self.chunk_steps = chunk_steps
         self.cache_dir = cache_dir
+        self.batches_per_epoch = -(-n_fit // batch_size)
+        self.plan = StepPlan.one_step_per_call(self.batches_per_epoch)
         self.splits: dict[str, tuple[torch.Tensor, torch.Tensor]] = {}
 
     @property
@@ -118,18 +122,28 @@ class MNIST1DDataModule(pl.LightningDataModule):
     def _global_step(self) -> int:
         return self.trainer.global_step if self.trainer is not None else 0
 
+    def _minibatches_done(self) -> int:
+        return self._global_step() * self.plan.accumulate
+
     def train_dataloader(self) -> TrainingChunks:
-        """Shuffled minibatches, `chunk_steps` of them per item (one Classifier.training_step call)."""
+        """Shuffled minibatches, a chunk of the plan's optimizer steps per item (one training_step call)."""
         x, y = self._on_device("train")
+        per_item = self.plan.chunk * self.plan.accumulate
         return TrainingChunks(
-            x, y, self.batch_size, self.chunk_steps, seed=self.shuffle_seed, start_step=self._global_step
+            x, y, self.batch_size, per_item, self.plan.accumulate, self.shuffle_seed, self._minibatches_done
         )
 
+    def _whole_batch(self, split: str, part: float) -> TensorBatches:
+        """The first `part` of a split as a single batch: one forward pass per evaluation."""
+        x, y = self._on_device(split)
+        n = math.ceil(part * len(y))
+        return TensorBatches(x[:n], y[:n], batch_size=max(n, 1))
+
     def val_dataloader(self) -> TensorBatches:
-        """The evaluation split as a single batch: one forward pass per evaluation."""
-        x, y = self._on_device(self.eval_split)
-        return TensorBatches(x, y, batch_size=len(y))
+        return self._whole_batch(self.eval_split, self.plan.val_part)
 
     def test_dataloader(self) -> TensorBatches:
-        x, y = self._on_device("test")
-        return TensorBatches(x, y, batch_size=len(y))
+        return self._whole_batch("test", self.plan.test_part)
+
+    def predict_dataloader(self) -> TensorBatches:
+        return self._whole_batch("test", 1.0)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import math
+import logging
 import time
 from pathlib import Path
 from typing import Any
@@ -15,64 +15,84 @@ from pytorch_lightning.callbacks import ModelCheckpoint
 
 from mnist1d.atomic import write_json
 from mnist1d.training import lightning_internals
-from mnist1d.training.callbacks import DivergenceGuard, InterruptCheckpoint, RunSummary
+from mnist1d.training.callbacks import DivergenceGuard, EvaluateLastStep, InterruptCheckpoint, RunSummary
 from mnist1d.training.classifier import Classifier
-from mnist1d.training.loggers import finish_wandb
+from mnist1d.training.datamodule import MNIST1DDataModule
+from mnist1d.training.loggers import finish_wandb, log_confusion_matrix
+from mnist1d.training.plan import StepPlan, make_plan, trainer_arguments
+from mnist1d.training.progress import StepProgressBar
+from mnist1d.training.quiet import silence_harmless_messages
 from mnist1d.training.results import (
     RESULTS_FILE,
     STATUS_FAILED,
     STATUS_INTERRUPTED,
     STATUS_OK,
     library_versions,
+    save_confusion_figure,
+    summary_lines,
 )
 from mnist1d.training.validation import validate
 
-
-def chunk_steps(cfg: DictConfig) -> int:
-    """Optimizer steps per `training_step` call: the largest divisor of `cfg.chunk_steps` that also divides
-    the evaluation, logging and max_steps intervals, so that every one of them ends a chunk."""
-    intervals = (cfg.eval_every, cfg.trainer.log_every_n_steps, cfg.trainer.max_steps)
-    return math.gcd(cfg.chunk_steps, *intervals)
+log = logging.getLogger(__name__)
 
 
-def build(cfg: DictConfig) -> tuple[pl.LightningDataModule, Classifier, pl.Trainer]:
-    """Instantiate the DataModule, the classifier around the chosen net, and the Trainer."""
-    chunk = chunk_steps(cfg)
-    datamodule = instantiate(cfg.data, chunk_steps=chunk)
-    net = instantiate(cfg.model, seq_length=datamodule.seq_length, num_classes=datamodule.num_classes)
-    if cfg.compile:
-        net.compile()  # in place: checkpoints keep the plain net's parameter names
-    scheduler = instantiate(cfg.scheduler) if cfg.get("scheduler") else None
+def container(node: DictConfig | None) -> dict[str, Any] | None:
+    """A config node as plain dicts: what the Classifier saves as hyperparameters in every checkpoint."""
+    return None if node is None else OmegaConf.to_container(node, resolve=True)
+
+
+def build(cfg: DictConfig) -> tuple[MNIST1DDataModule, Classifier, pl.Trainer, StepPlan]:
+    """Instantiate the DataModule, the classifier around the chosen net, the Trainer and the step plan.
+
+    The Trainer is built before the loggers, so that a Lightning config error surfaces before a W&B run
+    starts; `fast_dev_run` (Lightning's debug mode) logs nowhere, as in Lightning.
+    """
+    datamodule = instantiate(cfg.data)
+    plan = make_plan(cfg, datamodule.batches_per_epoch)
+    datamodule.plan = plan
+    trainer_cfg = cfg.trainer
     module = Classifier(
-        net,
-        instantiate(cfg.optimizer),
-        scheduler,
-        datamodule.num_classes,
-        datamodule.eval_split,
-        log_every=cfg.trainer.log_every_n_steps,
+        net=container(cfg.model),
+        optimizer=container(cfg.optimizer),
+        scheduler=container(cfg.get("scheduler")),
+        seq_length=datamodule.seq_length,
+        num_classes=datamodule.num_classes,
+        eval_split=datamodule.eval_split,
+        log_every=plan.log_every,
+        accumulate=plan.accumulate,
+        gradient_clip_val=trainer_cfg.get("gradient_clip_val"),
+        gradient_clip_algorithm=trainer_cfg.get("gradient_clip_algorithm"),
     )
+    if cfg.compile:
+        module.net.compile()  # in place: checkpoints keep the plain net's parameter names
+    checkpointing = trainer_cfg.get("enable_checkpointing", True)
     callbacks = [instantiate(c) for c in cfg.callbacks.values()]
+    callbacks = [c for c in callbacks if checkpointing or not isinstance(c, ModelCheckpoint)]
+    callbacks += [RunSummary(plan.total_steps), EvaluateLastStep(plan.total_steps)]
     callbacks += [InterruptCheckpoint(Path(cfg.paths.output_dir) / "checkpoints"), DivergenceGuard()]
-    loggers = [logger for logger in (instantiate(c) for c in cfg.logger.values()) if logger is not None]
-    # Lightning counts these intervals in training_step calls (batches), each of which is a chunk of steps;
-    # and it adds a ModelCheckpoint of its own unless told that the callbacks config chose none.
+    progress_bar = trainer_cfg.get("enable_progress_bar", False)
+    if progress_bar:
+        callbacks.append(StepProgressBar(plan.total_steps))
     trainer = instantiate(
-        cfg.trainer,
+        trainer_cfg,
         callbacks=callbacks,
-        logger=loggers,
-        val_check_interval=cfg.eval_every // chunk,
-        log_every_n_steps=cfg.trainer.log_every_n_steps // chunk,
+        logger=False,
+        # Lightning adds a ModelCheckpoint of its own unless told that the callbacks config chose none
         enable_checkpointing=any(isinstance(c, ModelCheckpoint) for c in callbacks),
+        enable_progress_bar=progress_bar,
+        **trainer_arguments(trainer_cfg, plan),
     )
     lightning_internals.check(trainer)
-    return datamodule, module, trainer
+    if not plan.fast_dev_run:
+        trainer.loggers = [logger for logger in (instantiate(c) for c in cfg.logger.values()) if logger]
+    return datamodule, module, trainer, plan
 
 
 def run_summary(trainer: pl.Trainer) -> RunSummary:
     return next(c for c in trainer.callbacks if isinstance(c, RunSummary))
 
 
-def summarise(trainer: pl.Trainer, module: Classifier) -> dict[str, Any]:
+def summarise(trainer: pl.Trainer, module: Classifier, plan: StepPlan) -> dict[str, Any]:
     """Accuracies and timings of a (possibly unfinished) run, read from its RunSummary callback."""
     summary = run_summary(trainer)
     key = f"{module.eval_split}/acc"
@@ -80,6 +100,7 @@ def summarise(trainer: pl.Trainer, module: Classifier) -> dict[str, Any]:
     final_test = trainer.callback_metrics.get("final/test_acc")
     return {
         "steps": trainer.global_step,
+        "epochs": trainer.global_step * plan.accumulate / plan.batches_per_epoch,
         "final_acc": accuracies[-1] if accuracies else None,
         "best_acc": max(accuracies, default=None),
         "final_test_acc": None if final_test is None else float(final_test),
@@ -98,6 +119,7 @@ def train(cfg: DictConfig) -> float | None:
     (`eval_split`), `final_test_acc` from the test split after training.
     """
     started = time.perf_counter()
+    silence_harmless_messages()
     validate(cfg)
     results_path = Path(cfg.paths.output_dir) / RESULTS_FILE
     results_path.unlink(missing_ok=True)  # the config is accepted: a rerun must not leave a stale status
@@ -105,11 +127,12 @@ def train(cfg: DictConfig) -> float | None:
     if cfg.get("num_threads"):
         torch.set_num_threads(cfg.num_threads)
     pl.seed_everything(cfg.seed, workers=True, verbose=False)
-    datamodule, module, trainer = build(cfg)
+    datamodule, module, trainer, plan = build(cfg)
     results: dict[str, Any] = {
         "model": cfg.model_name,
         "seed": cfg.seed,
-        "max_steps": cfg.trainer.max_steps,
+        "max_steps": plan.total_steps,
+        "fast_dev_run": plan.fast_dev_run,
         "eval_split": datamodule.eval_split,
         "parameters": sum(p.numel() for p in module.net.parameters()),
         "accelerator": str(trainer.strategy.root_device),
@@ -120,9 +143,10 @@ def train(cfg: DictConfig) -> float | None:
         for logger in trainer.loggers:
             logger.log_hyperparams(resolved)
         trainer.fit(module, datamodule=datamodule, ckpt_path=cfg.ckpt_path, weights_only=True)
-        if not run_summary(trainer).evaluated_last_step(trainer):
-            trainer.validate(module, datamodule=datamodule, verbose=False)
         trainer.test(module, datamodule=datamodule, verbose=False)
+        title = f"{cfg.model_name}, step {trainer.global_step}: test confusion matrix"
+        png = save_confusion_figure(module.final_report["confusion_matrix"], results_path.parent, title)
+        log_confusion_matrix(trainer.loggers, module.final_report["confusion_matrix"], png)
         results["status"] = STATUS_OK
     except Exception as error:
         results["error"] = f"{type(error).__name__}: {error}"
@@ -132,7 +156,7 @@ def train(cfg: DictConfig) -> float | None:
         results["status"], results["error"] = STATUS_INTERRUPTED, stop.describe(trainer)
         raise SystemExit(stop.exit_code) from interruption
     finally:
-        results |= summarise(trainer, module)
+        results |= summarise(trainer, module, plan)
         results |= {
             "wall_time_s": time.perf_counter() - started,
             "versions": library_versions(),
@@ -140,4 +164,6 @@ def train(cfg: DictConfig) -> float | None:
         }
         write_json(results_path, results)
         finish_wandb(trainer.loggers)
+        for line in summary_lines(results, results_path.parent):
+            log.info(line)
     return results["final_acc"]

@@ -2,7 +2,8 @@
 
 - the config `mnist1d_generator`: the generator's arguments with their defaults, read from `DatasetConfig`,
   so conf/data/ lists none of them and they keep one source;
-- the resolvers `${eval_split:}`, `${sweep_group:}` and `${launcher_threads:}`.
+- the resolvers `${eval_split:}`, `${sweep_group:}`, `${default_threads:}`, `${progress_bar:}` and
+  `${run_length:}`.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from pathlib import Path
 from hydra.core.config_store import ConfigStore
 from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
-from omegaconf import OmegaConf
+from omegaconf import DictConfig, OmegaConf
 
 from mnist1d.dataset_config import DatasetConfig
 from mnist1d.training.datamodule import eval_split
@@ -43,18 +44,49 @@ def cpu_share(parallel_jobs: int) -> int:
     return max(1, cores // jobs)
 
 
-def launcher_threads() -> int | None:
-    """Threads per job that the multirun's launcher allows: joblib's cores // n_jobs, submitit's
-    cpus_per_task; None (torch's default) in a single run or with the sequential basic launcher."""
+def default_threads() -> int | None:
+    """torch threads of a job: in a multirun its launcher's share (joblib's cores // n_jobs, submitit's
+    cpus_per_task); otherwise half the cores, at most 4: the small nets here lose more to thread contention
+    on a busy machine than they gain from more threads on an idle one."""
     if not in_multirun():
-        return None
+        return min(4, max(1, (os.cpu_count() or 1) // 2))
     launcher = HydraConfig.get().launcher
     if launcher.get("n_jobs") is not None:
         return cpu_share(launcher.n_jobs)
     return launcher.get("cpus_per_task")
 
 
+def progress_bar() -> bool:
+    """Draw a progress bar unless jobs of a multirun run in parallel (their bars would interleave)."""
+    if not in_multirun():
+        return True
+    launcher = HydraConfig.get().launcher
+    return launcher.get("n_jobs") == 1 or str(launcher.get("_target_")).endswith("BasicLauncher")
+
+
+def checkpoint_run(ckpt_path: str) -> str:
+    """The run a checkpoint belongs to: its run directory's name (`<run>/checkpoints/best.ckpt`)."""
+    path = Path(str(ckpt_path))
+    return path.parent.parent.name if path.parent.name == "checkpoints" else path.stem
+
+
+def run_length(trainer: DictConfig) -> str:
+    """How long a run trains, for its name: `6000steps`, `20epochs`, `6000steps-20epochs` (whichever comes
+    first) or `fast_dev_run`."""
+    if trainer.get("fast_dev_run"):
+        return "fast_dev_run"
+    steps, epochs = trainer.get("max_steps"), trainer.get("max_epochs")
+    parts = [
+        f"{steps}steps" if steps not in (None, -1) else "",
+        f"{epochs}epochs" if epochs not in (None, -1) else "",
+    ]
+    return "-".join(part for part in parts if part) or "unlimited"
+
+
 ConfigStore.instance().store(name=GENERATOR_CONFIG, node=generator_defaults())
 OmegaConf.register_new_resolver("eval_split", eval_split, replace=True)
 OmegaConf.register_new_resolver("sweep_group", sweep_group, replace=True)
-OmegaConf.register_new_resolver("launcher_threads", launcher_threads, replace=True)
+OmegaConf.register_new_resolver("default_threads", default_threads, replace=True)
+OmegaConf.register_new_resolver("progress_bar", progress_bar, replace=True)
+OmegaConf.register_new_resolver("run_length", run_length, replace=True)
+OmegaConf.register_new_resolver("checkpoint_run", checkpoint_run, replace=True)

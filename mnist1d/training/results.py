@@ -8,6 +8,8 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
 
+from mnist1d.atomic import save_figure
+
 RESULTS_FILE = "results.json"
 STATUS_OK, STATUS_FAILED, STATUS_INTERRUPTED = "ok", "failed", "interrupted"
 LIBRARIES = ("torch", "pytorch-lightning", "torchmetrics", "hydra-core", "numpy", "wandb", "mnist1d-lab")
@@ -29,3 +31,43 @@ def read_results(run_dir: Path) -> dict[str, Any] | None:
         return json.loads((run_dir / RESULTS_FILE).read_text())
     except (FileNotFoundError, json.JSONDecodeError):
         return None
+
+
+def save_confusion_figure(matrix: list[list[int]], out_dir: Path, title: str) -> Path:
+    """`confusion_matrix.png`: the test confusion matrix as counts, true class by row."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(5.2, 4.6), layout="constrained")
+    image = ax.imshow(matrix, cmap="Blues")
+    for true, row in enumerate(matrix):
+        for predicted, count in enumerate(row):
+            colour = "white" if count > 0.6 * max(map(max, matrix)) else "black"
+            ax.text(predicted, true, str(count), ha="center", va="center", fontsize=7, color=colour)
+    classes = range(len(matrix))
+    ax.set(xticks=classes, yticks=classes, xlabel="predicted class", ylabel="true class", title=title)
+    fig.colorbar(image, ax=ax, shrink=0.8)
+    (png,) = save_figure(fig, out_dir, "confusion_matrix", formats=("png",))
+    return png
+
+
+def summary_lines(results: dict[str, Any], run_dir: Path) -> list[str]:
+    """What a run prints when it ends: accuracies, speed, where its files are."""
+    split = results.get("eval_split", "test")
+
+    def percent(value: float | None) -> str:
+        return "—" if value is None else f"{100 * value:.1f} %"
+
+    final, best, test = (percent(results.get(key)) for key in ("final_acc", "best_acc", "final_test_acc"))
+    evaluated = f"{split} accuracy {final} at the end (best {best}), " if "final_acc" in results else ""
+    lines = [f"{results['status']}: {evaluated}final test accuracy {test}"]
+    if results.get("steps_per_s"):
+        speed = f"{results['fit_time_s']:.1f} s ({results['steps_per_s']:.0f} steps/s)"
+        lines.append(f"{results['steps']} steps in {speed}, {results['wall_time_s']:.1f} s in all")
+    lines.append(f"run directory: {run_dir}")
+    wandb_dir = run_dir / "wandb"
+    if any(wandb_dir.glob("offline-run-*")):
+        lines.append(f"W&B (offline): upload with `wandb sync {wandb_dir}/offline-run-*`")
+    return lines

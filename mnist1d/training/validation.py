@@ -21,7 +21,8 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
 from mnist1d.dataset_config import is_int
-from mnist1d.training.loggers import WANDB_MODES
+from mnist1d.training.loggers import WANDB_MODES, wandb_option_problems
+from mnist1d.training.plan import refusals
 
 LONGEST_PROBED_LENGTH = 256  # search bound for an architecture's minimum sequence length
 _ABSENT = object()
@@ -53,7 +54,6 @@ class Rule:
 
 
 RULES = (
-    Rule("trainer.max_steps", "an integer >= 1", lambda v: is_int(v) and v >= 1),
     Rule("eval_every", "an integer >= 1", lambda v: is_int(v) and v >= 1),
     Rule("trainer.log_every_n_steps", "an integer >= 0", lambda v: is_int(v) and v >= 0),
     Rule("chunk_steps", "an integer >= 1", lambda v: is_int(v) and v >= 1),
@@ -67,11 +67,11 @@ RULES = (
     Rule("optimizer.lr", "a number > 0", lambda v: _is_number(v) and v > 0, required=False),
     Rule("logger.wandb.mode", f"one of {list(WANDB_MODES)}", lambda v: v in WANDB_MODES, required=False),
     Rule("logger.wandb.init_timeout", "a number > 0", lambda v: _is_number(v) and v > 0, required=False),
-    Rule("ckpt_path", "null or a readable checkpoint file", lambda v: v is None or _readable_checkpoint(v)),
+    Rule("ckpt_path", "null or a readable checkpoint file", lambda v: v is None or readable_checkpoint(v)),
 )
 
 
-def _readable_checkpoint(path: Any) -> bool:
+def readable_checkpoint(path: Any) -> bool:
     """A torch checkpoint (a zip archive) that this process may read; the file is not loaded."""
     path = Path(str(path))
     return path.is_file() and os.access(path, os.R_OK) and zipfile.is_zipfile(path)
@@ -129,7 +129,9 @@ def check_components(cfg: DictConfig) -> list[str]:
 
 def validate(cfg: DictConfig) -> None:
     """Raise `ConfigError` listing every problem of `cfg`, before anything is trained or written."""
-    problems = check_fields(cfg)
+    problems = check_fields(cfg) + refusals(cfg.trainer)
+    if OmegaConf.select(cfg, "logger.wandb"):
+        problems += wandb_option_problems(cfg.logger.wandb)
     if not problems:
         problems = check_components(cfg)
     if problems:

@@ -5,7 +5,8 @@ from __future__ import annotations
 import matplotlib.pyplot as plt
 import pytest
 
-from mnist1d.reports.common import published, published_results, save_figure, summary
+from mnist1d.atomic import save_figure
+from mnist1d.reports.common import published, published_results, summary
 
 
 def test_published_numbers_ship_with_the_package():

@@ -15,13 +15,12 @@ from mnist1d.training.fit import build
 
 def test_the_installed_lightning_has_every_internal(make_cfg):
     """Fails with LightningInternalsError, naming the internal, on a Lightning release that moved one."""
-    _, _, trainer = build(make_cfg("model=logistic", "trainer.max_steps=2"))
+    _, _, trainer, _ = build(make_cfg("model=logistic", "trainer.max_steps=2"))
     lightning_internals.check(trainer)
     progress = trainer.fit_loop.epoch_loop.manual_optimization.optim_step_progress
     lightning_internals.optimizer_step_counter(trainer)()
     assert progress.total.ready == progress.total.completed == 1  # what global_step reads in manual mode
-    (checkpoint,) = trainer.checkpoint_callbacks
-    assert lightning_internals.saves_on_train_steps(checkpoint) is False
+    assert not any(map(lightning_internals.saves_on_train_steps, trainer.checkpoint_callbacks))
     assert lightning_internals.saves_on_train_steps(ModelCheckpoint(every_n_train_steps=5)) is True
 
 
@@ -33,9 +32,8 @@ def test_a_moved_step_counter_is_named_with_the_lightning_version():
 
 
 def test_a_moved_checkpoint_interval_is_named(make_cfg):
-    _, _, trainer = build(make_cfg("model=logistic", "trainer.max_steps=2"))
-    (checkpoint,) = trainer.checkpoint_callbacks
-    del checkpoint._train_time_interval
+    _, _, trainer, _ = build(make_cfg("model=logistic", "trainer.max_steps=2"))
+    del trainer.checkpoint_callbacks[0]._train_time_interval
     with pytest.raises(
         lightning_internals.LightningInternalsError, match=r"ModelCheckpoint\._train_time_interval"
     ):
@@ -48,7 +46,7 @@ class SigtermHandlerAtTrainStart(pl.Callback):
 
 
 def test_fit_installs_a_sigterm_handler_before_on_train_start(make_cfg):
-    datamodule, module, trainer = build(make_cfg("model=logistic", "trainer.max_steps=2", "eval_every=2"))
+    datamodule, module, trainer, _ = build(make_cfg("model=logistic", "trainer.max_steps=2", "eval_every=2"))
     probe = SigtermHandlerAtTrainStart()
     trainer.callbacks.append(probe)
     trainer.fit(module, datamodule=datamodule)

@@ -1,0 +1,83 @@
+"""The project's commands, for an installed package as for a checkout: `mnist1d-train`, `mnist1d-eval`,
+`mnist1d-sweep` (console scripts), `python -m mnist1d.cli train|eval|sweep ...`, and the root scripts
+train.py, eval.py, sweep.py, which call these functions.
+
+Configs come from the package (`pkg://mnist1d.conf`), never from a path beside a script, so every command
+runs from any directory. Each command imports its implementation only when run, so a module one command
+needs cannot break the others.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+
+import hydra
+from hydra._internal.utils import get_args_parser  # the parser of @hydra.main (no public name for it)
+from omegaconf import DictConfig
+
+# Importing mnist1d.training also registers the OmegaConf resolvers the configs use, before Hydra composes.
+from mnist1d.training.compose import CONFIG_PATH
+
+
+def _name_job(name: str) -> None:
+    """Name the Hydra job as the root script did (log file `<name>.log`), unless the command line does.
+
+    Hydra names a job after the file or module of its task function, which here would be `cli` for every
+    command; a `hydra.job.name=` override is Hydra's own way to set it. Hydra's argument parser takes the
+    overrides as one run of positional arguments, so the override joins that run (or starts it).
+    """
+    overrides = get_args_parser().parse_args(sys.argv[1:]).overrides
+    if not any(override.startswith("hydra.job.name=") for override in overrides):
+        at = sys.argv.index(overrides[0], 1) if overrides else 1
+        sys.argv.insert(at, f"hydra.job.name={name}")
+
+
+@hydra.main(config_path=CONFIG_PATH, config_name="train", version_base="1.3")
+def _train(cfg: DictConfig) -> float | None:
+    from mnist1d.training.run import run_job
+
+    return run_job(cfg)
+
+
+@hydra.main(config_path=CONFIG_PATH, config_name="eval", version_base="1.3")
+def _evaluate(cfg: DictConfig) -> float:
+    from mnist1d.training.evaluate import evaluate
+
+    return evaluate(cfg)
+
+
+def train() -> None:
+    """`mnist1d-train [overrides]`: train one model (a multirun with `-m`), configured by conf/train.yaml."""
+    _name_job("train")
+    _train()
+
+
+def evaluate() -> None:
+    """`mnist1d-eval ckpt_path=<checkpoint> [overrides]`: score a trained model (conf/eval.yaml)."""
+    _name_job("eval")
+    _evaluate()
+
+
+def sweep() -> None:
+    """`mnist1d-sweep [key=value ...]`: run or report a sweep; exits 0 when every job completed, else 1."""
+    from mnist1d.sweeps.launch import main
+
+    sys.exit(main(sys.argv[1:]))
+
+
+COMMANDS: dict[str, Callable[[], None]] = {"train": train, "eval": evaluate, "sweep": sweep}
+
+
+def main() -> None:
+    """`python -m mnist1d.cli <command> [arguments]`: the commands without console scripts on PATH.
+
+    The command name is taken out of sys.argv, so the command sees its arguments as its script would.
+    """
+    if len(sys.argv) < 2 or sys.argv[1] not in COMMANDS:
+        sys.exit(f"usage: python -m mnist1d.cli {{{','.join(COMMANDS)}}} [arguments]")
+    COMMANDS[sys.argv.pop(1)]()
+
+
+if __name__ == "__main__":
+    main()

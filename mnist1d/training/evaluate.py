@@ -1,0 +1,117 @@
+"""Score a trained model: `python eval.py ckpt_path=...` (conf/eval.yaml), the template's eval entry point.
+
+The checkpoint carries everything needed to rebuild the model (`Classifier.load_from_checkpoint`) and the
+data it was trained on; the test split comes from the data config given here, so a model can be scored on
+other generated data (another seed, the shuffled variant) as easily as on its own.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import pytorch_lightning as pl
+import torch
+from hydra.utils import instantiate
+from omegaconf import DictConfig, OmegaConf
+
+from mnist1d.atomic import write_json
+from mnist1d.dataset_config import DatasetConfig
+from mnist1d.training.classifier import Classifier
+from mnist1d.training.datamodule import MNIST1DDataModule
+from mnist1d.training.plan import StepPlan, eval_part
+from mnist1d.training.quiet import silence_harmless_messages
+from mnist1d.training.results import (
+    RESULTS_FILE,
+    STATUS_OK,
+    library_versions,
+    save_confusion_figure,
+    summary_lines,
+)
+from mnist1d.training.validation import ConfigError, readable_checkpoint
+
+log = logging.getLogger(__name__)
+
+
+def checkpoint_problems(cfg: DictConfig) -> list[str]:
+    """Problems with `ckpt_path`, before anything is loaded: it must be a readable checkpoint file."""
+    path = OmegaConf.select(cfg, "ckpt_path", throw_on_missing=False)
+    if path is None or not readable_checkpoint(path):
+        return [f"ckpt_path={path!r} is invalid: must be a readable checkpoint file (e.g. .../best.ckpt)"]
+    return []
+
+
+def model_name(net_config: dict[str, Any]) -> str:
+    """The config name of a net (`mnist1d.models.cnn.CNN` -> `cnn`): model files are named like configs."""
+    return net_config["_target_"].rsplit(".", 2)[-2]
+
+
+def same_data(trained_on: dict[str, Any], config: DatasetConfig) -> bool | None:
+    """Whether the generator arguments a checkpoint was trained with are `config`'s (None: not recorded)."""
+    try:
+        return DatasetConfig(**{name: trained_on[name] for name in config.generator_args()}) == config
+    except KeyError:
+        return None
+
+
+def evaluate(cfg: DictConfig) -> float:
+    """Score `cfg.ckpt_path` on the test split of `cfg.data`; writes results.json; returns the accuracy."""
+    started = time.perf_counter()
+    silence_harmless_messages()
+    problems = checkpoint_problems(cfg)
+    if problems:
+        raise ConfigError(problems)
+    if cfg.get("num_threads"):
+        torch.set_num_threads(cfg.num_threads)
+    pl.seed_everything(cfg.seed, verbose=False)
+    module = Classifier.load_from_checkpoint(cfg.ckpt_path, map_location="cpu", weights_only=True)
+    checkpoint = torch.load(cfg.ckpt_path, map_location="cpu", weights_only=True)
+    datamodule: MNIST1DDataModule = instantiate(cfg.data)
+    if datamodule.seq_length != module.hparams.seq_length:
+        raise ConfigError([
+            f"data.final_seq_length={datamodule.seq_length} is invalid for this checkpoint: the model was "
+            f"trained on sequences of length {module.hparams.seq_length}"
+        ])  # fmt: skip
+    test_part = eval_part(cfg.trainer, "limit_test_batches")
+    datamodule.plan = replace(StepPlan.one_step_per_call(datamodule.batches_per_epoch), test_part=test_part)
+    loggers = [logger for logger in (instantiate(c) for c in cfg.logger.values()) if logger]
+    trainer = pl.Trainer(
+        accelerator=cfg.trainer.accelerator,
+        devices=1,
+        precision=cfg.trainer.precision,
+        logger=loggers,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        default_root_dir=cfg.paths.output_dir,
+    )
+    trainer.test(module, datamodule=datamodule, verbose=False)
+    out_dir = Path(cfg.paths.output_dir)
+    trained_on = checkpoint.get("datamodule_hyper_parameters", {})
+    report = module.final_report
+    results = {
+        "model": model_name(module.hparams.net),
+        "checkpoint": str(Path(cfg.ckpt_path).resolve()),
+        "steps": checkpoint["global_step"],
+        "status": STATUS_OK,
+        "error": None,
+        "parameters": sum(p.numel() for p in module.net.parameters()),
+        "accelerator": str(trainer.strategy.root_device),
+        "final_test_acc": float(trainer.callback_metrics["final/test_acc"]),
+        "final_test_loss": float(trainer.callback_metrics["final/test_loss"]),
+        **report,
+        "same_data_as_training": same_data(trained_on, datamodule.config),
+        "trained_on": trained_on,
+        "wall_time_s": time.perf_counter() - started,
+        "versions": library_versions(),
+        "config": OmegaConf.to_container(cfg, resolve=True),
+    }
+    title = f"{results['model']}, step {results['steps']}: test confusion matrix"
+    save_confusion_figure(report["confusion_matrix"], out_dir, title)
+    write_json(out_dir / RESULTS_FILE, results)
+    for line in summary_lines(results, out_dir):
+        log.info(line)
+    return results["final_test_acc"]

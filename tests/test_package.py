@@ -1,0 +1,217 @@
+"""The project as an installed package: the built wheel holds every module and config, and its commands run
+from another directory in a fresh environment; plus `python -m mnist1d.cli` and the name-clash warning."""
+
+from __future__ import annotations
+
+import csv
+import os
+import shutil
+import subprocess
+import sys
+import sysconfig
+import zipfile
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+
+import pytest
+
+from mnist1d import cli
+from mnist1d.training.compose import CONF_DIR, config_options
+from tests.helpers import ROOT, read_results
+
+# What the build reads from the checkout (pyproject.toml's readme, license-files, packages).
+SOURCES = ["pyproject.toml", "README.md", "LICENSE", "mnist1d", "conf"]
+QUICK = ["model=logistic", "eval_every=10", "logger=csv"]
+
+
+def clean_env(**extra: str) -> dict[str, str]:
+    """This environment without what would let a child see other code than its interpreter's own."""
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "PYTHONHOME", "PYTHONSTARTUP")}
+    return {**env, "PYTHONNOUSERSITE": "1", "WANDB_MODE": "disabled", **extra}
+
+
+def run(command: list[str | Path], cwd: Path, timeout: float = 300) -> subprocess.CompletedProcess[str]:
+    done = subprocess.run(
+        [str(c) for c in command], cwd=cwd, env=clean_env(), capture_output=True, text=True, timeout=timeout
+    )
+    assert done.returncode == 0, f"{command} exited {done.returncode}:\n{done.stdout}\n{done.stderr}"
+    return done
+
+
+def packaged_files() -> list[str]:
+    """What the wheel must hold: every file of the package and of conf/ (as mnist1d/conf/), not caches."""
+    files = []
+    for source, target in ((ROOT / "mnist1d", "mnist1d"), (CONF_DIR, "mnist1d/conf")):
+        for path in source.rglob("*"):
+            relative = path.relative_to(source)
+            hidden = any(part.startswith(".") or part == "__pycache__" for part in relative.parts)
+            if path.is_file() and not hidden and path.suffix != ".pyc":
+                files.append(f"{target}/{relative.as_posix()}")
+    return sorted(files)
+
+
+@pytest.fixture(scope="module")
+def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The wheel, built from a copy of the checkout (a build writes build/ and *.egg-info beside it)."""
+    try:
+        setuptools_major = int(version("setuptools").split(".")[0])
+    except PackageNotFoundError:
+        setuptools_major = 0
+    if setuptools_major < 77:
+        pytest.skip("building the wheel offline needs setuptools>=77 here (the dev extra installs it)")
+    work = tmp_path_factory.mktemp("build")
+    (work / "src").mkdir()
+    ignore = shutil.ignore_patterns("__pycache__", ".*")
+    for name in SOURCES:
+        source = ROOT / name
+        if source.is_dir():
+            shutil.copytree(source, work / "src" / name, ignore=ignore)
+        else:
+            shutil.copy2(source, work / "src" / name)
+    command = [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "--no-index"]
+    run([*command, "--wheel-dir", work / "dist", work / "src"], cwd=work)
+    (built,) = (work / "dist").glob("mnist1d_lab-*.whl")
+    return built
+
+
+@pytest.fixture(scope="module")
+def fresh_env(wheel: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A new venv with only the wheel installed; the dependencies come from this environment's site-packages
+    through a .pth line, which adds that folder to sys.path without running its .pth files, so the editable
+    install of the checkout stays invisible there."""
+    venv = tmp_path_factory.mktemp("fresh") / "venv"
+    run([sys.executable, "-m", "venv", "--without-pip", venv], cwd=venv.parent)
+    python = venv / "bin" / "python"
+    run([sys.executable, "-m", "pip", "--python", python, "install", "--no-deps", "--no-index", wheel], venv)
+    purelib = Path(
+        run([python, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"], venv).stdout.strip()
+    )
+    (purelib / "project_dependencies.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
+    return venv
+
+
+def test_the_checkout_reads_its_configs_from_the_top_level_conf() -> None:
+    """The editable install maps the package mnist1d.conf onto conf/ (pyproject.toml's package-dir)."""
+    assert CONF_DIR == ROOT / "conf"
+    assert config_options("model") == sorted(p.stem for p in (ROOT / "conf" / "model").glob("*.yaml"))
+
+
+def test_the_wheel_holds_every_module_config_and_the_license(wheel: Path) -> None:
+    with zipfile.ZipFile(wheel) as archive:
+        names = archive.namelist()
+        (metadata,) = [n for n in names if n.endswith(".dist-info/METADATA")]
+        meta = archive.read(metadata).decode()
+        (entry_points,) = [n for n in names if n.endswith(".dist-info/entry_points.txt")]
+        scripts = archive.read(entry_points).decode()
+    assert sorted(n for n in names if n.startswith("mnist1d/")) == packaged_files()
+    assert "License-Expression: Apache-2.0" in meta and any(n.endswith("licenses/LICENSE") for n in names)
+    for script, target in [("train", "train"), ("eval", "evaluate"), ("sweep", "sweep")]:
+        assert f"mnist1d-{script} = mnist1d.cli:{target}" in scripts
+
+
+@pytest.fixture(scope="module")
+def installed_run(fresh_env: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
+    """`mnist1d-train` of the fresh venv, run in a directory unrelated to the checkout: (run dir, stderr)."""
+    elsewhere = tmp_path_factory.mktemp("elsewhere")
+    run_dir = elsewhere / "run"
+    command = [
+        fresh_env / "bin" / "mnist1d-train",
+        *QUICK,
+        "trainer.max_steps=20",
+        f"hydra.run.dir={run_dir}",
+    ]
+    return run_dir, run(command, elsewhere).stderr
+
+
+def test_the_wheel_is_what_the_fresh_venv_imports(fresh_env: Path, tmp_path: Path) -> None:
+    python = fresh_env / "bin" / "python"
+    code = "import mnist1d, mnist1d.conf; print(mnist1d.__file__); print(mnist1d.conf.__file__)"
+    package, conf = run([python, "-c", code], tmp_path).stdout.split()
+    purelib = run([python, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"], tmp_path)
+    assert Path(package).parent == Path(conf).parent.parent == Path(purelib.stdout.strip()) / "mnist1d"
+    # An app finds its config in the wheel too (composed and printed, not run).
+    app = run([python, "-m", "mnist1d.apps.metalearn_lr", "--cfg", "job"], tmp_path)
+    assert "paths:" in app.stdout
+
+
+def test_the_installed_wheel_trains_from_another_directory(installed_run: tuple[Path, str]) -> None:
+    run_dir, stderr = installed_run
+    results = read_results(run_dir)
+    assert results["status"] == "ok" and results["steps"] == 20 and results["model"] == "logistic"
+    assert (run_dir / "train.log").exists()  # the job is named `train`, as with train.py
+    assert (run_dir.parent / ".cache" / "mnist1d").is_dir()  # the dataset cache is the working directory's
+    assert "pip uninstall mnist1d" not in stderr
+
+
+def test_the_installed_eval_scores_the_checkpoint(
+    fresh_env: Path, installed_run: tuple[Path, str], tmp_path: Path
+) -> None:
+    run_dir, _ = installed_run
+    eval_dir = tmp_path / "eval"
+    checkpoint = run_dir / "checkpoints" / "last.ckpt"
+    command = [fresh_env / "bin" / "mnist1d-eval", f"ckpt_path={checkpoint}", f"hydra.run.dir={eval_dir}"]
+    run([*command, f"paths.cache_dir={run_dir.parent / '.cache' / 'mnist1d'}"], tmp_path)
+    results = read_results(eval_dir)
+    assert results["status"] == "ok" and results["steps"] == 20
+    assert results["final_test_acc"] == read_results(run_dir)["final_test_acc"]
+    assert (eval_dir / "eval.log").exists()
+
+
+@pytest.mark.slow  # about 16 s: a sweep process, its job process and the report
+def test_the_installed_sweep_launches_its_jobs_through_the_package(fresh_env: Path, tmp_path: Path) -> None:
+    """No train.py in a wheel: the jobs run as `python -m mnist1d.cli train`, with the same interpreter."""
+    sweep_dir = tmp_path / "sweep"
+    arguments = [f"dir={sweep_dir}", "wandb_report=false", "seed=0", "trainer.max_steps=10", *QUICK]
+    done = run([fresh_env / "bin" / "mnist1d-sweep", *arguments], tmp_path)
+    assert f"{fresh_env / 'bin' / 'python'} -m mnist1d.cli train -m" in done.stdout + done.stderr
+    (job_dir,) = sweep_dir.glob("0_logistic-10steps-seed0")
+    assert read_results(job_dir)["status"] == "ok"
+    with (sweep_dir / "summary.csv").open() as file:
+        assert [row["status"] for row in csv.DictReader(file)] == ["ok"]
+
+
+@pytest.mark.parametrize("arguments", [[], ["fit", "a=1"]])
+def test_python_m_cli_names_its_commands_when_given_none_or_another(
+    arguments: list[str], monkeypatch
+) -> None:
+    monkeypatch.setattr(sys, "argv", ["cli.py", *arguments])
+    with pytest.raises(SystemExit, match=r"usage: python -m mnist1d.cli \{train,eval,sweep\}"):
+        cli.main()
+
+
+def test_python_m_cli_hands_the_command_its_arguments_and_names_the_job(monkeypatch) -> None:
+    """`python -m mnist1d.cli train a=1` runs as `python train.py a=1` would, Hydra job named `train`."""
+    seen = []
+    monkeypatch.setattr(cli, "_train", lambda: seen.append(list(sys.argv)))
+    monkeypatch.setitem(cli.COMMANDS, "train", cli.train)
+    given = [["a=1", "b=2"], ["-m", "a=1,2"], ["a=1", "-m"], ["--cfg", "job"], ["-m", "hydra.job.name=mine"]]
+    for arguments in given:
+        monkeypatch.setattr(sys, "argv", ["cli.py", "train", *arguments])
+        cli.main()
+    assert seen == [
+        ["cli.py", "hydra.job.name=train", "a=1", "b=2"],
+        ["cli.py", "-m", "hydra.job.name=train", "a=1,2"],  # the overrides stay one run of arguments
+        ["cli.py", "hydra.job.name=train", "a=1", "-m"],
+        ["cli.py", "hydra.job.name=train", "--cfg", "job"],
+        ["cli.py", "-m", "hydra.job.name=mine"],
+    ]
+
+
+@pytest.mark.parametrize("reference_installed", [True, False])
+def test_import_warns_once_when_the_reference_distribution_is_installed_too(
+    reference_installed: bool, tmp_path: Path
+) -> None:
+    """A `mnist1d-<version>.dist-info` on sys.path is the reference's: pip shares `mnist1d/` between both."""
+    site = tmp_path / "site"
+    (site / ("mnist1d-0.0.2.post1.dist-info" if reference_installed else "other-1.0.dist-info")).mkdir(
+        parents=True
+    )
+    code = "import importlib, mnist1d; importlib.import_module('mnist1d'); import mnist1d.data"
+    env = clean_env(PYTHONPATH=str(site))
+    done = subprocess.run(
+        [sys.executable, "-W", "default", "-c", code], cwd=tmp_path, env=env, capture_output=True, text=True
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stderr.count("pip uninstall mnist1d") == int(reference_installed)
+    if reference_installed:
+        assert str(site / "mnist1d-0.0.2.post1.dist-info") in done.stderr
