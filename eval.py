@@ -1,4 +1,4 @@
-"""Evaluate a trained run: `python eval.py <overrides>` (options: conf/eval.yaml).
+"""Evaluate a trained run: `python eval.py <overrides>` (options: conf/train/eval.yaml).
 
 The same command as `mnist1d-eval` (mnist1d/cli.py), which an installed package runs from any directory.
 """

@@ -17,7 +17,7 @@ from hydra._internal.utils import get_args_parser  # the parser of @hydra.main (
 from omegaconf import DictConfig
 
 # Importing mnist1d.training also registers the OmegaConf resolvers the configs use, before Hydra composes.
-from mnist1d.training.compose import CONFIG_PATH
+from mnist1d.training.compose import TRAIN_CONF, config_path
 
 
 def _name_job(name: str) -> None:
@@ -33,14 +33,14 @@ def _name_job(name: str) -> None:
         sys.argv.insert(at, f"hydra.job.name={name}")
 
 
-@hydra.main(config_path=CONFIG_PATH, config_name="train", version_base="1.3")
+@hydra.main(config_path=config_path(TRAIN_CONF), config_name="train", version_base="1.3")
 def _train(cfg: DictConfig) -> float | None:
     from mnist1d.training.run import run_job
 
     return run_job(cfg)
 
 
-@hydra.main(config_path=CONFIG_PATH, config_name="eval", version_base="1.3")
+@hydra.main(config_path=config_path(TRAIN_CONF), config_name="eval", version_base="1.3")
 def _evaluate(cfg: DictConfig) -> float:
     from mnist1d.training.evaluate import evaluate
 
@@ -48,13 +48,13 @@ def _evaluate(cfg: DictConfig) -> float:
 
 
 def train() -> None:
-    """`mnist1d-train [overrides]`: train one model (a multirun with `-m`), configured by conf/train.yaml."""
+    """`mnist1d-train [overrides]`: train one model (a multirun with `-m`); config conf/train/train.yaml."""
     _name_job("train")
     _train()
 
 
 def evaluate() -> None:
-    """`mnist1d-eval ckpt_path=<checkpoint> [overrides]`: score a trained model (conf/eval.yaml)."""
+    """`mnist1d-eval ckpt_path=<checkpoint> [overrides]`: score a trained model (conf/train/eval.yaml)."""
     _name_job("eval")
     _evaluate()
 

@@ -10,13 +10,11 @@ from typing import Any
 
 import pytorch_lightning as pl
 import torch
-from hydra import compose, initialize_config_dir
-from hydra.core.hydra_config import HydraConfig
 from hydra.utils import instantiate
-from omegaconf import DictConfig, OmegaConf, open_dict
+from omegaconf import DictConfig, OmegaConf
 from torch import nn
 
-from mnist1d.training.compose import CONF_DIR, compose_train
+from mnist1d.training.compose import APPS_CONF, CONF_DIR, compose_config, compose_train
 from mnist1d.training.fit import train
 
 ROOT = CONF_DIR.parent
@@ -29,16 +27,9 @@ def compose_run(overrides: list[str], output_dir: Path, cache_dir: Path) -> Dict
 
 def compose_app(name: str, overrides: list[str], output_dir: Path, cache_dir: Path) -> DictConfig:
     """The config `python -m mnist1d.apps.<name> <overrides>` would run, writing into `output_dir`."""
-    with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
-        cfg = compose(
-            f"apps/{name}",
-            overrides=[f"paths.output_dir={output_dir}", f"paths.cache_dir={cache_dir}", *overrides],
-            return_hydra_config=True,
-        )
-    HydraConfig.instance().set_config(cfg)
-    with open_dict(cfg):
-        del cfg.hydra
-    return cfg
+    return compose_config(
+        APPS_CONF, name, [f"paths.output_dir={output_dir}", f"paths.cache_dir={cache_dir}", *overrides]
+    )
 
 
 def read_results(run_dir: Path) -> dict[str, Any]:
@@ -75,8 +66,8 @@ RESUMABLE += ["chunk_steps=5"]
 
 
 def build_model(name: str, seq_length: int = 40, **overrides: object) -> nn.Module:
-    """The net of conf/model/<name>.yaml, seeded, with constructor overrides."""
-    cfg = OmegaConf.load(CONF_DIR / "model" / f"{name}.yaml")
+    """The net of conf/train/model/<name>.yaml, seeded, with constructor overrides."""
+    cfg = OmegaConf.load(CONF_DIR / "train" / "model" / f"{name}.yaml")
     torch.manual_seed(0)
     return instantiate(cfg, seq_length=seq_length, num_classes=10, **overrides)
 

@@ -1,4 +1,4 @@
-"""Every preset (conf/experiment/) and every option of every train config group composes into a run that
+"""Every preset (conf/train/experiment/) and every option of every train config group composes into a run that
 validation accepts: a new yaml is covered without editing a list."""
 
 from __future__ import annotations

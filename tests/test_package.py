@@ -93,7 +93,9 @@ def fresh_env(wheel: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_the_checkout_reads_its_configs_from_the_top_level_conf() -> None:
     """The editable install maps the package mnist1d.conf onto conf/ (pyproject.toml's package-dir)."""
     assert CONF_DIR == ROOT / "conf"
-    assert config_options("model") == sorted(p.stem for p in (ROOT / "conf" / "model").glob("*.yaml"))
+    assert config_options("model") == sorted(
+        p.stem for p in (ROOT / "conf" / "train" / "model").glob("*.yaml")
+    )
 
 
 def test_the_wheel_holds_every_module_config_and_the_license(wheel: Path) -> None:

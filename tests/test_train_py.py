@@ -125,3 +125,13 @@ def test_optuna_search_maximises_what_train_returns(tmp_path, cache_dir):
     assert reported["selection_acc"] == chosen["final_acc"] == best["best_value"]
     assert reported["test_acc"] == chosen["final_test_acc"] and reported["selected_on"] == "val"
     assert "setup plugin alembic" not in done.stderr and "A new study created" not in done.stderr
+
+
+def test_help_lists_only_the_groups_train_py_can_use():
+    done = subprocess.run(
+        [sys.executable, "train.py", "--help"], cwd=ROOT, check=True, capture_output=True, text=True
+    )
+    groups = done.stdout.split("== Configuration groups ==")[1].split("== Config ==")[0]
+    names = {line.split(":")[0] for line in groups.splitlines() if ": " in line}
+    assert {"model", "data", "trainer", "logger", "experiment", "hparams_search"} <= names
+    assert not names & {"sweep", "apps", "sweeps", "train"}

@@ -47,8 +47,8 @@ WARMUP_STEPS = 20
 
 
 def study_models() -> list[str]:
-    """The models of the study grid (conf/sweep/study.yaml): what the benchmark times by default."""
-    return list(OmegaConf.load(CONF_DIR / "sweep" / "study.yaml").grid.model)
+    """The models of the study grid (conf/sweeps/sweep/study.yaml): what the benchmark times by default."""
+    return list(OmegaConf.load(CONF_DIR / "sweeps" / "sweep" / "study.yaml").grid.model)
 
 
 def endless_batches(cfg: DictConfig) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:

@@ -26,6 +26,7 @@ from mnist1d.apps.common import Report, check_positive
 from mnist1d.data import get_templates, load_dataset
 from mnist1d.dataset_config import DatasetConfig
 from mnist1d.reports.common import published
+from mnist1d.training.compose import APPS_CONF, config_path
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
@@ -201,7 +202,7 @@ def run(cfg: DictConfig) -> dict:
     )
 
 
-@hydra.main(config_path="pkg://mnist1d.conf", config_name="apps/dataset_figures", version_base="1.3")
+@hydra.main(config_path=config_path(APPS_CONF), config_name="dataset_figures", version_base="1.3")
 def main(cfg: DictConfig) -> None:
     numbers = run(cfg)
     acc = numbers["pixel_space_test_acc"]

@@ -23,6 +23,7 @@ from torch import Tensor, nn
 
 from mnist1d.apps.common import Report, check_positive, dataset_tensors
 from mnist1d.apps.unroll import accuracy, mlp, split_params, unrolled_sgd
+from mnist1d.training.compose import APPS_CONF, config_path
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
@@ -171,7 +172,7 @@ def run(cfg: DictConfig) -> dict:
     )
 
 
-@hydra.main(config_path="pkg://mnist1d.conf", config_name="apps/metalearn_activation", version_base="1.3")
+@hydra.main(config_path=config_path(APPS_CONF), config_name="metalearn_activation", version_base="1.3")
 def main(cfg: DictConfig) -> None:
     numbers = run(cfg)
     accs = ", ".join(f"{n} {100 * a:.1f}%" for n, a in numbers["mean_test_acc"].items())

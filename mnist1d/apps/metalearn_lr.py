@@ -19,6 +19,7 @@ from omegaconf import DictConfig
 from mnist1d.apps.common import Report, check_positive, dataset_tensors
 from mnist1d.apps.unroll import mlp, split_params, unrolled_sgd
 from mnist1d.reports.common import published
+from mnist1d.training.compose import APPS_CONF, config_path
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
@@ -98,7 +99,7 @@ def run(cfg: DictConfig) -> dict:
     )
 
 
-@hydra.main(config_path="pkg://mnist1d.conf", config_name="apps/metalearn_lr", version_base="1.3")
+@hydra.main(config_path=config_path(APPS_CONF), config_name="metalearn_lr", version_base="1.3")
 def main(cfg: DictConfig) -> None:
     numbers = run(cfg)
     print(

@@ -1,5 +1,5 @@
 """The study report of a sweep: results.md (model x steps, mean ± std over seeds, beside the published
-numbers) and the figures. `study_report` is the `report_fn` of conf/sweep/study.yaml; sweep.py imports
+numbers) and the figures. `study_report` is the `report_fn` of conf/sweeps/sweep/study.yaml; sweep.py imports
 this module only when it writes a report (it brings in matplotlib)."""
 
 from __future__ import annotations

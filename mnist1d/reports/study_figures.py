@@ -32,7 +32,7 @@ class Curve(NamedTuple):
 
 
 def model_colours(models: Sequence[str]) -> dict[str, tuple[float, ...]]:
-    """tab10 colours by position among the model configs (conf/model/), so a model keeps its colour in
+    """tab10 colours by position among the model configs (conf/train/model/), so a model keeps its colour in
     every figure."""
     palette = plt.get_cmap("tab10").colors
     names = config_options("model")

@@ -1,6 +1,6 @@
 """Honest hyperparameter search with Hydra's Optuna sweeper (`python train.py -m hparams_search=optuna`).
 
-Trials are selected on a validation split carved from the training data (conf/hparams_search/optuna.yaml
+Trials are selected on a validation split carved from the training data (conf/train/hparams_search/optuna.yaml
 sets `data.val_fraction`), never on the test split: choosing among many trials by their test accuracy would
 fit the test set and report an optimistic number. The best trial's test accuracy is then reported beside,
 as the estimate of how the chosen hyperparameters do on unseen data.

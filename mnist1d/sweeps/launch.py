@@ -2,14 +2,14 @@
 
   python sweep.py                                   # the study: 7 models x 1000/2000/10000 steps x 3 seeds
   python sweep.py model=cnn,gru seed=0 launcher=joblib hydra.launcher.n_jobs=2 data=mnist1d_shuffled
-  python sweep.py sweep=<kind> share_budgets=true   # another grid (conf/sweep/<kind>.yaml), shared budgets
+  python sweep.py sweep=<kind> share_budgets=true   # another grid (conf/sweeps/sweep/<kind>.yaml)
   python sweep.py resume=outputs/sweeps/<dir>       # skip completed jobs, rerun missing or failed ones
   python sweep.py report=<dir>                      # (re)write the report of any sweep or `train.py -m` dir
 
-Keys of conf/sweep.yaml (and of the sweep kind: grid, fixed, report_fn) configure the sweep; every other
-`key=value` is a train.py override (see conf/sweep.yaml). The jobs run as one Hydra multirun of train.py
-into the sweep directory; then summary.csv and the sweep kind's report are written there. Exit status 0
-when every job completed, 1 when some failed or are missing (the report lists them).
+Keys of conf/sweeps/sweep.yaml (and of the sweep kind: grid, fixed, report_fn) configure the sweep; every
+other `key=value` is a train.py override (see conf/sweeps/sweep.yaml). The jobs run as one Hydra multirun of
+train.py into the sweep directory; then summary.csv and the sweep kind's report are written there. Exit
+status 0 when every job completed, 1 when some failed or are missing (the report lists them).
 """
 
 from __future__ import annotations

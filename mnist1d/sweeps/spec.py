@@ -1,6 +1,6 @@
-"""What a sweep runs: its config (conf/sweep.yaml + conf/sweep/<name>.yaml) turned into train.py jobs.
+"""What a sweep runs: its config (conf/sweeps/sweep.yaml + sweep/<name>.yaml there) as train.py jobs.
 
-A sweep kind is one file `conf/sweep/<name>.yaml` (package _global_) with three keys:
+A sweep kind is one file `conf/sweeps/sweep/<name>.yaml` (package _global_) with three keys:
 
 - `grid`: train.py override key -> list of values; every combination is one job (a Hydra multirun),
   e.g. `{model: [cnn, gru], trainer.max_steps: [1000, 2000], seed: [0, 1, 2]}`. Keys may be nested
@@ -23,12 +23,12 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from hydra import compose, initialize_config_dir
+from hydra.core.hydra_config import HydraConfig
 from hydra.core.override_parser.overrides_parser import OverridesParser
 from omegaconf import DictConfig, OmegaConf, open_dict
 
 from mnist1d.atomic import write_json
-from mnist1d.training.compose import CONF_DIR, compose_train
+from mnist1d.training.compose import SWEEP_CONF, compose_config, compose_train
 
 SPEC_FILE = "sweep.json"
 STEPS_AXIS = "trainer.max_steps"
@@ -88,12 +88,10 @@ def split_arguments(argv: Sequence[str], sweep_keys: Sequence[str]) -> tuple[lis
 
 
 def compose_sweep(overrides: Sequence[str]) -> DictConfig:
-    """conf/sweep.yaml with the chosen sweep kind, its name added as `name`."""
-    with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
-        cfg = compose("sweep", overrides=list(overrides), return_hydra_config=True)
+    """conf/sweeps/sweep.yaml with the chosen sweep kind, its name added as `name`."""
+    cfg = compose_config(SWEEP_CONF, "sweep", overrides)
     with open_dict(cfg):
-        cfg.name = cfg.hydra.runtime.choices.sweep
-        del cfg.hydra
+        cfg.name = HydraConfig.get().runtime.choices.sweep
     return cfg
 
 

@@ -18,7 +18,7 @@ from mnist1d.training.batches import Batch
 class Classifier(pl.LightningModule):
     """Wraps a plain `nn.Module` (composition: one module for every architecture).
 
-    The net, optimizer and scheduler arrive as their configs (`_target_` dicts, as in conf/model/ etc.),
+    The net, optimizer and scheduler arrive as their configs (`_target_` dicts, as in conf/train/model/ etc.),
     which are saved as hyperparameters: `Classifier.load_from_checkpoint(path)` rebuilds the trained model
     from any checkpoint with nothing else to pass.
 

@@ -1,4 +1,5 @@
-"""The config `python train.py <overrides>` runs, composed outside a Hydra app (tests, benchmark, sweeps)."""
+"""Where the configs are, and the configs the commands run, composed outside a Hydra app (tests, benchmark,
+sweeps)."""
 
 from __future__ import annotations
 
@@ -12,28 +13,40 @@ from omegaconf import DictConfig, open_dict
 
 # The configs are the package `mnist1d.conf`: the repository's top-level conf/ (mapped by pyproject.toml),
 # found through the import system, so an editable checkout and an installed wheel are located the same way.
+# One tree per entry point, so that each command's --help lists only what it can use.
 CONF_MODULE = "mnist1d.conf"
-# The same, as a Hydra search path (`@hydra.main(config_path=CONFIG_PATH)`).
-CONFIG_PATH = f"pkg://{CONF_MODULE}"
-# Its folder on disk (conf/ of a checkout, site-packages/mnist1d/conf of a wheel), for code that reads files.
+TRAIN_CONF = f"{CONF_MODULE}.train"  # train.py and eval.py: train.yaml, eval.yaml and their groups
+SWEEP_CONF = f"{CONF_MODULE}.sweeps"  # sweep.py: sweep.yaml and the sweep kinds
+APPS_CONF = f"{CONF_MODULE}.apps"  # the apps' root configs; their groups come from TRAIN_CONF
+# conf/ on disk (of a checkout, or site-packages/mnist1d/conf of a wheel), for code that reads files.
 CONF_DIR = Path(str(resources.files(CONF_MODULE)))
 
 
-def compose_train(overrides: Sequence[str]) -> DictConfig:
-    """Compose conf/train.yaml with every default, as train.py would.
+def config_path(module: str) -> str:
+    """A config package as a Hydra search path: `@hydra.main(config_path=config_path(TRAIN_CONF))`."""
+    return f"pkg://{module}"
+
+
+def compose_config(module: str, name: str, overrides: Sequence[str]) -> DictConfig:
+    """Compose config `name` of the tree `module` with every default, as its command would.
 
     Hydra's runtime values (`${hydra:runtime.choices.model}` in run names) are made resolvable by
     registering the composed Hydra config, then the `hydra` node itself is dropped, as in a job's config.
     """
-    with initialize_config_module(config_module=CONF_MODULE, version_base="1.3"):
-        cfg = compose("train", overrides=list(overrides), return_hydra_config=True)
+    with initialize_config_module(config_module=module, version_base="1.3"):
+        cfg = compose(name, overrides=list(overrides), return_hydra_config=True)
     HydraConfig.instance().set_config(cfg)
     with open_dict(cfg):
         del cfg.hydra
     return cfg
 
 
-def config_options(group: str) -> list[str]:
-    """The options of a config group, e.g. every model (conf/model/*.yaml): the one list of them."""
-    folder = resources.files(CONF_MODULE).joinpath(group)
+def compose_train(overrides: Sequence[str]) -> DictConfig:
+    """The config `python train.py <overrides>` runs (conf/train/train.yaml)."""
+    return compose_config(TRAIN_CONF, "train", overrides)
+
+
+def config_options(group: str, module: str = TRAIN_CONF) -> list[str]:
+    """The options of a config group, e.g. every model (conf/train/model/*.yaml): the one list of them."""
+    folder = resources.files(module).joinpath(group)
     return sorted(item.name.removesuffix(".yaml") for item in folder.iterdir() if item.name.endswith(".yaml"))

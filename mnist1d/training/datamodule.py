@@ -18,7 +18,7 @@ from mnist1d.training.plan import StepPlan
 
 def eval_split(val_fraction: float) -> str:
     """The split periodic evaluation reports on: `val` when part of the training split is held out, else
-    `test`, as both papers evaluate (conf/train.yaml resolves `eval_split` with this too)."""
+    `test`, as both papers evaluate (conf/train/train.yaml resolves `eval_split` with this too)."""
     return "val" if float(val_fraction) > 0 else "test"
 
 

@@ -1,4 +1,4 @@
-"""Score a trained model: `python eval.py ckpt_path=...` (conf/eval.yaml), the template's eval entry point.
+"""Score a trained model: `python eval.py ckpt_path=...` (conf/train/eval.yaml), as the template's eval.py.
 
 The checkpoint carries everything needed to rebuild the model (`Classifier.load_from_checkpoint`) and the
 data it was trained on; the test split comes from the data config given here, so a model can be scored on

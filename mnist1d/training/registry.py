@@ -1,7 +1,7 @@
 """What conf/ takes from Python, registered when this module is imported (before any config is composed).
 
 - the config `mnist1d_generator`: the generator's arguments with their defaults, read from `DatasetConfig`,
-  so conf/data/ lists none of them and they keep one source;
+  so conf/train/data/ lists none of them and they keep one source;
 - the resolvers `${eval_split:}`, `${sweep_group:}`, `${default_threads:}`, `${progress_bar:}` and
   `${run_length:}`.
 """

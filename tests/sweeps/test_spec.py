@@ -9,10 +9,10 @@ import pytest
 from hydra.utils import get_method
 
 from mnist1d.sweeps.spec import build_spec, compose_sweep
-from mnist1d.training.compose import compose_train, config_options
+from mnist1d.training.compose import SWEEP_CONF, compose_train, config_options
 
 
-@pytest.mark.parametrize("name", config_options("sweep"))
+@pytest.mark.parametrize("name", config_options("sweep", SWEEP_CONF))
 def test_sweep_kinds_compose_into_valid_jobs(name: str) -> None:
     spec = build_spec(compose_sweep([f"sweep={name}"]), [])
     assert spec.report_fn.startswith("mnist1d.reports.") and callable(get_method(spec.report_fn))

@@ -5,12 +5,10 @@ from __future__ import annotations
 import pytest
 import pytorch_lightning as pl
 import torch
-from hydra import compose, initialize_config_module
-from hydra.core.hydra_config import HydraConfig
-from omegaconf import DictConfig, open_dict
+from omegaconf import DictConfig
 
 from mnist1d.training.classifier import Classifier
-from mnist1d.training.compose import CONF_MODULE
+from mnist1d.training.compose import TRAIN_CONF, compose_config
 from mnist1d.training.evaluate import evaluate
 from mnist1d.training.fit import build, train
 from mnist1d.training.validation import ConfigError
@@ -29,16 +27,9 @@ def trained(tmp_path_factory: pytest.TempPathFactory, cache_dir) -> tuple:
 
 def compose_eval(overrides: list[str], output_dir, cache_dir) -> DictConfig:
     """The config `python eval.py <overrides>` would run, writing into `output_dir`."""
-    with initialize_config_module(config_module=CONF_MODULE, version_base="1.3"):
-        cfg = compose(
-            "eval",
-            overrides=[f"paths.output_dir={output_dir}", f"paths.cache_dir={cache_dir}", *overrides],
-            return_hydra_config=True,
-        )
-    HydraConfig.instance().set_config(cfg)
-    with open_dict(cfg):
-        del cfg.hydra
-    return cfg
+    return compose_config(
+        TRAIN_CONF, "eval", [f"paths.output_dir={output_dir}", f"paths.cache_dir={cache_dir}", *overrides]
+    )
 
 
 def test_a_checkpoint_loads_with_one_call_and_predicts_what_the_test_scored(trained):

@@ -12,9 +12,10 @@ import hydra
 from omegaconf import DictConfig
 
 from mnist1d.apps.human.app import run
+from mnist1d.training.compose import APPS_CONF, config_path
 
 
-@hydra.main(config_path="pkg://mnist1d.conf", config_name="apps/human", version_base="1.3")
+@hydra.main(config_path=config_path(APPS_CONF), config_name="human", version_base="1.3")
 def main(cfg: DictConfig) -> None:
     try:
         written = run(cfg)

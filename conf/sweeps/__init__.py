@@ -1,0 +1,1 @@
+"""sweep.py: sweep.yaml and the sweep kinds (sweep/<kind>.yaml)."""
