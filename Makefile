@@ -38,3 +38,14 @@ bench: install
 
 sweep: install
 	$(PY) sweep.py
+
+# A single-node SLURM cluster on this machine for `launcher=submitit_slurm` (root; Debian's slurm-wlm and
+# munge): `make slurm`, then `export SLURM_CONF=$(SLURM_DIR)/slurm.conf`; `make slurm-stop` ends it.
+SLURM_DIR ?= /tmp/mnist1d-slurm
+.PHONY: slurm slurm-stop
+
+slurm:
+	scripts/slurm_cluster.sh start $(SLURM_DIR)
+
+slurm-stop:
+	scripts/slurm_cluster.sh stop $(SLURM_DIR)

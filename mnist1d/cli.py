@@ -4,7 +4,8 @@ train.py, eval.py, sweep.py, which call these functions.
 
 Configs come from the package (`pkg://mnist1d.conf`), never from a path beside a script, so every command
 runs from any directory. Each command imports its implementation only when run, so a module one command
-needs cannot break the others.
+needs cannot break the others. A refused config (or a full disk) ends a command with its message and exit
+status 1, as Hydra's own config errors do (mnist1d/errors.py); other errors keep their traceback.
 """
 
 from __future__ import annotations
@@ -13,49 +14,39 @@ import sys
 from collections.abc import Callable
 
 import hydra
-from hydra._internal.utils import get_args_parser  # the parser of @hydra.main (no public name for it)
 from omegaconf import DictConfig
+
+from mnist1d.errors import DiskFullError, reported_as_message
 
 # Importing mnist1d.training also registers the OmegaConf resolvers the configs use, before Hydra composes.
 from mnist1d.training.compose import TRAIN_CONF, config_path
 
 
-def _name_job(name: str) -> None:
-    """Name the Hydra job as the root script did (log file `<name>.log`), unless the command line does.
-
-    Hydra names a job after the file or module of its task function, which here would be `cli` for every
-    command; a `hydra.job.name=` override is Hydra's own way to set it. Hydra's argument parser takes the
-    overrides as one run of positional arguments, so the override joins that run (or starts it).
-    """
-    overrides = get_args_parser().parse_args(sys.argv[1:]).overrides
-    if not any(override.startswith("hydra.job.name=") for override in overrides):
-        at = sys.argv.index(overrides[0], 1) if overrides else 1
-        sys.argv.insert(at, f"hydra.job.name={name}")
-
-
 @hydra.main(config_path=config_path(TRAIN_CONF), config_name="train", version_base="1.3")
 def _train(cfg: DictConfig) -> float | None:
     from mnist1d.training.run import run_job
+    from mnist1d.training.validation import ConfigError
 
-    return run_job(cfg)
+    with reported_as_message(ConfigError, DiskFullError):
+        return run_job(cfg)
 
 
 @hydra.main(config_path=config_path(TRAIN_CONF), config_name="eval", version_base="1.3")
 def _evaluate(cfg: DictConfig) -> float:
     from mnist1d.training.evaluate import evaluate
+    from mnist1d.training.validation import ConfigError
 
-    return evaluate(cfg)
+    with reported_as_message(ConfigError, DiskFullError):
+        return evaluate(cfg)
 
 
 def train() -> None:
     """`mnist1d-train [overrides]`: train one model (a multirun with `-m`); config conf/train/train.yaml."""
-    _name_job("train")
     _train()
 
 
 def evaluate() -> None:
     """`mnist1d-eval ckpt_path=<checkpoint> [overrides]`: score a trained model (conf/train/eval.yaml)."""
-    _name_job("eval")
     _evaluate()
 
 

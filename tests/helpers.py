@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import json
 import os
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
+import pytest
 import pytorch_lightning as pl
 import torch
 from hydra.utils import instantiate
@@ -59,6 +63,22 @@ def signal_at(step: int, signum: int) -> list[str]:
     ]
 
 
+class SlowSteps(pl.Callback):
+    """Sleeps `seconds` after every training_step call (one chunk of steps): a run that lasts long enough to
+    be interrupted on purpose whatever the machine's speed, with the metrics of the same run without it."""
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+
+    def on_train_batch_end(self, *_: object) -> None:
+        time.sleep(self.seconds)
+
+
+def slow_steps(seconds: float) -> list[str]:
+    """The overrides that add a `SlowSteps` to a run."""
+    return [f"+callbacks.slow._target_={__name__}.SlowSteps", f"+callbacks.slow.seconds={seconds}"]
+
+
 # A run that is exactly resumable only with what checkpoints carry: the TCN has dropout (RNG state), and with
 # chunks of 5 steps an interruption at step 15 falls between evaluations and mid-epoch.
 RESUMABLE = ["model=tcn", "model.channels=[8,8]", "eval_every=10", "seed=3", "trainer.max_steps=30"]
@@ -101,3 +121,55 @@ def result_row(model: str, steps: int, seed: int, accuracies: list[float], **ext
         "steps_per_s": 100.0, "shared_budget": False, "source_run": f"{model}-{steps}-{seed}",
         "overrides": {}, "history": history, "config": {"eval_split": "test", "data": {"shuffle_seq": False}},
     } | extra  # fmt: skip
+
+
+class FullDisk:
+    """A full disk for the writes of `mnist1d.atomic.atomic_open` (results.json, figures, checkpoints), as
+    the kernel makes one fail: a few bytes are written, then `write` raises OSError(ENOSPC).
+
+    Writes to a file named in `names` (any file, if None) fail once `room` of them have succeeded; set
+    `full = False` for the space to come back. `install` puts it in place of `atomic_open` for a test.
+    """
+
+    def __init__(self, names: set[str] | None = None, room: int = 0) -> None:
+        self.names, self.room, self.full = names, room, True
+        self.failed: list[Path] = []
+
+    def install(self, monkeypatch: pytest.MonkeyPatch) -> FullDisk:
+        import mnist1d.atomic
+        import mnist1d.training.checkpoint_io
+
+        real = mnist1d.atomic.atomic_open
+
+        @contextlib.contextmanager
+        def atomic_open(path: Path, mode: str = "wb") -> Iterator[IO[Any]]:
+            with real(path, mode) as file:
+                if not (self.full and (self.names is None or path.name in self.names)):
+                    yield file
+                elif self.room > 0:
+                    self.room -= 1
+                    yield file
+                else:
+                    self.failed.append(path)
+                    yield _NoSpaceAfter(file, 16)
+
+        for module in (mnist1d.atomic, mnist1d.training.checkpoint_io):
+            monkeypatch.setattr(module, "atomic_open", atomic_open)
+        return self
+
+
+class _NoSpaceAfter:
+    """A file that takes `room` bytes, then fails every write with ENOSPC."""
+
+    def __init__(self, file: IO[Any], room: int) -> None:
+        self._file, self._room = file, room
+
+    def write(self, data: Any) -> int:
+        taken = self._file.write(data[: self._room])
+        self._room -= taken
+        if taken < len(data):
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        return taken
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._file, name)

@@ -181,22 +181,26 @@ def test_python_m_cli_names_its_commands_when_given_none_or_another(
         cli.main()
 
 
-def test_python_m_cli_hands_the_command_its_arguments_and_names_the_job(monkeypatch) -> None:
-    """`python -m mnist1d.cli train a=1` runs as `python train.py a=1` would, Hydra job named `train`."""
+def test_python_m_cli_hands_the_command_its_arguments(monkeypatch) -> None:
+    """`python -m mnist1d.cli train a=1` runs as `python train.py a=1` would."""
     seen = []
-    monkeypatch.setattr(cli, "_train", lambda: seen.append(list(sys.argv)))
-    monkeypatch.setitem(cli.COMMANDS, "train", cli.train)
-    given = [["a=1", "b=2"], ["-m", "a=1,2"], ["a=1", "-m"], ["--cfg", "job"], ["-m", "hydra.job.name=mine"]]
-    for arguments in given:
+    monkeypatch.setitem(cli.COMMANDS, "train", lambda: seen.append(list(sys.argv)))
+    for arguments in (["a=1", "b=2"], ["-m", "a=1,2"], ["--cfg", "job"]):
         monkeypatch.setattr(sys, "argv", ["cli.py", "train", *arguments])
         cli.main()
-    assert seen == [
-        ["cli.py", "hydra.job.name=train", "a=1", "b=2"],
-        ["cli.py", "-m", "hydra.job.name=train", "a=1,2"],  # the overrides stay one run of arguments
-        ["cli.py", "hydra.job.name=train", "a=1", "-m"],
-        ["cli.py", "hydra.job.name=train", "--cfg", "job"],
-        ["cli.py", "-m", "hydra.job.name=mine"],
-    ]
+    assert seen == [["cli.py", "a=1", "b=2"], ["cli.py", "-m", "a=1,2"], ["cli.py", "--cfg", "job"]]
+
+
+@pytest.mark.parametrize("command", ["train", "eval"])
+def test_the_job_is_named_after_its_command_whichever_entry_point_runs_it(
+    command: str, tmp_path: Path
+) -> None:
+    """Hydra would name the job after the module of its task function (`cli`); the configs name it, so the
+    log file is `train.log` / `eval.log` for the scripts, the console scripts and `python -m mnist1d.cli`."""
+    arguments = [sys.executable, "-m", "mnist1d.cli", command, "--cfg", "hydra"]
+    arguments += ["ckpt_path=x.ckpt"] if command == "eval" else []
+    done = subprocess.run(arguments, cwd=tmp_path, capture_output=True, text=True, check=True)
+    assert f"name: {command}" in done.stdout.split("job:", 1)[1].splitlines()[1]
 
 
 @pytest.mark.parametrize("reference_installed", [True, False])

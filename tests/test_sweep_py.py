@@ -7,13 +7,17 @@ import csv
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
+import torch
 
 from mnist1d.sweeps import launch
+from mnist1d.training.fit import train
 from tests.helpers import ROOT, read_results
 
 FIGURES = ["accuracy_5steps.png", "accuracy_10steps.png", "learning_curves.png", "accuracy_vs_parameters.png"]
@@ -227,3 +231,46 @@ def test_submitit_local_launcher(tmp_path, cache_dir):
     assert run_sweep(sweep_dir, cache_dir, *TINY_GRID, "launcher=submitit_local") == 0
     check_tiny_grid_report(sweep_dir)
     assert list((sweep_dir / ".submitit").iterdir())  # the jobs went through submitit
+
+
+@pytest.mark.slow
+def test_sigkill_of_the_training_process_then_resume_continues_from_the_last_checkpoint(
+    tmp_path, cache_dir, make_cfg
+):
+    """The user's path: `kill -9` of a sweep's training process part-way through its first job (what the
+    OOM killer or a lost node does), then `python sweep.py resume=<dir>`."""
+    sweep_dir = tmp_path / "killed"
+    job = ["model=mlp", "trainer.max_steps=1000", "eval_every=50", "num_threads=1", "logger=csv"]
+    command = [
+        sys.executable,
+        "sweep.py",
+        f"dir={sweep_dir}",
+        f"paths.cache_dir={cache_dir}",
+        *job,
+        "seed=0,1",
+    ]
+    sweep_py = subprocess.Popen(
+        command, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
+    )
+    log = sweep_dir / "0_mlp-1000steps-seed0" / "train.log"
+    deadline = time.monotonic() + 300
+    while not (log.exists() and "step 300/" in log.read_text()) and time.monotonic() < deadline:
+        assert sweep_py.poll() is None, sweep_py.stderr.read()
+        time.sleep(0.05)
+    (training,) = Path(f"/proc/{sweep_py.pid}/task/{sweep_py.pid}/children").read_text().split()
+    os.kill(int(training), signal.SIGKILL)
+    assert sweep_py.wait(timeout=120) == 1  # the report of the partial sweep, then exit 1
+    killed, not_started = summary(sweep_dir)
+    assert killed["status"] == "missing" and "resume continues it from last.ckpt" in killed["error"]
+    assert not_started["status"] == "missing" and not_started["error"] == "not run yet"
+    stopped_at = torch.load(sweep_dir / killed["job_dir"] / "checkpoints" / "last.ckpt", weights_only=True)
+    assert stopped_at["global_step"] >= 300
+
+    assert launch.sweep([f"resume={sweep_dir}"]) == 0
+    resumed = read_results(sweep_dir / killed["job_dir"])
+    assert resumed["config"]["ckpt_path"] == str(sweep_dir / killed["job_dir"] / "checkpoints" / "last.ckpt")
+    train(make_cfg(*job, "seed=0"))
+    uninterrupted = read_results(tmp_path / "run")
+    assert resumed["status"] == "ok" and resumed["history"] == uninterrupted["history"]
+    assert resumed["final_test_acc"] == uninterrupted["final_test_acc"]
+    assert [row["status"] for row in summary(sweep_dir)] == ["ok", "ok"]

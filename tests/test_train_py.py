@@ -12,7 +12,10 @@ import time
 import pytest
 import yaml
 
+from mnist1d.errors import FULL_ERROR_HINT, DiskFullError, reported_as_message
+from mnist1d.sweeps import launch
 from mnist1d.training.fit import train
+from mnist1d.training.validation import ConfigError
 from tests.helpers import RESUMABLE, ROOT, read_results
 
 QUICK = ["eval_every=5", "logger=csv", "callbacks=none"]
@@ -25,6 +28,7 @@ NOISE = (
     "anonymous setting",
     "smaller than the logging interval",
     "was configured so",
+    "The `srun` command is available",  # on a machine with SLURM installed
 )
 
 
@@ -92,8 +96,9 @@ def test_command_line_exits_non_zero_and_leaves_earlier_files_untouched(tmp_path
     command = [sys.executable, "train.py", "trainer.max_steps=0", "eval_every=0", "logger=csv"]
     command += [f"hydra.run.dir={run_dir}", f"paths.cache_dir={cache_dir}"]
     done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=300)
-    assert done.returncode != 0
-    assert "ConfigError: invalid training config:" in done.stderr
+    assert done.returncode == 1
+    assert done.stderr.startswith("invalid training config:\n") and "Traceback" not in done.stderr
+    assert done.stderr.endswith(f"\n\n{FULL_ERROR_HINT}\n") and "Error executing job" not in done.stderr
     assert "trainer.max_steps=0 is invalid: must be an integer >= 1" in done.stderr
     assert "eval_every=0 is invalid: must be an integer >= 1" in done.stderr
     for path, content in earlier.items():
@@ -135,3 +140,66 @@ def test_help_lists_only_the_groups_train_py_can_use():
     names = {line.split(":")[0] for line in groups.splitlines() if ": " in line}
     assert {"model", "data", "trainer", "logger", "experiment", "hparams_search"} <= names
     assert not names & {"sweep", "apps", "sweeps", "train"}
+
+
+def test_config_errors_of_every_command_are_a_message_and_exit_1_without_traceback(tmp_path, cache_dir):
+    """As Hydra reports its own config errors. A multirun runs its other jobs, records the refused job's
+    error in its results.json, and ends with the message (train.py's single run: the test above)."""
+    out = tmp_path
+    commands = {
+        "eval": ["eval.py", f"ckpt_path={out / 'none.ckpt'}", f"hydra.run.dir={out / 'eval'}"],
+        "app": ["-m", "mnist1d.apps.metalearn_lr", "outer_steps=0", f"hydra.run.dir={out / 'app'}"],
+        "multirun": ["train.py", "-m", "seed=-1,0", "model=logistic", "trainer.max_steps=5", *QUICK],
+    }
+    commands["multirun"] += [f"hydra.sweep.dir={out / 'multirun'}", f"paths.cache_dir={cache_dir}"]
+    environment = {key: value for key, value in os.environ.items() if key != "HYDRA_FULL_ERROR"}
+    running = {
+        name: subprocess.Popen(
+            [sys.executable, *arguments], cwd=ROOT, env=environment, stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE, text=True,
+        )
+        for name, arguments in commands.items()
+    }  # fmt: skip
+    errors = {name: process.communicate(timeout=300)[1] for name, process in running.items()}
+    assert {name: process.returncode for name, process in running.items()} == dict.fromkeys(commands, 1)
+    missing = out / "none.ckpt"
+    messages = {
+        "eval": f"invalid training config:\n  - ckpt_path='{missing}' is invalid: must be a readable",
+        "app": "outer_steps=0 is invalid: must be a positive int\n",
+        "multirun": "invalid training config:\n  - seed=-1 is invalid: must be an integer in [0, 2**32)\n",
+    }
+    for name, message in messages.items():
+        assert message in errors[name] and "Traceback" not in errors[name], errors[name]
+        assert errors[name].endswith(f"\n\n{FULL_ERROR_HINT}\n"), errors[name]
+    assert errors["eval"].startswith("invalid training config:\n")
+    refused, completed = sorted((out / "multirun").glob("*_logistic-5steps-seed*"))
+    assert read_results(refused)["error"] == f"ConfigError: {messages['multirun'].rstrip()}"
+    assert read_results(completed)["status"] == "ok"
+
+
+def test_sweep_py_refusal_is_a_message_and_exit_1(tmp_path, capsys, monkeypatch):
+    monkeypatch.delenv("HYDRA_FULL_ERROR", raising=False)
+    with pytest.raises(SystemExit) as stopped:
+        launch.main(["launcher=mpi", f"dir={tmp_path / 'never'}"])
+    assert stopped.value.code == 1 and not (tmp_path / "never").exists()
+    refusal = (
+        "launcher='mpi' is invalid: must be one of ('basic', 'joblib', 'submitit_local', 'submitit_slurm')"
+    )
+    assert capsys.readouterr().err == f"{refusal}\n\n{FULL_ERROR_HINT}\n"
+
+
+@pytest.mark.parametrize(
+    "error", [ConfigError(["seed=-1 is invalid: must be >= 0"]), DiskFullError("/x/last.ckpt")]
+)
+def test_hydra_full_error_shows_the_traceback_and_other_errors_keep_theirs(error, monkeypatch, capsys):
+    """What every command's wrapper does with an expected error, with and without HYDRA_FULL_ERROR=1."""
+    monkeypatch.delenv("HYDRA_FULL_ERROR", raising=False)
+    with pytest.raises(SystemExit) as stopped, reported_as_message(ConfigError, DiskFullError):
+        raise error
+    assert stopped.value.code == 1 and capsys.readouterr().err == f"{error}\n\n{FULL_ERROR_HINT}\n"
+    monkeypatch.setenv("HYDRA_FULL_ERROR", "1")
+    with pytest.raises(type(error)), reported_as_message(ConfigError, DiskFullError):
+        raise error
+    monkeypatch.delenv("HYDRA_FULL_ERROR")
+    with pytest.raises(RuntimeError), reported_as_message(ConfigError, DiskFullError):  # a bug: a traceback
+        raise RuntimeError("a bug")

@@ -1,9 +1,13 @@
 """Figures of the MNIST-1D dataset: `python -m mnist1d.apps.dataset_figures` (conf/apps/dataset_figures.yaml).
 
 Writes, as PNG + PDF into the run directory: the ten digit templates; the construction of a few digits stage
-by stage; a grid of training samples per class; and a t-SNE embedding of the training set with the kNN
-(k = 10) and logistic-regression test accuracies in pixel space beside the published ones, which show that
-the classes do not form clusters in input space. `dataset_figures.json` holds the numbers.
+by stage (one y-axis for every panel, so that each stage's change of scale shows); a grid of training samples
+per class; and the paper's Fig. 5: a t-SNE embedding of MNIST-1D beside one of a 2-D image digit dataset,
+with the kNN (k = 10) test accuracy in pixel space on each panel, and MNIST-1D's logistic-regression accuracy
+beside the published ones: the image digits form clusters in input space, MNIST-1D's classes do not. The
+image dataset is MNIST when `tsne.image_dataset` names a local copy (it cannot be downloaded here), else
+scikit-learn's 8x8 digits, which ship with scikit-learn and are labelled as such. `dataset_figures.json`
+holds the numbers.
 
 The construction stages are computed with the generator's own `transform_batch`: each stage is the
 generator's output with every later transform switched off (its scale set to zero, no shift, no
@@ -15,6 +19,8 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+from pathlib import Path
+from typing import Any, NamedTuple
 
 import hydra
 import matplotlib
@@ -25,6 +31,7 @@ from mnist1d import vectorised
 from mnist1d.apps.common import Report, check_positive
 from mnist1d.data import get_templates, load_dataset
 from mnist1d.dataset_config import DatasetConfig
+from mnist1d.errors import reported_as_message
 from mnist1d.reports.common import published
 from mnist1d.training.compose import APPS_CONF, config_path
 
@@ -94,7 +101,7 @@ def plot_templates() -> plt.Figure:
 
 def plot_construction(stages: dict[str, list[np.ndarray]], digits: list[int]) -> plt.Figure:
     fig, axes = plt.subplots(
-        len(digits), len(stages), figsize=(2 * len(stages), 1.6 * len(digits)), squeeze=False
+        len(digits), len(stages), figsize=(2 * len(stages), 1.6 * len(digits)), squeeze=False, sharey=True
     )
     for col, (stage, rows) in enumerate(stages.items()):
         axes[0, col].set_title(stage, fontsize=10)
@@ -102,11 +109,11 @@ def plot_construction(stages: dict[str, list[np.ndarray]], digits: list[int]) ->
             ax = axes[row, col]
             ax.plot(np.linspace(0, 1, len(values)), values, color=plt.cm.tab10(digit), lw=1.5)
             ax.set_xticks([])
-            ax.set_yticks([])
+            ax.grid(axis="y", alpha=0.3)
             ax.text(0.98, 0.95, f"n={len(values)}", transform=ax.transAxes, ha="right", va="top", fontsize=7)
             if col == 0:
                 ax.set_ylabel(f"digit {digit}")
-    fig.supxlabel("position (fraction of the sequence; n = number of points)")
+    fig.supxlabel("position (fraction of the sequence; n = number of points); one y-axis for every panel")
     fig.tight_layout()
     return fig
 
@@ -138,21 +145,61 @@ def pixel_baselines(data: dict[str, np.ndarray], k: int, seed: int) -> dict[str,
             "logistic": logistic.score(data["x_test"], data["y_test"])}  # fmt: skip
 
 
-def plot_tsne(
-    embedding: np.ndarray, labels: np.ndarray, baselines: dict, published: dict, k: int
-) -> plt.Figure:
-    fig, ax = plt.subplots(figsize=(9, 6.5))
-    for digit in range(10):
-        points = embedding[labels == digit]
-        ax.scatter(points[:, 0], points[:, 1], s=5, color=plt.cm.tab10(digit), label=str(digit), alpha=0.8)
-    ax.set(xlabel="t-SNE 1", ylabel="t-SNE 2", title=f"t-SNE of {len(labels)} MNIST-1D training samples")
-    ax.legend(title="class", markerscale=3, loc="upper left", bbox_to_anchor=(1.01, 1), frameon=False)
-    text = (
-        "Test accuracy in pixel space\n(ours vs published)\n\n"
+class Embedded(NamedTuple):
+    """A dataset's t-SNE embedding, its labels and its pixel-space kNN test accuracy, for one panel."""
+
+    name: str
+    embedding: np.ndarray
+    labels: np.ndarray
+    knn: float
+    knn_note: str
+
+
+def image_digits(path: str | None, points: int, seed: int) -> dict[str, Any]:
+    """A 2-D image digit dataset, flattened: MNIST from a local `.npz` (`x_train`, `y_train`, `x_test`,
+    `y_test`, as Keras' mnist.npz, or `x`, `y`, `x_test`, `y_test`) when `path` is given, else
+    scikit-learn's 8x8 digits (1797 images, split 75 / 25 here). At most `points` training images."""
+    if path:
+        with np.load(path) as archive:
+            key = "x_train" if "x_train" in archive else "x"
+            x, y = archive[key], archive["y_train" if key == "x_train" else "y"]
+            x_test, y_test = archive["x_test"], archive["y_test"]
+        name = f"MNIST ({Path(path).name}, {x.shape[1]}x{x.shape[2]} pixels)" if x.ndim == 3 else "MNIST"
+    else:
+        from sklearn.datasets import load_digits
+        from sklearn.model_selection import train_test_split
+
+        digits = load_digits()
+        x, x_test, y, y_test = train_test_split(
+            digits.data, digits.target, test_size=0.25, random_state=seed, stratify=digits.target
+        )
+        name = "scikit-learn 8x8 digits (not MNIST)"
+    flat = lambda a: np.asarray(a, dtype=np.float32).reshape(len(a), -1)  # noqa: E731
+    return {"name": name, "x": flat(x)[:points], "y": np.asarray(y)[:points], "x_test": flat(x_test),
+            "y_test": np.asarray(y_test)}  # fmt: skip
+
+
+def plot_tsne(panels: list[Embedded], k: int, baselines: dict, published: dict) -> plt.Figure:
+    fig, axes = plt.subplots(1, len(panels), figsize=(7 * len(panels), 6.8), squeeze=False)
+    for ax, panel in zip(axes[0], panels, strict=True):
+        for digit in range(10):
+            points = panel.embedding[panel.labels == digit]
+            ax.scatter(
+                points[:, 0], points[:, 1], s=4, color=plt.cm.tab10(digit), label=str(digit), alpha=0.8
+            )
+        ax.set(xticks=[], yticks=[], title=f"{panel.name}: t-SNE of {len(panel.labels)} training samples")
+        text = f"kNN (k = {k}) test accuracy\nin pixel space: {100 * panel.knn:.1f} %\n({panel.knn_note})"
+        ax.text(0.02, 0.02, text, transform=ax.transAxes, fontsize=10, va="bottom",
+                bbox={"facecolor": "white", "alpha": 0.85, "edgecolor": "0.7"})  # fmt: skip
+    axes[0, -1].legend(
+        title="class", markerscale=3, loc="upper left", bbox_to_anchor=(1.01, 1), frameon=False
+    )
+    mnist1d = (
+        "MNIST-1D, pixel space\n(ours vs published)\n\n"
         f"kNN, k = {k}:\n  {100 * baselines['knn']:.1f} % vs {published['knn']:.1f} %\n"
         f"logistic regression:\n  {100 * baselines['logistic']:.1f} % vs {published['logistic']:.1f} %"
     )
-    ax.text(1.03, 0.35, text, transform=ax.transAxes, va="top", fontsize=10)
+    axes[0, -1].text(1.03, 0.45, mnist1d, transform=axes[0, -1].transAxes, va="top", fontsize=10)
     fig.tight_layout()
     return fig
 
@@ -162,6 +209,12 @@ def validate(cfg: DictConfig) -> None:
     for field in ("samples_per_class", "knn_k", "tsne.points", "tsne.max_iter"):
         check_positive(field, OmegaConf.select(cfg, field), int)
     check_positive("tsne.perplexity", cfg.tsne.perplexity)
+    image_dataset = cfg.tsne.image_dataset
+    if image_dataset is not None and not Path(image_dataset).is_file():
+        raise ValueError(
+            f"tsne.image_dataset={image_dataset!r} is invalid: must be an existing .npz file (or null for"
+            " scikit-learn's 8x8 digits)"
+        )
     bad = [d for d in cfg.construction_digits if d not in range(10)]
     if bad or not cfg.construction_digits:
         raise ValueError(
@@ -170,10 +223,25 @@ def validate(cfg: DictConfig) -> None:
         )
 
 
+def embed(name: str, data: dict[str, Any], cfg: DictConfig, knn_note: str) -> Embedded:
+    """t-SNE of the first `tsne.points` training samples, and the kNN test accuracy in pixel space."""
+    from sklearn.manifold import TSNE
+    from sklearn.neighbors import KNeighborsClassifier
+
+    n = min(cfg.tsne.points, len(data["x"]))
+    tsne = TSNE(perplexity=cfg.tsne.perplexity, max_iter=cfg.tsne.max_iter, random_state=cfg.seed, init="pca")
+    embedding = tsne.fit_transform(np.asarray(data["x"][:n], dtype=np.float32))
+    knn = (
+        KNeighborsClassifier(n_neighbors=cfg.knn_k)
+        .fit(data["x"], data["y"])
+        .score(data["x_test"], data["y_test"])
+    )
+    log.info("%s: kNN %.3f, t-SNE KL %.3f", name, knn, tsne.kl_divergence_)
+    return Embedded(name, embedding, np.asarray(data["y"][:n]), float(knn), knn_note)
+
+
 def run(cfg: DictConfig) -> dict:
     """All four figures and the pixel-space numbers, written into the run directory."""
-    from sklearn.manifold import TSNE
-
     validate(cfg)
     report = Report(NAME, cfg)
     config = DatasetConfig.from_args(cfg.data)
@@ -185,26 +253,28 @@ def run(cfg: DictConfig) -> dict:
 
     baselines = pixel_baselines(data, cfg.knn_k, cfg.seed)
     log.info("pixel space: kNN %.3f, logistic regression %.3f", baselines["knn"], baselines["logistic"])
-    n = min(cfg.tsne.points, len(data["x"]))
-    tsne = TSNE(perplexity=cfg.tsne.perplexity, max_iter=cfg.tsne.max_iter, random_state=cfg.seed, init="pca")
-    embedding = tsne.fit_transform(data["x"][:n])
+    images = image_digits(cfg.tsne.image_dataset, cfg.tsne.points, cfg.seed)
+    panels = [
+        embed(images["name"], images, cfg, f"{len(images['x'])} train / {len(images['y_test'])} test images"),
+        embed("MNIST-1D", data, cfg, f"{len(data['x'])} train / {len(data['y_test'])} test samples"),
+    ]
     reference = published("pixel_space_baselines")
     published_acc = {"knn": reference["knn_k10"], "logistic": reference["sklearn_logistic_regression"]}
-    report.figure(plot_tsne(embedding, data["y"][:n], baselines, published_acc, cfg.knn_k), "tsne")
+    report.figure(plot_tsne(panels, cfg.knn_k, baselines, published_acc), "tsne")
     plt.close("all")
     return report.close(
         {
             "pixel_space_test_acc": baselines,
             "published_pixel_space_test_acc_percent": published_acc,
-            "tsne_points": n,
-            "tsne_kl_divergence": float(tsne.kl_divergence_),
+            "tsne": {p.name: {"points": len(p.labels), "knn_test_acc": p.knn} for p in panels},
         }
     )
 
 
 @hydra.main(config_path=config_path(APPS_CONF), config_name="dataset_figures", version_base="1.3")
 def main(cfg: DictConfig) -> None:
-    numbers = run(cfg)
+    with reported_as_message(ValueError):  # the apps refuse bad settings with a ValueError
+        numbers = run(cfg)
     acc = numbers["pixel_space_test_acc"]
     print(
         f"figures: {numbers['figures']}; pixel-space test accuracy: kNN {100 * acc['knn']:.1f} %, "

@@ -18,6 +18,7 @@ from omegaconf import DictConfig
 
 from mnist1d.apps.common import Report, check_positive, dataset_tensors
 from mnist1d.apps.unroll import mlp, split_params, unrolled_sgd
+from mnist1d.errors import reported_as_message
 from mnist1d.reports.common import published
 from mnist1d.training.compose import APPS_CONF, config_path
 
@@ -101,7 +102,8 @@ def run(cfg: DictConfig) -> dict:
 
 @hydra.main(config_path=config_path(APPS_CONF), config_name="metalearn_lr", version_base="1.3")
 def main(cfg: DictConfig) -> None:
-    numbers = run(cfg)
+    with reported_as_message(ValueError):  # the apps refuse bad settings with a ValueError
+        numbers = run(cfg)
     print(
         f"final learning rates: {numbers['final_lrs']} (published ≈ {numbers['published_lr']}); "
         f"CPU {numbers['cpu_time_s']:.0f} s, wall {numbers['wall_time_s']:.0f} s"

@@ -11,7 +11,8 @@ class PlainMLP(nn.Module):
     """``depth`` hidden Linear + ReLU layers of ``hidden_size`` units, then a linear classifier.
 
     No residual connection (unlike ``MLP``), so the width alone sets the capacity the double-descent
-    sweep varies. ``he_init`` draws weights Kaiming-uniform with zero biases, as the reference does.
+    sweep varies. PyTorch's default initialisation, as the double-descent reference; ``he_init`` draws
+    weights Kaiming-uniform with zero biases instead.
     """
 
     def __init__(
@@ -20,7 +21,7 @@ class PlainMLP(nn.Module):
         num_classes: int = 10,
         hidden_size: int = 100,
         depth: int = 2,
-        he_init: bool = True,
+        he_init: bool = False,
     ) -> None:
         super().__init__()
         if hidden_size < 1:

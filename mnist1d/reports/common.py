@@ -1,8 +1,15 @@
-"""What every report shares: picking finished runs, summarising seeds, the published numbers, and writing
-numbers (figures: `mnist1d.atomic.save_figure`)."""
+"""What every report shares: picking finished runs, summarising seeds, the published numbers, evaluation
+histories, and writing numbers (figures: `mnist1d.atomic.save_figure`).
+
+Two protocols are reported side by side wherever a paper is compared: the accuracy at the final step
+(`final_acc`; Beebe et al. read their numbers at the step) and the best accuracy over the run's evaluations
+(`best_acc`; Greydanus & Kobak report early-stopped accuracy, "early stopping applied to select the
+best-performing model", on the test split as their code does).
+"""
 
 from __future__ import annotations
 
+import csv
 import json
 import statistics
 from collections.abc import Iterable, Sequence
@@ -15,6 +22,9 @@ from omegaconf import OmegaConf
 
 from mnist1d.atomic import write_json
 from mnist1d.training.results import STATUS_OK
+
+# The two ways a run's accuracy is read: row key -> how tables and figures name it.
+PROTOCOLS = {"final_acc": "final", "best_acc": "best during training"}
 
 
 @cache
@@ -42,6 +52,44 @@ def summary(values: Sequence[float]) -> dict[str, Any]:
     """Mean, sample standard deviation (0 for one seed), count and the values themselves."""
     std = statistics.stdev(values) if len(values) > 1 else 0.0
     return {"mean": statistics.fmean(values), "std": std, "n": len(values), "values": list(values)}
+
+
+def error_bar(stat: dict[str, Any]) -> float | None:
+    """The std to draw as an error bar, or None for a single run (no zero-width bar)."""
+    return stat["std"] if stat["n"] > 1 else None
+
+
+def cell(stat: dict[str, Any] | None, digits: int = 1) -> str:
+    """A table cell: `mean ± std (n=k)`, or `mean (n=1)` for a single run."""
+    if stat is None:
+        return "—"
+    if stat["n"] == 1:
+        return f"{stat['mean']:.{digits}f} (n=1)"
+    return f"{stat['mean']:.{digits}f} ± {stat['std']:.{digits}f} (n={stat['n']})"
+
+
+def distance(stat: dict[str, Any], reference: float) -> dict[str, Any]:
+    """Ours minus a published number, in points and in our standard deviations (None for one run)."""
+    delta = stat["mean"] - reference
+    in_std = delta / stat["std"] if stat["n"] > 1 and stat["std"] > 0 else None
+    return {"published": reference, "ours": stat["mean"], "delta": delta, "delta_in_std": in_std}
+
+
+def evaluation_history(sweep_dir: Path, row: dict[str, Any], split: str) -> list[tuple[int, float]]:
+    """(step, accuracy) of every evaluation of `split` (`test`, `val` or `train_split`) up to the row's steps.
+
+    From the run's results.json history when it records that split; otherwise from its CSV log
+    (`csv/metrics.csv`, written by every run), where every logged metric is.
+    """
+    key = f"{split}/acc"
+    points = [(int(r["step"]), float(r[key])) for r in row["history"] if key in r]
+    if not points and row.get("source_run"):
+        path = sweep_dir / row["source_run"] / "csv" / "metrics.csv"
+        if path.exists():
+            with path.open() as file:
+                points = [(int(float(r["step"])), float(r[key])) for r in csv.DictReader(file) if r.get(key)]
+    limit = row.get("steps") or float("inf")
+    return sorted({step: acc for step, acc in points if step <= limit}.items())
 
 
 def save_numbers(out_dir: Path, stem: str, numbers: dict[str, Any]) -> Path:

@@ -1,8 +1,9 @@
 """Experiment 5, pooling: how much each downsampling method helps a small CNN, by training-set size.
 
 A sweep report (`python sweep.py sweep=pooling`): test accuracy of PoolCNN per pooling method against the
-number of training samples (each size scored on its own fresh 1000 test samples, as in the reference),
-beside the reference notebook's numbers (published_results.json): pooling helps most with little data.
+number of training samples (each size scored on its own fresh 1000 test samples, as in the reference), at
+the final step and best during training, beside the reference notebook's numbers (published_results.json,
+one run each, read at the last step): pooling helps most with little data.
 """
 
 from __future__ import annotations
@@ -14,9 +15,9 @@ from typing import Any
 from matplotlib.figure import Figure
 from omegaconf import DictConfig
 
-from mnist1d.atomic import save_figure
+from mnist1d.atomic import save_figure, write_text
 from mnist1d.models.pool_cnn import POOLINGS
-from mnist1d.reports.common import finished, published, save_numbers, setting, summary
+from mnist1d.reports.common import cell, error_bar, finished, published, save_numbers, setting, summary
 
 STEM = "pooling"
 # Our `model.pooling` names -> the reference notebook's.
@@ -30,12 +31,13 @@ PUBLISHED_NAMES = {
 COLOURS = {"none": "tab:gray", "stride": "tab:purple", "max": "tab:red", "avg": "tab:blue", "l2": "tab:green"}
 
 
-def accuracy_by_size(rows: list[dict[str, Any]]) -> dict[str, dict[int, dict[str, Any]]]:
+def accuracy_by_size(
+    rows: list[dict[str, Any]], key: str = "final_acc"
+) -> dict[str, dict[int, dict[str, Any]]]:
+    """Pooling -> training-set size -> summary over seeds of `final_acc` or `best_acc` (%)."""
     grouped: dict[str, dict[int, list[float]]] = defaultdict(lambda: defaultdict(list))
     for row in finished(rows):
-        grouped[setting(row, "model.pooling")][int(setting(row, "data.train_size"))].append(
-            100 * row["final_acc"]
-        )
+        grouped[setting(row, "model.pooling")][int(setting(row, "data.train_size"))].append(100 * row[key])
     return {
         pooling: {size: summary(grouped[pooling][size]) for size in sorted(grouped[pooling])}
         for pooling in POOLINGS
@@ -63,7 +65,9 @@ def plot(numbers: dict[str, Any]) -> Figure:
         ax.errorbar(
             sizes,
             [s["mean"] for s in by_size.values()],
-            yerr=[s["std"] for s in by_size.values()],
+            yerr=[s["std"] for s in by_size.values()]
+            if any(error_bar(s) for s in by_size.values())
+            else None,
             marker="o",
             ms=5,
             capsize=3,
@@ -90,14 +94,44 @@ def plot(numbers: dict[str, Any]) -> Figure:
     ax.set_xlabel("training samples")
     steps = "/".join(map(str, numbers["max_steps"]))
     ax.set_ylabel("test accuracy (%)")
-    ax.set_title(f"Pooling vs training-set size, {steps} steps")
+    seeds = max((s["n"] for by_size in numbers["accuracy"].values() for s in by_size.values()), default=0)
+    ax.set_title(
+        f"Pooling vs training-set size: final accuracy, {steps} steps, mean ± std over {seeds} seed(s)"
+    )
     ax.legend(title="pooling", loc="lower right", fontsize=8)
     ax.grid(alpha=0.3)
     return fig
 
 
+def markdown(numbers: dict[str, Any]) -> str:
+    lines = [
+        "| pooling | training samples | final step | best during training | published |",
+        "|---|---|---|---|---|",
+    ]
+    for pooling, by_size in numbers["accuracy"].items():
+        for size, stat in by_size.items():
+            reference = numbers["published"].get(pooling, {}).get(int(size))
+            best = numbers["best_accuracy"][pooling][size]
+            cells = [
+                pooling,
+                f"{int(size):,}",
+                cell(stat),
+                cell(best),
+                "—" if reference is None else f"{reference:g}",
+            ]
+            lines.append("| " + " | ".join(cells) + " |")
+    steps = "/".join(map(str, numbers["max_steps"]))
+    return (
+        f"# Pooling\n\nTest accuracy (%) on 1000 fresh test samples per size, {steps} steps, mean ± std over"
+        " seeds. Published: the reference notebook, one run each, at the last step.\n\n"
+        + "\n".join(lines)
+        + "\n"
+    )
+
+
 def pooling_report(sweep_dir: Path, rows: list[dict[str, Any]], cfg: DictConfig | None = None) -> list[Path]:
-    """Write pooling.json (accuracy per pooling and size, best pooling minus none) and pooling.png/.pdf."""
+    """Write pooling.json and pooling.md (final and best accuracy per pooling and size, best pooling minus
+    none) and pooling.png/.pdf."""
     accuracy = accuracy_by_size(rows)
     if not accuracy:
         raise ValueError(f"no finished runs in {sweep_dir}: nothing to report")
@@ -107,10 +141,14 @@ def pooling_report(sweep_dir: Path, rows: list[dict[str, Any]], cfg: DictConfig 
         if pooled:
             gain[size] = max(pooled) - no_pooling["mean"]
     numbers = {
-        "metric": "test accuracy (%) at the final step, mean/std over seeds; 1000 test samples per size",
+        "metric": "test accuracy (%), mean/std over seeds, 1000 test samples per size: `accuracy` at the"
+        " final step, `best_accuracy` the best evaluation during training",
         "max_steps": sorted({setting(row, "trainer.max_steps") for row in finished(rows)}),
         "accuracy": accuracy,
+        "best_accuracy": accuracy_by_size(rows, "best_acc"),
         "best_pooling_gain_over_none": gain,
         "published": published_by_pooling(),
     }
-    return [save_numbers(sweep_dir, STEM, numbers), *save_figure(plot(numbers), sweep_dir, STEM)]
+    path = sweep_dir / f"{STEM}.md"
+    write_text(path, markdown(numbers))
+    return [save_numbers(sweep_dir, STEM, numbers), path, *save_figure(plot(numbers), sweep_dir, STEM)]

@@ -1,13 +1,17 @@
 """Experiment 1, spatial shuffle: which architectures rely on the order of the 40 positions.
 
 A sweep report (`python sweep.py sweep=shuffle`): test accuracy per model on MNIST-1D and on its spatially
-shuffled variant (one fixed permutation of the positions), mean +- std over seeds, as a grouped bar chart
-beside the published table (Greydanus & Kobak, published_results.json): the CNN and the GRU lose much of
-their accuracy, the MLP and logistic regression none.
+shuffled variant (one fixed permutation of the positions), mean +- std over seeds, at the final step and
+best during training, beside the published table (Greydanus & Kobak, published_results.json, early-stopped
+accuracy, so compared with our best) and the human's accuracy on each variant: the CNN and the GRU lose
+much of their accuracy, the MLP and logistic regression none. With `data.eval_train_split` the runs also
+score the whole training split at every evaluation, and `train_test_curves` draws the paper's Fig. 6:
+train and test accuracy over training, solid on MNIST-1D, dashed shuffled.
 """
 
 from __future__ import annotations
 
+import statistics
 from collections import defaultdict
 from pathlib import Path
 from typing import Any
@@ -16,87 +20,206 @@ import numpy as np
 from matplotlib.figure import Figure
 from omegaconf import DictConfig
 
-from mnist1d.atomic import save_figure
-from mnist1d.reports.common import finished, published, save_numbers, setting, summary
+from mnist1d.atomic import save_figure, write_text
+from mnist1d.reports.common import (
+    cell,
+    distance,
+    error_bar,
+    evaluation_history,
+    finished,
+    published,
+    save_numbers,
+    setting,
+    summary,
+)
+from mnist1d.training.datamodule import TRAIN_SPLIT
 
 STEM = "shuffle"
+CURVES_STEM = "train_test_curves"
 VARIANTS = {False: "mnist1d", True: "mnist1d_shuffled"}
 COLOURS = {"mnist1d": "tab:blue", "mnist1d_shuffled": "tab:orange"}
 LABELS = {"mnist1d": "MNIST-1D", "mnist1d_shuffled": "spatially shuffled"}
+MODEL_COLOURS = {"logistic": "tab:red", "mlp": "tab:green", "cnn": "tab:blue", "gru": "tab:orange"}
+ORDER = ("logistic", "mlp", "cnn", "gru")  # the paper's order; other models follow
 
 
-def accuracies(rows: list[dict[str, Any]]) -> dict[str, dict[str, dict[str, Any]]]:
-    """Test accuracy (%) per model and variant, summarised over seeds; models in order of first appearance."""
+def variant(row: dict[str, Any]) -> str:
+    return VARIANTS[bool(setting(row, "data.shuffle_seq"))]
+
+
+def model_order(rows: list[dict[str, Any]]) -> list[str]:
+    models = {row["model"] for row in finished(rows)}
+    return [m for m in ORDER if m in models] + sorted(models - set(ORDER))
+
+
+def accuracies(rows: list[dict[str, Any]], key: str = "final_acc") -> dict[str, dict[str, dict[str, Any]]]:
+    """Test accuracy (%) per model and variant (`final_acc` or `best_acc`), summarised over seeds."""
     grouped: dict[str, dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
     for row in finished(rows):
-        variant = VARIANTS[bool(setting(row, "data.shuffle_seq"))]
-        grouped[setting(row, "model_name")][variant].append(100 * row["final_acc"])
+        grouped[row["model"]][variant(row)].append(100 * row[key])
     return {
-        model: {variant: summary(values) for variant, values in by_variant.items()}
-        for model, by_variant in grouped.items()
+        model: {v: summary(grouped[model][v]) for v in VARIANTS.values() if v in grouped[model]}
+        for model in model_order(rows)
     }
 
 
+def curves(sweep_dir: Path, rows: list[dict[str, Any]]) -> dict[str, dict[str, dict[str, Any]]]:
+    """Per model and variant, the mean over seeds of the test accuracy and (when recorded) of the whole
+    training split's accuracy at every evaluation all seeds share."""
+    grouped: dict[str, dict[str, list[dict[str, dict[int, float]]]]] = defaultdict(lambda: defaultdict(list))
+    for row in finished(rows):
+        split = row["config"].get("eval_split", "test")
+        grouped[row["model"]][variant(row)].append(
+            {
+                "test": dict(evaluation_history(sweep_dir, row, split)),
+                "train": dict(evaluation_history(sweep_dir, row, TRAIN_SPLIT)),
+            }
+        )
+    result: dict[str, dict[str, dict[str, Any]]] = {}
+    for model in model_order(rows):
+        for name, runs in grouped[model].items():
+            entry: dict[str, Any] = {"seeds": len(runs)}
+            for kind in ("test", "train"):
+                steps = sorted(set.intersection(*(set(run[kind]) for run in runs)))
+                entry[kind] = {
+                    "steps": steps,
+                    "mean": [100 * statistics.fmean(run[kind][s] for run in runs) for s in steps],
+                }
+            result.setdefault(model, {})[name] = entry
+    return result
+
+
 def plot(numbers: dict[str, Any]) -> Figure:
-    models = list(numbers["accuracy"])
+    """Grouped bars: best accuracy during training (the paper's protocol) per model and variant, the
+    published numbers as black ticks, our final accuracy as white dots, the human's accuracy per variant."""
+    best, final = numbers["best_accuracy"], numbers["accuracy"]
+    models = list(best)
     reference = numbers["published"]
-    fig = Figure(figsize=(7, 4))
+    fig = Figure(figsize=(7.5, 4.4), layout="constrained")
     ax = fig.subplots()
     width = 0.38
-    for offset, variant in ((-width / 2, "mnist1d"), (width / 2, "mnist1d_shuffled")):
+    for offset, name in ((-width / 2, "mnist1d"), (width / 2, "mnist1d_shuffled")):
         x = np.arange(len(models)) + offset
-        stats = [numbers["accuracy"][m].get(variant, {"mean": np.nan, "std": 0.0}) for m in models]
-        ax.bar(
-            x,
-            [s["mean"] for s in stats],
-            width,
-            yerr=[s["std"] for s in stats],
-            capsize=3,
-            color=COLOURS[variant],
-            label=f"{LABELS[variant]} (ours)",
-        )
-        shown = [
-            (xi, reference[variant][m])
-            for xi, m in zip(x, models, strict=True)
-            if m in reference.get(variant, {})
-        ]
+        stats = [best[m].get(name) for m in models]
+        label = f"{LABELS[name]}: best during training (ours)"
+        for xi, stat in zip(x, stats, strict=True):
+            if stat is not None:
+                ax.bar(
+                    xi, stat["mean"], width, yerr=error_bar(stat), capsize=3, color=COLOURS[name], label=label
+                )
+                label = None
+        finals = [(xi, final[m][name]["mean"]) for xi, m in zip(x, models, strict=True) if name in final[m]]
+        if finals:
+            ax.scatter(*zip(*finals, strict=True), marker="o", s=18, color="white", edgecolors="black",
+                       zorder=3, label="final step (ours)" if name == "mnist1d" else None)  # fmt: skip
+        shown = [(xi, reference[name][m]) for xi, m in zip(x, models, strict=True) if m in reference[name]]
         if shown:
-            ax.scatter(
-                *zip(*shown, strict=True),
-                marker="_",
-                s=400,
-                linewidths=2.5,
-                color="black",
-                zorder=3,
-                label="published" if variant == "mnist1d" else None,
-            )
+            ax.scatter(*zip(*shown, strict=True), marker="_", s=400, linewidths=2.5, color="black", zorder=3,
+                       label="published (early-stopped)" if name == "mnist1d" else None)  # fmt: skip
+        human = numbers["published_human"][name]
+        ax.axhline(human, color=COLOURS[name], ls="--", lw=1.2, label=f"human, {LABELS[name]} ({human:g} %)")
     ax.set_xticks(np.arange(len(models)), models)
-    ax.set_xlabel("model")
+    ax.set(xlabel="model", ylabel="test accuracy (%)", ylim=(0, 105))
     steps = "/".join(map(str, numbers["max_steps"]))
-    ax.set_ylabel("test accuracy (%)")
-    ax.set_ylim(0, 105)
-    seeds = max((s["n"] for m in models for s in numbers["accuracy"][m].values()), default=0)
+    seeds = max((s["n"] for m in models for s in best[m].values()), default=0)
     ax.set_title(f"Spatial shuffle: mean ± std over {seeds} seed(s), {steps} steps")
-    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.15), ncol=3, frameon=False)
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1), fontsize=8, frameon=False)
     ax.grid(axis="y", alpha=0.3)
     return fig
 
 
+def plot_curves(numbers: dict[str, Any]) -> Figure:
+    """The paper's Fig. 6: training-split (left) and test (right) accuracy over training, mean over seeds;
+    solid MNIST-1D, dashed shuffled; the human's accuracy on the test panel."""
+    fig = Figure(figsize=(9, 4), layout="constrained")
+    ax_train, ax_test = fig.subplots(1, 2, sharey=True)
+    for model, by_variant in numbers["curves"].items():
+        colour = MODEL_COLOURS.get(model)
+        for name, entry in by_variant.items():
+            style = "-" if name == "mnist1d" else "--"
+            for ax, kind in ((ax_train, "train"), (ax_test, "test")):
+                label = f"{model} (n={entry['seeds']})" if name == "mnist1d" and ax is ax_train else None
+                ax.plot(entry[kind]["steps"], entry[kind]["mean"], style, color=colour, label=label)
+    ax_train.plot([], [], "k--", label="after shuffling")
+    for name, style in (("mnist1d", "-"), ("mnist1d_shuffled", ":")):
+        human = numbers["published_human"][name]
+        ax_test.axhline(human, color="black", ls=style, lw=1, label=f"human, {LABELS[name]} ({human:g} %)")
+    ax_train.set(title="Training accuracy (whole training split)", xlabel="training step",
+                 ylabel="accuracy (%)", ylim=(0, 100))  # fmt: skip
+    ax_test.set(title="Test accuracy", xlabel="training step")
+    ax_train.legend(loc="lower right", fontsize=8)
+    ax_test.legend(loc="lower right", fontsize=8)
+    for ax in (ax_train, ax_test):
+        ax.grid(alpha=0.3)
+    return fig
+
+
+def markdown(numbers: dict[str, Any]) -> str:
+    """The final and best accuracies per model and variant, and the distance of our best from the
+    published (early-stopped) number."""
+    lines = [
+        "| model | data | final step | best during training | published (early-stopped) | best - published |"
+    ]
+    lines.append("|---|---|---|---|---|---|")
+    for model, by_variant in numbers["accuracy"].items():
+        for name, stat in by_variant.items():
+            best = numbers["best_accuracy"][model][name]
+            reference = numbers["published"][name].get(model)
+            delta = "—" if reference is None else f"{best['mean'] - reference:+.1f}"
+            cells = [
+                model,
+                LABELS[name],
+                cell(stat),
+                cell(best),
+                "—" if reference is None else f"{reference:g}",
+            ]
+            lines.append("| " + " | ".join([*cells, delta]) + " |")
+    humans = ", ".join(f"{LABELS[n]} {h:g} %" for n, h in numbers["published_human"].items())
+    steps = "/".join(map(str, numbers["max_steps"]))
+    return (
+        f"# Spatial shuffle\n\nTest accuracy (%), mean ± std over seeds, {steps} steps. Published: Greydanus"
+        f" & Kobak's table (early-stopped). Human: {humans}.\n\n" + "\n".join(lines) + "\n"
+    )
+
+
 def shuffle_report(sweep_dir: Path, rows: list[dict[str, Any]], cfg: DictConfig | None = None) -> list[Path]:
-    """Write shuffle.json (accuracies, shuffled - original drop per model, published) and shuffle.png/.pdf."""
+    """Write shuffle.json and shuffle.md (final and best accuracies, shuffled - original drop per model,
+    published), shuffle.png/.pdf and, when the runs scored their training split, the curves' figure."""
     accuracy = accuracies(rows)
     if not accuracy:
         raise ValueError(f"no finished runs in {sweep_dir}: nothing to report")
-    reference = published("original_paper_table")
+    best = accuracies(rows, "best_acc")
+    table = published("original_paper_table")
+    reference = {
+        name: {k: v for k, v in table.get(name, {}).items() if k != "human"} for name in VARIANTS.values()
+    }
     numbers = {
-        "metric": "test accuracy (%) at the final step, mean/std over seeds",
+        "metric": "test accuracy (%), mean/std over seeds: `accuracy` at the final step, `best_accuracy` the"
+        " best evaluation during training (the published numbers are early-stopped)",
         "max_steps": sorted({setting(row, "trainer.max_steps") for row in finished(rows)}),
         "accuracy": accuracy,
+        "best_accuracy": best,
         "drop_when_shuffled": {
             model: by_variant["mnist1d"]["mean"] - by_variant["mnist1d_shuffled"]["mean"]
             for model, by_variant in accuracy.items()
             if len(by_variant) == 2
         },
-        "published": {variant: reference.get(variant, {}) for variant in VARIANTS.values()},
+        "published": reference,
+        "published_human": {name: table[name]["human"] for name in VARIANTS.values()},
+        "best_vs_published": {
+            model: {
+                name: distance(stat, reference[name][model])
+                for name, stat in by_variant.items()
+                if model in reference[name]
+            }
+            for model, by_variant in best.items()
+        },
+        "curves": curves(sweep_dir, rows),
     }
-    return [save_numbers(sweep_dir, STEM, numbers), *save_figure(plot(numbers), sweep_dir, STEM)]
+    paths = [save_numbers(sweep_dir, STEM, numbers)]
+    write_text(sweep_dir / f"{STEM}.md", markdown(numbers))
+    paths += [sweep_dir / f"{STEM}.md", *save_figure(plot(numbers), sweep_dir, STEM)]
+    has_train = any(entry["train"]["steps"] for by in numbers["curves"].values() for entry in by.values())
+    if has_train:
+        paths += save_figure(plot_curves(numbers), sweep_dir, CURVES_STEM)
+    return paths

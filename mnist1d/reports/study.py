@@ -1,6 +1,7 @@
-"""The study report of a sweep: results.md (model x steps, mean ± std over seeds, beside the published
-numbers) and the figures. `study_report` is the `report_fn` of conf/sweeps/sweep/study.yaml; sweep.py imports
-this module only when it writes a report (it brings in matplotlib)."""
+"""The study report of a sweep: results.md (model x steps, mean ± std over seeds, at the final step and best
+during training, beside the published numbers, with each distance) and the figures. `study_report` is the
+`report_fn` of conf/sweeps/sweep/study.yaml; sweep.py imports this module only when it writes a report (it
+brings in matplotlib)."""
 
 from __future__ import annotations
 
@@ -9,22 +10,27 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 from omegaconf import DictConfig
 
 from mnist1d.atomic import write_text
 from mnist1d.reports import study_figures
-from mnist1d.reports.common import finished, published_results, summary
+from mnist1d.reports.common import cell, distance, finished, published, published_results, summary
 from mnist1d.reports.study_figures import Curve, Stat
-from mnist1d.training.results import STATUS_OK
+from mnist1d.training.results import STATUS_OK, read_results
 
 RESULTS_MD = "results.md"
+# Our model configs compared with a published model of another name: the TCN as Beebe et al.'s code
+# configures it (no dilation) is compared with their TCN numbers, as is the paper's dilated one (tcn).
+PUBLISHED_AS = {"tcn_undilated": "tcn"}
+GK_STEPS = 6000  # Greydanus & Kobak's training length
 
 
-def accuracy_stats(rows: list[dict[str, Any]]) -> dict[tuple[str, int], Stat]:
-    """(model, steps) -> summary of the final accuracy over seeds, in percent."""
+def accuracy_stats(rows: list[dict[str, Any]], key: str = "final_acc") -> dict[tuple[str, int], Stat]:
+    """(model, steps) -> summary over seeds, in percent, of `final_acc` or `best_acc`."""
     groups: dict[tuple[str, int], list[float]] = defaultdict(list)
     for row in finished(rows):
-        groups[(row["model"], row["steps"])].append(100 * row["final_acc"])
+        groups[(row["model"], row["steps"])].append(100 * row[key])
     return {key: summary(values) for key, values in groups.items()}
 
 
@@ -35,65 +41,150 @@ def models_by_size(rows: list[dict[str, Any]]) -> dict[str, int]:
     return dict(sorted(parameters.items(), key=lambda item: (item[1], item[0])))
 
 
-def learning_curves(rows: list[dict[str, Any]]) -> dict[str, Curve]:
-    """Per model, the curve over seeds of its longest separately trained runs, at steps all seeds share."""
+def learning_curves(rows: list[dict[str, Any]], steps: int | None = None) -> dict[str, Curve]:
+    """Per model, the curve over seeds up to `steps` (a budget of the sweep, shared or trained on its own;
+    default: each model's longest separately trained runs), at the steps all seeds share."""
     curves = {}
-    runs = [row for row in finished(rows) if not row["shared_budget"]]
-    for model in {row["model"] for row in runs}:
-        longest = max(row["steps"] for row in runs if row["model"] == model)
+    done = finished(rows)
+    for model in {row["model"] for row in done}:
+        runs = [row for row in done if row["model"] == model]
+        if steps is None:
+            runs = [row for row in runs if not row["shared_budget"]]
+            budget = max((row["steps"] for row in runs), default=None)
+        else:
+            budget = steps
         per_seed = []
         for row in runs:
-            if row["model"] == model and row["steps"] == longest:
+            if row["steps"] == budget:
                 key = f"{row['config'].get('eval_split', 'test')}/acc"
-                per_seed.append({record["step"]: 100 * record[key] for record in row["history"]})
-        steps = sorted(set.intersection(*(set(seed) for seed in per_seed)))
-        values = [[seed[step] for seed in per_seed] for step in steps]
-        curves[model] = Curve(steps, [statistics.fmean(v) for v in values], [min(v) for v in values],
-                              [max(v) for v in values])  # fmt: skip
+                per_seed.append({r["step"]: 100 * r[key] for r in row["history"] if r["step"] <= budget})
+        if not per_seed:
+            continue
+        shared = sorted(set.intersection(*(set(seed) for seed in per_seed)))
+        values = [[seed[step] for seed in per_seed] for step in shared]
+        curves[model] = Curve(shared, [statistics.fmean(v) for v in values], [min(v) for v in values],
+                              [max(v) for v in values], len(per_seed))  # fmt: skip
     return curves
 
 
 def reference(rows: list[dict[str, Any]]) -> tuple[str, float, dict[int, dict[str, float]], dict[str, float]]:
-    """Published numbers matching the runs' data: (variant, human, Beebe et al. per steps, G&K table)."""
-    published = published_results()
+    """Published numbers matching the runs' data: (variant, human, Beebe et al. per steps, G&K table), keyed
+    by our model names (PUBLISHED_AS included)."""
+    published_numbers = published_results()
     shuffled = any(row["config"].get("data", {}).get("shuffle_seq") for row in finished(rows))
     variant = "mnist1d_shuffled" if shuffled else "mnist1d"
-    table = dict(published["original_paper_table"][variant])
-    human = table.pop("human") if shuffled else published["human"]["test_accuracy"]
+    table = dict(published_numbers["original_paper_table"][variant])
+    human = table.pop("human") if shuffled else published_numbers["human"]["test_accuracy"]
     beebe = {} if shuffled else {
         int(key.removeprefix("steps_")): value
-        for key, value in published["beebe_et_al_runs"].items() if key.startswith("steps_")
+        for key, value in published_numbers["beebe_et_al_runs"].items() if key.startswith("steps_")
     }  # fmt: skip
+    for ours, theirs in PUBLISHED_AS.items():
+        for numbers in (table, *beebe.values()):
+            if theirs in numbers:
+                numbers[ours] = numbers[theirs]
     return variant, human, beebe, table
 
 
-def cell(stat: Stat | None) -> str:
-    if stat is None:
-        return "—"
-    if stat["n"] == 1:
-        return f"{stat['mean']:.1f} (n=1)"
-    return f"{stat['mean']:.1f} ± {stat['std']:.1f} (n={stat['n']})"
-
-
-def results_table(rows: list[dict[str, Any]]) -> str:
-    """Markdown: one row per model, per step budget ours beside Beebe et al.'s, then the G&K paper."""
-    stats = accuracy_stats(rows)
-    variant, human, beebe, paper = reference(rows)
+def table(rows: list[dict[str, Any]], key: str) -> str:
+    """Markdown: one row per model; per step budget ours (`final_acc` or `best_acc`), beside the published
+    number taken with the same protocol (Beebe et al.: at the step; Greydanus & Kobak: early-stopped)."""
+    stats = accuracy_stats(rows, key)
+    _, human, beebe, paper = reference(rows)
     budgets = sorted({steps for _, steps in stats})
-    parameters = models_by_size(rows)
+    if key == "final_acc":
+        name, compare = "Beebe et al.", {steps: beebe.get(steps, {}) for steps in budgets}
+    else:
+        name, compare = "G&K", {steps: paper if steps == GK_STEPS else {} for steps in budgets}
     header = ["model", "parameters"]
-    for steps in budgets:
-        header += [f"{steps} steps", f"Beebe et al. {steps}"]
-    header.append("G&K paper (6000 steps)")
+    for steps, numbers in compare.items():
+        header.append(f"{steps} steps")
+        if numbers:
+            header.append(f"{name} {steps}")
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    for model, count in parameters.items():
+    for model, count in models_by_size(rows).items():
         cells = [model, f"{count:,}"]
-        for steps in budgets:
-            cells += [cell(stats.get((model, steps))), str(beebe.get(steps, {}).get(model, "—"))]
-        cells.append(str(paper.get(model, "—")))
+        for steps, numbers in compare.items():
+            cells.append(cell(stats.get((model, steps))))
+            if numbers:
+                cells.append(str(numbers.get(model, "—")))
         lines.append("| " + " | ".join(cells) + " |")
-    lines.append("| human | — | " + " | ".join(["—", f"{human:g}"] * len(budgets)) + f" | {human:g} |")
-    return "\n".join(lines) + f"\n\nData: `{variant}`. Accuracy in percent at the final step of each run.\n"
+    human_cells = []
+    for numbers in compare.values():
+        human_cells += ["—", f"{human:g}"] if numbers else ["—"]
+    lines.append("| human | — | " + " | ".join(human_cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def distances(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Every published number beside ours with the matching protocol, with the distance in points and in
+    our standard deviations."""
+    _, _, beebe, paper = reference(rows)
+    final, best = accuracy_stats(rows, "final_acc"), accuracy_stats(rows, "best_acc")
+    comparisons = []
+    for steps, numbers in sorted(beebe.items()):
+        for model, value in numbers.items():
+            if (model, steps) in final:
+                entry = {"model": model, "steps": steps, "paper": "Beebe et al.", "protocol": "final"}
+                comparisons.append(entry | distance(final[model, steps], value))
+    for model, value in paper.items():
+        if (model, GK_STEPS) in best:
+            entry = {"model": model, "steps": GK_STEPS, "paper": "Greydanus & Kobak", "protocol": "best"}
+            comparisons.append(entry | distance(best[model, GK_STEPS], value))
+    return comparisons
+
+
+def distance_table(comparisons: list[dict[str, Any]]) -> str:
+    lines = ["| model | steps | paper (protocol) | published | ours | ours - published | in our std |"]
+    lines.append("|---|---|---|---|---|---|---|")
+    for c in comparisons:
+        in_std = "—" if c["delta_in_std"] is None else f"{c['delta_in_std']:+.1f}"
+        lines.append(
+            f"| {c['model']} | {c['steps']} | {c['paper']} ({c['protocol']}) | {c['published']:g} | "
+            f"{c['ours']:.1f} | {c['delta']:+.1f} | {in_std} |"
+        )
+    within = [c for c in comparisons if c["delta_in_std"] is not None and abs(c["delta_in_std"]) <= 1]
+    note = f"{len(within)} of {len(comparisons)} published numbers lie within one of our standard deviations"
+    return "\n".join(lines) + f"\n\n{note} of our mean.\n"
+
+
+def per_digit(sweep_dir: Path, rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """Per-digit test error (%) of every model at the end of its longest runs (results.json's per_class_acc,
+    mean over seeds), with the published human's and CNN's and each model's correlation with the human."""
+    human = published("human_per_digit")
+    models: dict[str, dict[str, Any]] = {}
+    runs = [row for row in finished(rows) if not row["shared_budget"] and row.get("job_dir")]
+    for model in models_by_size(runs):
+        longest = max(row["steps"] for row in runs if row["model"] == model)
+        per_class = []
+        for row in runs:
+            if row["model"] == model and row["steps"] == longest:
+                results = read_results(sweep_dir / row["job_dir"]) or {}
+                if results.get("per_class_acc"):
+                    per_class.append(results["per_class_acc"])
+        if per_class:
+            errors = [100 * (1 - acc) for acc in np.mean(per_class, axis=0)]
+            r = float(np.corrcoef(errors, human["as_published"]["error_rate"])[0, 1])
+            models[model] = {"steps": longest, "seeds": len(per_class), "error_rate": errors, "r_human": r}
+    return {
+        "human": human["as_published"]["error_rate"],
+        "published_cnn": human["figure_measurement"]["cnn_error_rate"],
+        "published_r_human_cnn": human["human_cnn_error_correlation"],
+        "models": models,
+    }
+
+
+def per_digit_table(numbers: dict[str, Any]) -> str:
+    models = numbers["models"]
+    header = ["digit", "human (published)", "CNN (published)", *models]
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    for digit in range(10):
+        cells = [str(digit), f"{numbers['human'][digit]:.1f}", f"{numbers['published_cnn'][digit]:.1f}"]
+        cells += [f"{m['error_rate'][digit]:.1f}" for m in models.values()]
+        lines.append("| " + " | ".join(cells) + " |")
+    r = [f"{numbers['published_r_human_cnn']:.2f}", *(f"{m['r_human']:.2f}" for m in models.values())]
+    lines.append("| r with human | — | " + " | ".join(r) + " |")
+    return "\n".join(lines) + "\n"
 
 
 def failures_table(rows: list[dict[str, Any]]) -> str:
@@ -109,19 +200,36 @@ def failures_table(rows: list[dict[str, Any]]) -> str:
 
 
 def write_results_md(
-    sweep_dir: Path, rows: list[dict[str, Any]], cfg: DictConfig, figures: list[Path]
+    sweep_dir: Path, rows: list[dict[str, Any]], cfg: DictConfig, figures: list[Path], digits: dict[str, Any]
 ) -> Path:
     ok = len(finished(rows))
+    variant, _, _, _ = reference(rows)
     shared = [row for row in finished(rows) if row["shared_budget"]]
     text = f"# Sweep `{cfg.get('name', 'multirun')}`: {sweep_dir.name}\n\n"
-    text += f"{ok} of {len(rows)} runs completed. Mean ± std over seeds (n = seeds), test accuracy (%).\n\n"
-    text += results_table(rows)
+    text += f"{ok} of {len(rows)} runs completed. Data: `{variant}`. Test accuracy (%), mean ± std over seeds"
+    text += " (n = seeds).\n\n## Accuracy at the final step\n\n"
+    text += "Beside Beebe et al.'s numbers, which they read at the step (one seed, one 10000-step run).\n\n"
+    text += table(rows, "final_acc")
+    text += "\n## Best accuracy during training\n\n"
+    text += "The best of the run's evaluations (every `eval_every` steps) up to the budget: early stopping on"
+    text += " the test split, Greydanus & Kobak's protocol; their table (6000 steps) beside it.\n\n"
+    text += table(rows, "best_acc")
+    comparisons = distances(rows)
+    if comparisons:
+        text += "\n## Distance from the published numbers\n\n" + distance_table(comparisons)
+    if digits["models"]:
+        text += (
+            "\n## Per-digit test error (%)\n\nEach model at the end of its longest runs (mean over seeds);"
+        )
+        text += (
+            " human: the published expert's quizzes; CNN (published): measured off the reference's figure;"
+        )
+        text += " r: Pearson correlation with the human's ten error rates.\n\n" + per_digit_table(digits)
     if shared:
         text += (
             f"\n{len(shared)} rows are shared budgets: read from the evaluation history of the longest run"
             " of the same model and seed (`shared_budget`, `source_run` in summary.csv).\n"
         )
-    text += "\nPublished: Beebe et al. (one seed, read from one 10000-step run); Greydanus & Kobak table.\n"
     text += "\n## Failed or missing runs\n\n" + failures_table(rows)
     text += "\n## Figures\n\n" + "".join(f"![{path.stem}]({path.name})\n" for path in figures)
     path = sweep_dir / RESULTS_MD
@@ -129,7 +237,7 @@ def write_results_md(
     return path
 
 
-def write_figures(sweep_dir: Path, rows: list[dict[str, Any]]) -> list[Path]:
+def write_figures(sweep_dir: Path, rows: list[dict[str, Any]], digits: dict[str, Any]) -> list[Path]:
     stats = accuracy_stats(rows)
     if not stats:
         return []
@@ -141,6 +249,11 @@ def write_figures(sweep_dir: Path, rows: list[dict[str, Any]]) -> list[Path]:
         per_model = {model: stats[model, steps] for model in parameters if (model, steps) in stats}
         path = sweep_dir / f"accuracy_{steps}steps.png"
         figures.append(study_figures.accuracy_bars(path, steps, per_model, human, beebe.get(steps, {})))
+    for steps in budgets[:-1]:  # the largest budget's curves are learning_curves.png below
+        curves = learning_curves(rows, steps)
+        curves = {model: curves[model] for model in parameters if model in curves}
+        path = sweep_dir / f"learning_curves_{steps}steps.png"
+        figures.append(study_figures.learning_curves(path, curves, human, steps))
     curves = learning_curves(rows)
     curves = {model: curves[model] for model in parameters if model in curves}
     figures.append(study_figures.learning_curves(sweep_dir / "learning_curves.png", curves, human))
@@ -150,10 +263,13 @@ def write_figures(sweep_dir: Path, rows: list[dict[str, Any]]) -> list[Path]:
     }
     path = sweep_dir / "accuracy_vs_parameters.png"
     figures.append(study_figures.accuracy_vs_parameters(path, points, budgets[-1]))
+    if digits["models"]:
+        figures.append(study_figures.per_digit_errors(sweep_dir / "per_digit_errors.png", digits))
     return figures
 
 
 def study_report(sweep_dir: Path, rows: list[dict[str, Any]], cfg: DictConfig) -> list[Path]:
     """results.md and the figures of a model x steps x seeds sweep; returns the paths written."""
-    figures = write_figures(sweep_dir, rows)
-    return [write_results_md(sweep_dir, rows, cfg, figures), *figures]
+    digits = per_digit(sweep_dir, rows)
+    figures = write_figures(sweep_dir, rows, digits)
+    return [write_results_md(sweep_dir, rows, cfg, figures, digits), *figures]

@@ -21,10 +21,13 @@ import time
 from datetime import datetime
 from pathlib import Path
 
+from hydra.errors import CompactHydraException
 from hydra.utils import get_method
 from omegaconf import DictConfig, OmegaConf
 
 from mnist1d.atomic import write_json
+from mnist1d.errors import DiskFullError, reported_as_message
+from mnist1d.sweeps import slurm
 from mnist1d.sweeps.spec import SweepSpec, build_spec, compose_sweep, split_arguments, sweep_keys
 from mnist1d.sweeps.summary import TIMING_FILE, collect_rows, write_summary
 from mnist1d.sweeps.wandb_report import log_report, report_mode
@@ -80,6 +83,8 @@ def run_jobs(spec: SweepSpec, sweep_dir: Path, resume: bool) -> None:
     log.info("Sweep %s: %d jobs into %s\n  %s", spec.name, len(spec.jobs()), sweep_dir, " ".join(command))
     started = time.perf_counter()
     subprocess.run(command, check=False)
+    if spec.launcher == slurm.LAUNCHER:  # the multirun stops waiting at a job that ended without its result
+        slurm.wait_for_jobs(sweep_dir)
     seconds = time.perf_counter() - started
     log.info("Jobs finished in %.1f s (launcher %s)", seconds, spec.launcher)
     write_json(sweep_dir / TIMING_FILE, {"launcher": spec.launcher, "jobs_wall_time_s": seconds})
@@ -112,6 +117,8 @@ def sweep(argv: list[str]) -> int:
     if cfg.resume:
         sweep_dir = existing_dir("resume", cfg.resume)
         spec = resume_spec(sweep_dir, sweep_overrides, train_overrides)
+        if SweepSpec.load(sweep_dir).launcher == slurm.LAUNCHER:  # no job runs twice at once
+            slurm.wait_for_jobs(sweep_dir)
     else:
         spec = build_spec(cfg, train_overrides)
         sweep_dir = new_sweep_dir(cfg.dir, spec.name)
@@ -123,10 +130,9 @@ def sweep(argv: list[str]) -> int:
     return status
 
 
-def main(argv: list[str]) -> int | str:
-    """The command: the sweep's exit status, or the message of a refused sweep."""
+def main(argv: list[str]) -> int:
+    """The command: the sweep's exit status; a refused sweep prints its message and exits 1."""
     logging.basicConfig(level=logging.INFO, format="[%(asctime)s][%(name)s] %(message)s")
-    try:
+    # ValueError: a refused sweep; CompactHydraException: a config Hydra cannot compose (an unknown sweep=)
+    with reported_as_message(ValueError, DiskFullError, CompactHydraException):
         return sweep(argv)
-    except ValueError as error:
-        return f"sweep.py: {error}"

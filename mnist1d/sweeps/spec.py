@@ -28,11 +28,12 @@ from hydra.core.override_parser.overrides_parser import OverridesParser
 from omegaconf import DictConfig, OmegaConf, open_dict
 
 from mnist1d.atomic import write_json
+from mnist1d.sweeps import slurm
 from mnist1d.training.compose import SWEEP_CONF, compose_config, compose_train
 
 SPEC_FILE = "sweep.json"
 STEPS_AXIS = "trainer.max_steps"
-LAUNCHERS = ("basic", "joblib", "submitit_local", "submitit_slurm")
+LAUNCHERS = ("basic", "joblib", "submitit_local", slurm.LAUNCHER)
 
 
 @dataclass
@@ -65,6 +66,8 @@ class SweepSpec:
         """The arguments of `python train.py` that run this sweep into sweep_dir."""
         arguments = ["-m", f"hydra/launcher={self.launcher}", f"hydra.sweep.dir={sweep_dir}", *self.fixed]
         arguments += [f"{key}={','.join(values)}" for key, values in self.launched_axes().items()]
+        if self.launcher == slurm.LAUNCHER:  # with skip_completed=true: a requeued job resumes
+            return [*arguments, *slurm.TRAIN_ARGUMENTS]
         return [*arguments, "skip_completed=true"] if resume else arguments
 
     def save(self, sweep_dir: Path) -> None:

@@ -51,7 +51,7 @@ def run_row(sweep_dir: Path, job_dir: Path) -> dict[str, Any]:
         "steps": results.get("max_steps", named and int(named["steps"])),
         "seed": results.get("seed", named and int(named["seed"])),
         "status": results.get("status", STATUS_MISSING),
-        "error": results.get("error") if results else "no results.json: the job did not finish",
+        "error": results.get("error") if results else unfinished(job_dir),
         **{key: results.get(key) for key in ("final_acc", "best_acc", "final_test_acc", "parameters")},
         **{key: results.get(key) for key in ("wall_time_s", "steps_per_s")},
         "shared_budget": False,
@@ -60,6 +60,13 @@ def run_row(sweep_dir: Path, job_dir: Path) -> dict[str, Any]:
         "history": results.get("history", []),
         "config": results.get("config", {}),
     }
+
+
+def unfinished(job_dir: Path) -> str:
+    """Why a job directory has no results: killed (or still running), with or without a checkpoint."""
+    if (job_dir / "checkpoints" / "last.ckpt").exists():
+        return "no results.json: the job was killed or is still running; resume continues it from last.ckpt"
+    return "no results.json: the job did not finish"
 
 
 def missing_row(job: int, values: dict[str, str]) -> dict[str, Any]:

@@ -17,7 +17,8 @@ import torch
 from pytorch_lightning.callbacks import ModelCheckpoint
 from pytorch_lightning.utilities.exceptions import SIGTERMException
 
-from mnist1d.training import lightning_internals
+from mnist1d.errors import DiskFullError
+from mnist1d.training import lightning_internals, slurm
 
 log = logging.getLogger(__name__)
 
@@ -100,20 +101,37 @@ class InterruptCheckpoint(pl.Callback):
 
     Lightning already turns SIGTERM into `SIGTERMException` at the end of the current step (after its
     callbacks and any evaluation, so the saved state is consistent); Ctrl-C is routed to that same handler
-    (a second Ctrl-C stops at once). Checkpoints also carry the torch RNG states, so dropout after a resume
-    draws the masks the uninterrupted run would have drawn.
+    (a second Ctrl-C stops at once), and so is SLURM's signal before the time limit of a submitit job,
+    whose own handler (the requeue) runs once the checkpoint is saved (mnist1d/training/slurm.py says who
+    does what on SLURM). Checkpoints also carry the torch RNG states, so dropout after a resume draws the
+    masks the uninterrupted run would have drawn.
     """
 
     def __init__(self, dirpath: str | Path, filename: str = "last") -> None:
         self.ckpt_path = Path(dirpath) / f"{filename}.ckpt"
         self.signal_name: str | None = None
+        self.save_error: DiskFullError | None = None
+        self.requeued: str | None = None  # what submitit did after a time-limit signal
         self._stop_after_step: Callable[[int, Any], None] | None = None
+        # SLURM's signal before the time limit and the handler it had (submitit's), for a submitit job
+        self._time_limit: tuple[signal.Signals, slurm.Handler] | None = None
+        self._time_limit_received = False
 
     def on_train_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        # Signal handlers belong to the main thread; Lightning restores SIGINT at teardown.
+        # Signal handlers belong to the main thread; Lightning restores SIGINT (and the time-limit signal's
+        # handler, submitit's) at teardown.
         if threading.current_thread() is threading.main_thread():
             self._stop_after_step = lightning_internals.sigterm_handler()
             signal.signal(signal.SIGINT, self._on_sigint)
+            self._time_limit = slurm.take_time_limit_signal(self._on_time_limit)
+
+    def _on_time_limit(self, signum: int, frame: FrameType | None) -> None:
+        log.warning(
+            "%s: SLURM's time limit is near: finishing this step, saving a checkpoint, then requeueing",
+            signal.Signals(signum).name,
+        )
+        self.signal_name, self._time_limit_received = signal.Signals(signum).name, True
+        self._stop_after_step(signum, frame)
 
     def _on_sigint(self, signum: int, frame: FrameType | None) -> None:
         log.warning(
@@ -128,8 +146,16 @@ class InterruptCheckpoint(pl.Callback):
     ) -> None:
         if isinstance(exception, SIGTERMException):
             self.signal_name = self.signal_name or signal.SIGTERM.name
-            trainer.save_checkpoint(self.ckpt_path, weights_only=False)
-            log.warning("%s at step %d: saved %s", self.signal_name, trainer.global_step, self.ckpt_path)
+            try:  # written atomically (AtomicCheckpointIO): a failed save leaves the previous last.ckpt
+                trainer.save_checkpoint(self.ckpt_path, weights_only=False)
+            except DiskFullError as error:  # still an interruption, resumable from the earlier checkpoint
+                self.save_error = error
+                log.error("%s at step %d: %s", self.signal_name, trainer.global_step, error)
+            else:
+                log.warning("%s at step %d: saved %s", self.signal_name, trainer.global_step, self.ckpt_path)
+            if self._time_limit_received:
+                self.requeued = slurm.requeue(self._time_limit[1], self._time_limit[0])
+                log.warning("%s", self.requeued)
 
     @property
     def exit_code(self) -> int:
@@ -139,9 +165,14 @@ class InterruptCheckpoint(pl.Callback):
     def describe(self, trainer: pl.Trainer) -> str:
         """What results.json says about the interruption: where, and how to go on."""
         signal_name = self.signal_name or "KeyboardInterrupt"
+        where = f"{signal_name} at step {trainer.global_step}"
+        if self.requeued:
+            where = f"{where} ({self.requeued})"
+        if self.save_error is not None:  # its message says how to go on
+            return f"{where}, but its checkpoint could not be saved: {self.save_error}"
         if not self.ckpt_path.exists():
-            return f"{signal_name} at step {trainer.global_step} (no checkpoint saved)"
-        return f"{signal_name} at step {trainer.global_step}; resume with ckpt_path={self.ckpt_path}"
+            return f"{where} (no checkpoint saved)"
+        return f"{where}; resume with ckpt_path={self.ckpt_path}"
 
     def state_dict(self) -> dict[str, Any]:
         cuda = torch.cuda.get_rng_state_all() if torch.cuda.is_initialized() else []

@@ -13,6 +13,7 @@ from torchmetrics.classification import MulticlassAccuracy, MulticlassConfusionM
 
 from mnist1d.training import lightning_internals
 from mnist1d.training.batches import Batch
+from mnist1d.training.datamodule import TRAIN_SPLIT
 
 
 class Classifier(pl.LightningModule):
@@ -31,7 +32,9 @@ class Classifier(pl.LightningModule):
 
     Logs `train/loss` and `train/acc` every `log_every` optimizer steps (computed only on those steps,
     so other steps cost nothing beyond forward/backward), `{eval_split}/loss`, `{eval_split}/acc` and
-    `{eval_split}/acc_best` at every evaluation, and after training, on the test split, `final/test_acc`,
+    `{eval_split}/acc_best` at every evaluation (with the DataModule's `eval_train_split`, a second
+    evaluation dataloader scores the whole training split: `train_split/loss`, `train_split/acc`), and after
+    training, on the test split, `final/test_acc`,
     `final/test_loss`, `final/test_acc_class_<digit>`, with the per-class accuracy and confusion matrix kept
     in `final_report`. `predict_step` returns class probabilities.
     """
@@ -56,6 +59,7 @@ class Classifier(pl.LightningModule):
         self.eval_split = eval_split
         self.train_acc = MulticlassAccuracy(num_classes, average="micro")
         self.eval_acc = MulticlassAccuracy(num_classes, average="micro")
+        self.train_split_acc = MulticlassAccuracy(num_classes, average="micro")
         self.best_acc = MaxMetric()
         self.best_acc.persistent(True)
         self.test_acc = MulticlassAccuracy(num_classes, average="micro")
@@ -104,18 +108,27 @@ class Classifier(pl.LightningModule):
         """Log with the optimizer step as the loggers' x-axis (Lightning's own counts training_step calls)."""
         self.log_dict(metrics | {"step": float(self.global_step)})
 
-    def validation_step(self, batch: Batch, batch_idx: int) -> None:
+    def validation_step(self, batch: Batch, batch_idx: int, dataloader_idx: int = 0) -> None:
+        """Dataloader 0 is the evaluation split; dataloader 1, when the DataModule serves it, the whole
+        training split. Metric names carry no dataloader suffix."""
         x, y = batch
         logits = self.net(x)
-        self.eval_acc.update(logits, y)
-        self.log(f"{self.eval_split}/loss", F.cross_entropy(logits, y), batch_size=len(y))
+        split, accuracy = (
+            (self.eval_split, self.eval_acc) if dataloader_idx == 0 else (TRAIN_SPLIT, self.train_split_acc)
+        )
+        accuracy.update(logits, y)
+        self.log(f"{split}/loss", F.cross_entropy(logits, y), batch_size=len(y), add_dataloader_idx=False)
 
     def on_validation_epoch_end(self) -> None:
         acc = self.eval_acc.compute()
         self.eval_acc.reset()
         self.best_acc.update(acc)
         best = self.best_acc.compute()
-        self._log_at_step({f"{self.eval_split}/acc": acc, f"{self.eval_split}/acc_best": best})
+        metrics = {f"{self.eval_split}/acc": acc, f"{self.eval_split}/acc_best": best}
+        if self.train_split_acc.update_called:
+            metrics[f"{TRAIN_SPLIT}/acc"] = self.train_split_acc.compute()
+            self.train_split_acc.reset()
+        self._log_at_step(metrics)
 
     def test_step(self, batch: Batch, batch_idx: int) -> None:
         x, y = batch

@@ -15,6 +15,10 @@ from mnist1d.dataset_config import NUM_CLASSES, DatasetConfig
 from mnist1d.training.batches import TensorBatches, TrainingChunks
 from mnist1d.training.plan import StepPlan
 
+LABEL_NOISE_MODES = ("other", "resample")
+# The name under which evaluations of the training split are logged (dataloader 1 with eval_train_split).
+TRAIN_SPLIT = "train_split"
+
 
 def eval_split(val_fraction: float) -> str:
     """The split periodic evaluation reports on: `val` when part of the training split is held out, else
@@ -32,6 +36,14 @@ class MNIST1DDataModule(pl.LightningDataModule):
     double-descent experiment); evaluation labels are never noised. How the training minibatches are
     grouped into items (chunks of optimizer steps, accumulated minibatches) and which part of the
     evaluation splits is scored follow `plan`, which the training code sets (default: one step per item).
+
+    `eval_train_split` adds the training split itself (unshuffled, with the labels it is trained on, noisy
+    ones included) as a second evaluation dataloader, so that every evaluation also scores the whole
+    training split (`train_split/acc`, `train_split/loss`; Greydanus & Kobak's train-accuracy curves, the
+    train error of double descent). Off by default: it costs one forward pass over the training split per
+    evaluation. `label_noise_mode` says how `label_noise` corrupts labels: `other` gives exactly that
+    fraction a uniformly drawn different class; `resample`, the double-descent reference's scheme, redraws
+    each label with probability `label_noise` uniformly from all classes (so about 9/10 of those change).
     """
 
     def __init__(
@@ -39,6 +51,8 @@ class MNIST1DDataModule(pl.LightningDataModule):
         batch_size: int = 100,
         val_fraction: float = 0.0,
         label_noise: float = 0.0,
+        label_noise_mode: str = "other",
+        eval_train_split: bool = False,
         shuffle_seed: int = 0,
         cache_dir: str | Path | None = None,
         **generator_args: Any,
@@ -54,6 +68,10 @@ class MNIST1DDataModule(pl.LightningDataModule):
             raise ValueError(f"data.val_fraction={val_fraction!r} is invalid: must be in [0, 1)")
         if not 0 <= label_noise <= 1:
             raise ValueError(f"data.label_noise={label_noise!r} is invalid: must be in [0, 1]")
+        if label_noise_mode not in LABEL_NOISE_MODES:
+            raise ValueError(
+                f"data.label_noise_mode={label_noise_mode!r} is invalid: must be one of {LABEL_NOISE_MODES}"
+            )
         if not 1 <= batch_size <= n_fit:
             raise ValueError(
                 f"data.batch_size={batch_size!r} is invalid: must be in [1, {n_fit}] (the training samples)"
@@ -61,6 +79,8 @@ class MNIST1DDataModule(pl.LightningDataModule):
         self.batch_size = batch_size
         self.val_fraction = val_fraction
         self.label_noise = label_noise
+        self.label_noise_mode = label_noise_mode
+        self.eval_train_split = eval_train_split
         self.shuffle_seed = shuffle_seed
         self.cache_dir = cache_dir
         self.batches_per_epoch = -(-n_fit // batch_size)
@@ -100,10 +120,15 @@ class MNIST1DDataModule(pl.LightningDataModule):
             self.splits["val"] = self._tensors(x[val], y[val])
 
     def _noisy(self, y: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-        """Give a `label_noise` fraction of labels a uniformly drawn *different* class."""
+        """Corrupt training labels: `other` gives exactly a `label_noise` fraction a uniformly drawn
+        *different* class; `resample` redraws each label with probability `label_noise` from all classes."""
         if not self.label_noise:
             return y
         y = y.copy()
+        if self.label_noise_mode == "resample":
+            redraw = np.flatnonzero(rng.random(len(y)) < self.label_noise)
+            y[redraw] = rng.integers(0, NUM_CLASSES, size=len(redraw))
+            return y
         flip = rng.permutation(len(y))[: round(len(y) * self.label_noise)]
         y[flip] = (y[flip] + rng.integers(1, NUM_CLASSES, size=len(flip))) % NUM_CLASSES
         return y
@@ -139,8 +164,12 @@ class MNIST1DDataModule(pl.LightningDataModule):
         n = math.ceil(part * len(y))
         return TensorBatches(x[:n], y[:n], batch_size=max(n, 1))
 
-    def val_dataloader(self) -> TensorBatches:
-        return self._whole_batch(self.eval_split, self.plan.val_part)
+    def val_dataloader(self) -> TensorBatches | list[TensorBatches]:
+        """The evaluation split; with `eval_train_split`, then the whole training split (dataloader 1)."""
+        loader = self._whole_batch(self.eval_split, self.plan.val_part)
+        if not self.eval_train_split:
+            return loader
+        return [loader, self._whole_batch("train", self.plan.val_part)]
 
     def test_dataloader(self) -> TensorBatches:
         return self._whole_batch("test", self.plan.test_part)

@@ -20,6 +20,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from mnist1d.atomic import write_json
 from mnist1d.dataset_config import DatasetConfig
+from mnist1d.errors import disk_full_names
 from mnist1d.training.classifier import Classifier
 from mnist1d.training.datamodule import MNIST1DDataModule
 from mnist1d.training.plan import StepPlan, eval_part
@@ -110,8 +111,9 @@ def evaluate(cfg: DictConfig) -> float:
         "config": OmegaConf.to_container(cfg, resolve=True),
     }
     title = f"{results['model']}, step {results['steps']}: test confusion matrix"
-    save_confusion_figure(report["confusion_matrix"], out_dir, title)
-    write_json(out_dir / RESULTS_FILE, results)
+    with disk_full_names(out_dir, "free some space, then run the evaluation again"):
+        save_confusion_figure(report["confusion_matrix"], out_dir, title)
+        write_json(out_dir / RESULTS_FILE, results)
     for line in summary_lines(results, out_dir):
         log.info(line)
     return results["final_test_acc"]

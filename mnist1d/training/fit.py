@@ -14,8 +14,10 @@ from omegaconf import DictConfig, OmegaConf
 from pytorch_lightning.callbacks import ModelCheckpoint
 
 from mnist1d.atomic import write_json
+from mnist1d.errors import DiskFullError, disk_full, disk_full_names
 from mnist1d.training import lightning_internals
 from mnist1d.training.callbacks import DivergenceGuard, EvaluateLastStep, InterruptCheckpoint, RunSummary
+from mnist1d.training.checkpoint_io import CHECKPOINTS_DIR, AtomicCheckpointIO, disk_full_advice
 from mnist1d.training.classifier import Classifier
 from mnist1d.training.datamodule import MNIST1DDataModule
 from mnist1d.training.loggers import finish_wandb, log_confusion_matrix
@@ -31,6 +33,7 @@ from mnist1d.training.results import (
     save_confusion_figure,
     summary_lines,
 )
+from mnist1d.training.slurm import cluster_plugins
 from mnist1d.training.validation import validate
 
 log = logging.getLogger(__name__)
@@ -80,6 +83,9 @@ def build(cfg: DictConfig) -> tuple[MNIST1DDataModule, Classifier, pl.Trainer, S
         # Lightning adds a ModelCheckpoint of its own unless told that the callbacks config chose none
         enable_checkpointing=any(isinstance(c, ModelCheckpoint) for c in callbacks),
         enable_progress_bar=progress_bar,
+        # every checkpoint (last, best, interrupt) is written atomically; on SLURM, Lightning neither saves
+        # nor requeues (mnist1d/training/slurm.py)
+        plugins=[*instantiate(trainer_cfg.get("plugins") or []), AtomicCheckpointIO(), *cluster_plugins()],
         **trainer_arguments(trainer_cfg, plan),
     )
     lightning_internals.check(trainer)
@@ -149,8 +155,15 @@ def train(cfg: DictConfig) -> float | None:
         log_confusion_matrix(trainer.loggers, module.final_report["confusion_matrix"], png)
         results["status"] = STATUS_OK
     except Exception as error:
-        results["error"] = f"{type(error).__name__}: {error}"
-        raise
+        full = disk_full(error, results_path.parent, disk_full_advice(results_path.parent / CHECKPOINTS_DIR))
+        if full is None:
+            results["error"] = f"{type(error).__name__}: {error}"
+            raise
+        # Out of space: the run itself is fine and goes on from its last checkpoint once there is space.
+        results["status"], results["error"] = STATUS_INTERRUPTED, f"{type(full).__name__}: {full}"
+        if full is error:
+            raise
+        raise full from error
     except (KeyboardInterrupt, SystemExit) as interruption:  # Lightning's SIGTERMException is a SystemExit
         stop = next(c for c in trainer.callbacks if isinstance(c, InterruptCheckpoint))
         results["status"], results["error"] = STATUS_INTERRUPTED, stop.describe(trainer)
@@ -162,8 +175,25 @@ def train(cfg: DictConfig) -> float | None:
             "versions": library_versions(),
             "config": resolved,
         }
-        write_json(results_path, results)
-        finish_wandb(trainer.loggers)
-        for line in summary_lines(results, results_path.parent):
-            log.info(line)
+        try:
+            write_results(results_path, results)
+        finally:
+            finish_wandb(trainer.loggers)
+            for line in summary_lines(results, results_path.parent):
+                log.info(line)
     return results["final_acc"]
+
+
+def write_results(path: Path, results: dict[str, Any]) -> None:
+    """Write results.json. On a full disk the file is not written (a run that completed then stops with
+    `DiskFullError`, resumable from its last checkpoint); a run that already failed or stopped keeps its own
+    error, and this one is logged."""
+    try:
+        with disk_full_names(path, disk_full_advice(path.parent / CHECKPOINTS_DIR)):
+            write_json(path, results)
+    except DiskFullError as error:
+        if results["status"] != STATUS_OK:
+            log.error("%s", error)
+            return
+        results["status"], results["error"] = STATUS_INTERRUPTED, f"{type(error).__name__}: {error}"
+        raise

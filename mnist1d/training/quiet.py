@@ -15,6 +15,9 @@ HARMLESS_WARNINGS = (
     # Lightning counts training_step calls, each a chunk of optimizer steps; the optimizer-step logging
     # interval (trainer.log_every_n_steps) is honoured whatever this count.
     r"The number of training batches \(\d+\) is smaller than the logging interval",
+    # On a machine with SLURM installed, Lightning suggests `srun` for every run outside a SLURM job: a run
+    # is one process on one device, and sweep.py's SLURM jobs are started by srun.
+    r"The `srun` command is available on your system but is not used",
 )
 HARMLESS_LOG_LINES = {
     "pytorch_lightning.utilities.rank_zero": (

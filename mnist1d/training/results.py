@@ -9,6 +9,8 @@ from pathlib import Path
 from typing import Any
 
 from mnist1d.atomic import save_figure
+from mnist1d.errors import disk_full_names
+from mnist1d.training.checkpoint_io import CHECKPOINTS_DIR, disk_full_advice
 
 RESULTS_FILE = "results.json"
 STATUS_OK, STATUS_FAILED, STATUS_INTERRUPTED = "ok", "failed", "interrupted"
@@ -49,7 +51,8 @@ def save_confusion_figure(matrix: list[list[int]], out_dir: Path, title: str) ->
     classes = range(len(matrix))
     ax.set(xticks=classes, yticks=classes, xlabel="predicted class", ylabel="true class", title=title)
     fig.colorbar(image, ax=ax, shrink=0.8)
-    (png,) = save_figure(fig, out_dir, "confusion_matrix", formats=("png",))
+    with disk_full_names(out_dir / "confusion_matrix.png", disk_full_advice(out_dir / CHECKPOINTS_DIR)):
+        (png,) = save_figure(fig, out_dir, "confusion_matrix", formats=("png",))
     return png
 
 

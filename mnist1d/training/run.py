@@ -1,8 +1,10 @@
 """What train.py runs per job: `train`, plus the two things a sweep needs around it.
 
 - resume (`skip_completed=true`): a job whose results.json already says "ok" for the same config is not
-  trained again, and one that was interrupted (Ctrl-C, SIGTERM, a SLURM preemption) continues from its
-  `checkpoints/last.ckpt`;
+  trained again, and one that stopped without a final status continues from its newest readable
+  checkpoint: interrupted (Ctrl-C, SIGTERM, a SLURM preemption, a full disk) or killed outright (SIGKILL,
+  the OOM killer, a lost node: no results.json at all). A checkpoint that cannot be loaded is reported and
+  moved aside, and the job goes on from the next one, or from scratch;
 - failures that happen before `train` can record them (e.g. a net that cannot be built from its config)
   still leave a results.json with status "failed" and the error, so the sweep report can list them.
 
@@ -17,19 +19,17 @@ import logging
 from pathlib import Path
 from typing import Any
 
+import torch
 from omegaconf import DictConfig, OmegaConf
 
 from mnist1d.atomic import write_json
+from mnist1d.errors import disk_full
+from mnist1d.training.checkpoint_io import CHECKPOINTS_DIR, LAST
 from mnist1d.training.fit import train
-from mnist1d.training.results import (
-    RESULTS_FILE,
-    STATUS_FAILED,
-    STATUS_INTERRUPTED,
-    STATUS_OK,
-    read_results,
-)
+from mnist1d.training.results import RESULTS_FILE, STATUS_FAILED, STATUS_OK, read_results
 
 log = logging.getLogger(__name__)
+FINAL_STATUSES = (STATUS_OK, STATUS_FAILED)  # any other status, or none, leaves a job to resume
 # Config keys that do not change what a run computes, so a completed run counts as done whatever they are.
 RUN_INDEPENDENT_KEYS = ("skip_completed", "ckpt_path", "num_threads", "paths", "logger")
 
@@ -56,22 +56,66 @@ def run_job(cfg: DictConfig) -> float | None:
     if cfg.skip_completed and (done := completed_results(cfg, output_dir)):
         log.info("Skipping %s: already completed (final_acc %.4f)", output_dir.name, done["final_acc"])
         return done["final_acc"]
-    if cfg.skip_completed and cfg.ckpt_path is None and (last := interrupted_checkpoint(output_dir)):
-        log.info("Resuming %s from %s", output_dir.name, last)
-        cfg.ckpt_path = str(last)
+    remove_partial_writes(output_dir)
+    if cfg.skip_completed and cfg.ckpt_path is None and (checkpoint := resume_checkpoint(output_dir)):
+        log.info("Resuming %s from %s (step %d)", output_dir.name, *checkpoint)
+        cfg.ckpt_path = str(checkpoint[0])
     try:
         return train(cfg)
     except Exception as error:
-        if read_results(output_dir) is None:  # a refused config leaves earlier results untouched
+        # A refused config leaves earlier results untouched; a full disk would refuse this write too, and
+        # the job must stay resumable (a "failed" job reruns from scratch).
+        if read_results(output_dir) is None and disk_full(error, output_dir) is None:
             write_json(output_dir / RESULTS_FILE, failure_record(cfg, error))
         raise
 
 
-def interrupted_checkpoint(output_dir: Path) -> Path | None:
-    """The last checkpoint of an interrupted run in output_dir, if it left one."""
+def resume_checkpoint(output_dir: Path) -> tuple[Path, int] | None:
+    """The newest readable checkpoint (and its step) of a job that stopped without a final status, or None.
+
+    A job's final status is "ok" or "failed" in its results.json. Any other status ("interrupted"), or no
+    results.json at all (`train` removes it when it starts, so a killed job has none), means the job
+    stopped part-way. Unreadable checkpoints are moved aside; of the others the one of the latest step is
+    chosen, last.ckpt on a tie.
+    """
     results = read_results(output_dir)
-    last = output_dir / "checkpoints" / "last.ckpt"
-    return last if results and results.get("status") == STATUS_INTERRUPTED and last.exists() else None
+    if results is not None and results.get("status") in FINAL_STATUSES:
+        return None
+    readable = []
+    for path in sorted((output_dir / CHECKPOINTS_DIR).glob("*.ckpt"), key=lambda p: p.name != LAST):
+        step = checkpoint_step(path)
+        if step is None:
+            log.warning("%s cannot be loaded: moved to %s", path, move_aside(path).name)
+        else:
+            readable.append((path, step))
+    return max(readable, key=lambda found: found[1], default=None)  # max keeps the first (last.ckpt) on ties
+
+
+def checkpoint_step(path: Path) -> int | None:
+    """The global step of a Lightning checkpoint, or None if it cannot be loaded (torn, empty, not one)."""
+    try:
+        checkpoint = torch.load(path, map_location="cpu", weights_only=True)
+        return int(checkpoint["global_step"]) if "state_dict" in checkpoint else None
+    except Exception:  # any failure to load makes it unusable for a resume
+        return None
+
+
+def move_aside(path: Path) -> Path:
+    """Rename an unusable file to `<name>.unreadable` (numbered if taken), kept for inspection."""
+    for attempt in range(1000):
+        target = path.with_name(f"{path.name}.unreadable{f'.{attempt}' if attempt else ''}")
+        if not target.exists():
+            return path.rename(target)
+    raise FileExistsError(f"{path}: too many earlier unreadable copies beside it")
+
+
+def remove_partial_writes(output_dir: Path) -> None:
+    """Remove the temporary files of writes that a killed process left unfinished (results.json, figures,
+    checkpoints; `atomic_open` names them `.<name>-<random>.tmp`): never renamed to a real path, nothing
+    refers to them."""
+    for folder in (output_dir, output_dir / CHECKPOINTS_DIR):
+        for partial in folder.glob(".*-*.tmp"):
+            partial.unlink(missing_ok=True)
 
 
 def failure_record(cfg: DictConfig, error: Exception) -> dict[str, Any]:

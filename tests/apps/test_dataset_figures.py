@@ -67,8 +67,26 @@ def test_small_run_writes_figures_and_pixel_baselines(tmp_path, cache_dir):
     assert saved["pixel_space_test_acc"] == numbers["pixel_space_test_acc"]
     acc = saved["pixel_space_test_acc"]
     assert 0.1 < acc["logistic"] < acc["knn"] < 1  # kNN beats a linear model in pixel space
-    assert saved["tsne_points"] == 150 and np.isfinite(saved["tsne_kl_divergence"])
+    # Fig. 5: MNIST-1D beside image digits, labelled as what they are (no MNIST here: scikit-learn's digits)
+    assert list(saved["tsne"]) == ["scikit-learn 8x8 digits (not MNIST)", "MNIST-1D"]
+    images, mnist1d = saved["tsne"].values()
+    assert images["points"] == mnist1d["points"] == 150
+    assert mnist1d["knn_test_acc"] == acc["knn"]
+    assert images["knn_test_acc"] > mnist1d["knn_test_acc"] + 0.2  # image digits cluster, MNIST-1D not
     assert saved["cpu_time_s"] > 0 and saved["config"]["knn_k"] == 10
+
+
+def test_local_mnist_file_is_used_for_the_image_panel(tmp_path, cache_dir):
+    rng = np.random.default_rng(0)
+    y, y_test = rng.integers(0, 10, 300), rng.integers(0, 10, 100)
+    x, x_test = (
+        labels[:, None, None] * 20.0 + rng.normal(0, 1, (len(labels), 28, 28)) for labels in (y, y_test)
+    )
+    np.savez(tmp_path / "mnist.npz", x_train=x, y_train=y, x_test=x_test, y_test=y_test)
+    overrides = [*SMALL, f"tsne.image_dataset={tmp_path / 'mnist.npz'}"]
+    saved = figures.run(compose_app("dataset_figures", overrides, tmp_path / "out", cache_dir))
+    assert next(iter(saved["tsne"])) == "MNIST (mnist.npz, 28x28 pixels)"
+    assert saved["tsne"]["MNIST (mnist.npz, 28x28 pixels)"]["knn_test_acc"] == 1.0
 
 
 @pytest.mark.parametrize(

@@ -24,11 +24,15 @@ def test_pooling_sweep_small(make_cfg, tmp_path: Path) -> None:
     assert launch.sweep(["sweep=pooling_small", f"report={tmp_path}", "wandb_report=false"]) == 0
     rows = collect_rows(tmp_path, None)
     numbers = report_files([tmp_path / f"pooling{s}" for s in (".json", ".png", ".pdf")], "pooling")
+    assert "| max | 2,000 |" in (tmp_path / "pooling.md").read_text()
     assert {p: list(by_size) for p, by_size in numbers["accuracy"].items()} == {
         "none": ["500", "2000"],
         "max": ["500", "2000"],
     }
     for size in ("500", "2000"):
+        for pooling in ("none", "max"):
+            best, final = numbers["best_accuracy"][pooling][size], numbers["accuracy"][pooling][size]
+            assert best["n"] == final["n"] == 1 and best["mean"] >= final["mean"]
         gain = numbers["accuracy"]["max"][size]["mean"] - numbers["accuracy"]["none"][size]["mean"]
         assert numbers["best_pooling_gain_over_none"][size] == pytest.approx(gain)
     assert all(

@@ -1,7 +1,9 @@
-"""The study report from rows alone (no training): the results table, failures and figures."""
+"""The study report from rows alone (no training): the final and best tables beside the published numbers,
+the distances, per-digit errors, failures and figures."""
 
 from __future__ import annotations
 
+import json
 import statistics
 from pathlib import Path
 
@@ -15,19 +17,24 @@ from tests.helpers import result_row
 
 def test_study_report_table_failures_and_figures(tmp_path: Path):
     rows = [
-        result_row("cnn", 1000, seed, [0.6, 0.7, 0.8, acc]) for seed, acc in enumerate([0.90, 0.92, 0.95])
+        result_row("cnn", 1000, seed, [0.6, 0.7, 0.95, acc]) for seed, acc in enumerate([0.90, 0.92, 0.94])
     ]
     rows += [result_row("gru", 1000, 0, [0.5, 0.6, 0.7, 0.85])]
     rows += [result_row("gru", 1000, 1, [0.5], status="failed", error="FloatingPointError: loss is nan")]
     paths = study_report(tmp_path, rows, OmegaConf.create({"name": "study"}))
     report = (tmp_path / "results.md").read_text()
-    cnn = [90, 92, 95]
-    assert (
-        f"| cnn | 5,210 | {statistics.fmean(cnn):.1f} ± {statistics.stdev(cnn):.1f} (n=3) | 88.3 |" in report
-    )
-    assert "| gru | 5,134 | 85.0 (n=1) | 86.6 |" in report
+    final, best = report.split("## Best accuracy during training")
+    cnn = [90, 92, 94]
+    mean, std = statistics.fmean(cnn), statistics.stdev(cnn)
+    assert f"| cnn | 5,210 | {mean:.1f} ± {std:.1f} (n=3) | 88.3 |" in final
+    assert "| gru | 5,134 | 85.0 (n=1) | 86.6 |" in final
+    assert "| cnn | 5,210 | 95.0 ± 0.0 (n=3) |" in best  # the best evaluation of each seed
     assert "| gru-1000-1 | failed | FloatingPointError: loss is nan |" in report
-    assert f"| human | — | — | {published_results()['human']['test_accuracy']:g} |" in report
+    assert f"| human | — | — | {published_results()['human']['test_accuracy']:g} |" in final
+    # every published number beside ours, in points and in our standard deviations
+    assert "| cnn | 1000 | Beebe et al. (final) | 88.3 | 92.0 | +3.7 | +1.9 |" in report
+    assert "| gru | 1000 | Beebe et al. (final) | 86.6 | 85.0 | -1.6 | — |" in report
+    assert "0 of 2 published numbers lie within one of our standard deviations" in report
     pngs = [path for path in paths if path.suffix == ".png"]
     assert [p.name for p in pngs] == [
         "accuracy_1000steps.png",
@@ -37,3 +44,27 @@ def test_study_report_table_failures_and_figures(tmp_path: Path):
     for png in pngs:
         height, width, _ = imread(png).shape
         assert (width, height) == FIGURE_SIZE_PX
+
+
+def test_study_report_compares_6000_steps_with_gk_and_draws_per_digit_errors(tmp_path: Path):
+    rows = []
+    for seed, (at_6000, at_10000) in enumerate([(0.93, 0.94), (0.91, 0.95), (0.92, 0.93)]):
+        history = [0.5] * 23 + [at_6000] + [0.9] * 15 + [at_10000]  # evaluations every 250 steps
+        run = result_row("cnn", 10000, seed, history, job_dir=f"{seed}_cnn-10000steps-seed{seed}")
+        shared = result_row("cnn", 6000, seed, history[:24], shared_budget=True, job_dir=None)
+        rows += [run, shared | {"source_run": run["job_dir"]}]
+        (tmp_path / run["job_dir"]).mkdir()
+        per_class = [0.99, 0.9, 0.85, 1.0, 0.9, 0.97, 1.0, 0.88, 0.96, 0.93]
+        (tmp_path / run["job_dir"] / "results.json").write_text(json.dumps({"per_class_acc": per_class}))
+    paths = study_report(tmp_path, rows, OmegaConf.create({"name": "study"}))
+    report = (tmp_path / "results.md").read_text()
+    best = report.split("## Best accuracy during training")[1]
+    assert "| model | parameters | 6000 steps | G&K 6000 | 10000 steps |" in best
+    assert "| cnn | 5,210 | 92.0 ± 1.0 (n=3) | 94 | 94.0 ± 1.0 (n=3) |" in best
+    assert "| cnn | 6000 | Greydanus & Kobak (best) | 94 | 92.0 | -2.0 | -2.0 |" in report
+    assert "## Per-digit test error (%)" in report and "| 2 | 11.9 | 16.3 | 15.0 |" in report
+    names = [p.name for p in paths if p.suffix == ".png"]
+    assert "per_digit_errors.png" in names and "learning_curves_6000steps.png" in names
+    assert "learning_curves_10000steps.png" not in names  # the longest budget's are learning_curves.png
+    height, width, _ = imread(tmp_path / "per_digit_errors.png").shape
+    assert (width, height) == FIGURE_SIZE_PX

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
+from mnist1d.training.batches import TensorBatches
 from mnist1d.training.datamodule import MNIST1DDataModule
 
 
@@ -68,9 +69,38 @@ def test_label_noise_changes_that_fraction_of_training_labels_only(cache_dir):
     assert torch.equal(clean.splits["test"][1], noisy.splits["test"][1])
 
 
+def test_resampled_label_noise_redraws_that_fraction_from_all_classes(cache_dir):
+    """The double-descent reference's scheme: each label redrawn with probability p from all ten classes, so
+    about 0.9 p of them change."""
+    clean = MNIST1DDataModule(cache_dir=cache_dir)
+    noisy = MNIST1DDataModule(cache_dir=cache_dir, label_noise=0.15, label_noise_mode="resample")
+    clean.setup(), noisy.setup()
+    changed = (clean.splits["train"][1] != noisy.splits["train"][1]).float().mean().item()
+    assert changed == pytest.approx(0.135, abs=0.015)
+    assert torch.equal(clean.splits["test"][1], noisy.splits["test"][1])
+
+
+def test_training_split_is_a_second_evaluation_loader_when_asked(cache_dir):
+    plain = MNIST1DDataModule(cache_dir=cache_dir)
+    both = MNIST1DDataModule(cache_dir=cache_dir, label_noise=0.15, eval_train_split=True)
+    plain.setup(), both.setup()
+    assert isinstance(plain.val_dataloader(), TensorBatches)  # one loader: Lightning passes no index
+    evaluation, training = both.val_dataloader()
+    [(x_eval, _)] = list(evaluation)
+    [(x_train, y_train)] = list(training)  # the whole split, in storage order, with its (noisy) labels
+    assert x_eval.shape == (1000, 40) and x_train.shape == (4000, 40)
+    assert torch.equal(x_train, both.splits["train"][0]) and torch.equal(y_train, both.splits["train"][1])
+
+
 @pytest.mark.parametrize(
     ("field", "value"),
-    [("batch_size", 0), ("batch_size", 4001), ("val_fraction", 1.0), ("label_noise", -0.1)],
+    [
+        ("batch_size", 0),
+        ("batch_size", 4001),
+        ("val_fraction", 1.0),
+        ("label_noise", -0.1),
+        ("label_noise_mode", "flip"),
+    ],
 )
 def test_bad_loader_arguments_name_the_field(field, value, cache_dir):
     with pytest.raises(ValueError, match=f"data.{field}"):

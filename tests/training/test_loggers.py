@@ -72,6 +72,7 @@ def test_wandb_takes_any_wandb_argument_and_logs_the_confusion_matrix(make_cfg, 
     log = records.read_bytes()
     assert b"passed-through-note" in log and b"training" in log
     assert b"final/confusion_matrix" in log and b"final/test_acc_class_9" in log
+    assert b"artifact" in log and b"model-" in log  # log_model: the checkpoints as a W&B model artifact
     assert (tmp_path / "run" / "confusion_matrix.png").read_bytes()[:4] == b"\x89PNG"
 
 
