@@ -49,3 +49,14 @@ slurm:
 
 slurm-stop:
 	scripts/slurm_cluster.sh stop $(SLURM_DIR)
+
+# What a bare GPU machine lacks, as wheels in $(WHEELS) (Hydra with its joblib launcher, W&B, pytest, at this
+# environment's versions; about 30 MB): scripts/gpu_check.sh installs them there without a network.
+WHEELS ?= .wheels
+GPU_PACKAGES := hydra-core|omegaconf|hydra-joblib-launcher|wandb|pytest|pytest-timeout
+.PHONY: gpu-wheels
+
+gpu-wheels: install
+	$(PY) -m pip wheel -q --no-deps -w $(WHEELS) antlr4-python3-runtime==4.9.3
+	$(PY) -m pip download -q --only-binary=:all: -d $(WHEELS) --find-links $(WHEELS) "setuptools>=77" \
+		$$($(PY) -m pip freeze | grep -iE '^($(GPU_PACKAGES))==')

@@ -83,6 +83,10 @@ def slow_steps(seconds: float) -> list[str]:
 # chunks of 5 steps an interruption at step 15 falls between evaluations and mid-epoch.
 RESUMABLE = ["model=tcn", "model.channels=[8,8]", "eval_every=10", "seed=3", "trainer.max_steps=30"]
 RESUMABLE += ["chunk_steps=5"]
+# Tests that compare runs bit for bit train on the CPU, where identical runs give identical numbers; on a GPU
+# they do only with trainer.deterministic=true (tests/training/test_gpu.py checks that).
+ON_CPU = "trainer.accelerator=cpu"
+RESUMABLE += [ON_CPU]
 
 
 def build_model(name: str, seq_length: int = 40, **overrides: object) -> nn.Module:

@@ -18,12 +18,13 @@ import torch
 
 from mnist1d.sweeps import launch
 from mnist1d.training.fit import train
-from tests.helpers import ROOT, read_results
+from tests.helpers import ON_CPU, ROOT, read_results
 
 FIGURES = ["accuracy_5steps.png", "accuracy_10steps.png", "learning_curves.png", "accuracy_vs_parameters.png"]
 
 
-QUICK = ["eval_every=5", "logger=csv", "callbacks=none"]
+# On the CPU: the tests compare the metrics of runs made in different ways, bit for bit.
+QUICK = ["eval_every=5", "logger=csv", "callbacks=none", ON_CPU]
 
 
 TINY_GRID = ["model=logistic,mlp", "trainer.max_steps=5,10", "seed=0,1"]
@@ -240,7 +241,7 @@ def test_sigkill_of_the_training_process_then_resume_continues_from_the_last_che
     """The user's path: `kill -9` of a sweep's training process part-way through its first job (what the
     OOM killer or a lost node does), then `python sweep.py resume=<dir>`."""
     sweep_dir = tmp_path / "killed"
-    job = ["model=mlp", "trainer.max_steps=1000", "eval_every=50", "num_threads=1", "logger=csv"]
+    job = ["model=mlp", "trainer.max_steps=1000", "eval_every=50", "num_threads=1", "logger=csv", ON_CPU]
     command = [
         sys.executable,
         "sweep.py",

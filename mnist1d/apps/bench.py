@@ -1,11 +1,16 @@
-"""Framework tax, side by side: `python -m mnist1d.apps.bench [--models mlp cnn] [--steps 500] [--tiny]`.
+"""Framework tax, side by side: `python -m mnist1d.apps.bench [--models mlp cnn] [--steps 500] [--csv]`.
 
 For every architecture, in one process and interleaved (plain, framework, plain, ...) so that load from other
-processes hits both alike, it times
-  (a) a plain PyTorch loop: the same net, optimizer, batches, threads and periodic evaluation, no Lightning;
-  (b) the real training path, `mnist1d.training.train` on the config `python train.py` composes, from
-      `on_train_start` to `on_train_end` (logging, evaluation and checkpoints included, start-up excluded),
-and prints steps/s of both, their ratio and the framework's overhead per step. It also times the DataModule's
+processes hits both alike, it times on the device the run's Trainer picks (`trainer.accelerator`, default
+`auto`: a GPU when there is one)
+  (a) a plain PyTorch loop on that device: the same net, optimizer, batches, threads and periodic evaluation,
+      no Lightning;
+  (b) the real training path, `mnist1d.training.train` on the configuration `python train.py` runs by default
+      (W&B offline and the CSV log, checkpoints at every evaluation; `--csv`: the CSV log only, no W&B), from
+      `on_train_start` to `on_train_end` (logging, evaluation and checkpoints included, start-up excluded);
+  (c) on CUDA, (b) with `cuda_graphs=false`: the eager path, while (b) replays CUDA graphs;
+and prints steps/s of each, their ratio to (a) and the framework's overhead per step. The device is
+synchronised before every clock read, and named in the output and the JSON. It also times the DataModule's
 batches against a `DataLoader(TensorDataset)` and, with `--process`, the whole `python train.py` process
 against `python -c "import pytorch_lightning"`. With `--grid <sweep dir>` it sets a finished sweep's wall time
 beside its floor: the plain-loop time of all the steps its jobs trained, at the rates just measured, divided
@@ -37,6 +42,7 @@ from torch.utils.data import DataLoader, TensorDataset
 
 from mnist1d.sweeps.summary import SUMMARY_FILE, TIMING_FILE
 from mnist1d.training.batches import TrainingChunks
+from mnist1d.training.callbacks import synchronize
 from mnist1d.training.compose import CONF_DIR, compose_train, config_options
 from mnist1d.training.fit import train
 from mnist1d.training.results import RESULTS_FILE, read_results
@@ -51,11 +57,29 @@ def study_models() -> list[str]:
     return list(OmegaConf.load(CONF_DIR / "sweeps" / "sweep" / "study.yaml").grid.model)
 
 
-def endless_batches(cfg: DictConfig) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+def run_device(cfg: DictConfig) -> torch.device:
+    """The device a run of `cfg` trains on: what its `trainer.accelerator` picks (auto: a GPU if any)."""
+    trainer = pl.Trainer(
+        accelerator=cfg.trainer.accelerator,
+        devices=1,
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+    )
+    return trainer.strategy.root_device
+
+
+def device_name(device: torch.device) -> str:
+    """The device in words: the GPU's name, or its type."""
+    return torch.cuda.get_device_name(device) if device.type == "cuda" else device.type.upper()
+
+
+def endless_batches(cfg: DictConfig, device: torch.device) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
     """The training batches the DataModule serves, in its order, indexed as a plain loop would do it."""
     datamodule = instantiate(cfg.data)
     datamodule.setup()
-    x, y = datamodule.splits["train"]
+    x, y = (t.to(device) for t in datamodule.splits["train"])
     stream = TrainingChunks(x, y, datamodule.batch_size, seed=cfg.seed)
     for epoch in itertools.count():
         order = stream.order(epoch)
@@ -64,19 +88,23 @@ def endless_batches(cfg: DictConfig) -> Iterator[tuple[torch.Tensor, torch.Tenso
             yield x[take], y[take]
 
 
-def plain_loop(cfg: DictConfig, steps: int) -> float:
-    """Seconds of a plain PyTorch loop doing the framework's work: steps, evaluation every eval_every."""
+def plain_loop(cfg: DictConfig, steps: int, device: torch.device) -> float:
+    """Seconds of a plain PyTorch loop doing the framework's work on `device`: steps, evaluation every
+    eval_every (the accuracies stay on the device, as a loop that reads them at the end would keep them)."""
     if cfg.get("num_threads"):
         torch.set_num_threads(cfg.num_threads)
     pl.seed_everything(cfg.seed, verbose=False)
     datamodule = instantiate(cfg.data)
     datamodule.setup()
     net = instantiate(cfg.model, seq_length=datamodule.seq_length, num_classes=datamodule.num_classes)
+    net = net.to(device)
     optimizer = instantiate(cfg.optimizer)(net.parameters())
-    x_eval, y_eval = datamodule.splits[datamodule.eval_split]
+    x_eval, y_eval = (t.to(device) for t in datamodule.splits[datamodule.eval_split])
+    batches = endless_batches(cfg, device)
     accuracies = []
+    synchronize(device)
     started = time.perf_counter()
-    for done, (x, y) in enumerate(endless_batches(cfg), start=1):
+    for done, (x, y) in enumerate(batches, start=1):
         loss = F.cross_entropy(net(x), y)
         optimizer.zero_grad()
         loss.backward()
@@ -88,6 +116,7 @@ def plain_loop(cfg: DictConfig, steps: int) -> float:
             net.train()
         if done == steps:
             break
+    synchronize(device)
     return time.perf_counter() - started
 
 
@@ -100,64 +129,58 @@ def framework_run(cfg: DictConfig) -> float:
     return results["fit_time_s"]
 
 
-def bench_model(model: str, steps: int, repeats: int, scratch: Path, extra: list[str]) -> dict[str, Any]:
+def bench_model(
+    model: str, steps: int, repeats: int, scratch: Path, extra: list[str], device: torch.device
+) -> dict[str, Any]:
     """Interleaved plain/framework timings of one model; the median of each and their spread.
 
-    An untimed warm-up first (kernel caches, allocator), then pairs whose order alternates, so that neither
-    path systematically runs warmer.
+    An untimed warm-up first (kernel caches, allocator), then rounds whose order alternates, so that no path
+    systematically runs warmer. On CUDA the framework runs twice per round: as configured (CUDA graphs with
+    the default `cuda_graphs=auto`) and eagerly (`cuda_graphs=false`).
     """
-    plain_s, framework_s = [], []
+    paths = {"plain": None, "framework": []}
+    if device.type == "cuda":
+        paths["eager"] = ["cuda_graphs=false"]
+    seconds: dict[str, list[float]] = {name: [] for name in paths}
     for repeat in range(repeats):
-        cfg = compose_train(
-            [
-                f"model={model}",
-                f"trainer.max_steps={steps}",
-                f"paths.output_dir={scratch / model}-{repeat}",
-                *extra,
-            ]
+        for name in list(paths) if repeat % 2 == 0 else list(paths)[::-1]:
+            overrides = [f"model={model}", f"trainer.max_steps={steps}", *extra, *(paths[name] or [])]
+            cfg = compose_train([*overrides, f"paths.output_dir={scratch / model}-{repeat}-{name}"])
+            if repeat == 0 and name == "plain":
+                plain_loop(cfg, min(steps, WARMUP_STEPS), device)
+            seconds[name].append(plain_loop(cfg, steps, device) if name == "plain" else framework_run(cfg))
+    row: dict[str, Any] = {"model": model, "steps": steps, "repeats": repeats}
+    row["plain_steps_per_s"] = statistics.median(steps / s for s in seconds["plain"])
+    for name in [name for name in paths if name != "plain"]:
+        prefix = "" if name == "framework" else f"{name}_"  # the keys of the configured path keep their names
+        pairs = list(zip(seconds["plain"], seconds[name], strict=True))
+        ratios = [plain_s / path_s for plain_s, path_s in pairs]  # of steps/s: path over plain
+        row[f"{name}_steps_per_s"] = statistics.median(steps / s for s in seconds[name])
+        row[f"{prefix}ratio"] = statistics.median(ratios)
+        row[f"{prefix}ratio_min"], row[f"{prefix}ratio_max"] = min(ratios), max(ratios)
+        row[f"{prefix}overhead_ms_per_step"] = statistics.median(
+            1000 * (path_s - plain_s) / steps for plain_s, path_s in pairs
         )
-        if repeat == 0:
-            plain_loop(cfg, min(steps, WARMUP_STEPS))
-        if repeat % 2:
-            framework_s.append(framework_run(cfg))
-            plain_s.append(plain_loop(cfg, steps))
-        else:
-            plain_s.append(plain_loop(cfg, steps))
-            framework_s.append(framework_run(cfg))
-    plain_rates = [steps / s for s in plain_s]
-    framework_rates = [steps / s for s in framework_s]
-    ratios = [f / p for f, p in zip(framework_rates, plain_rates, strict=True)]
-    plain, framework = statistics.median(plain_rates), statistics.median(framework_rates)
-    return {
-        "model": model,
-        "steps": steps,
-        "repeats": repeats,
-        "plain_steps_per_s": plain,
-        "framework_steps_per_s": framework,
-        "ratio": statistics.median(ratios),
-        "ratio_min": min(ratios),
-        "ratio_max": max(ratios),
-        "overhead_ms_per_step": statistics.median(
-            1000 / f - 1000 / p for f, p in zip(framework_rates, plain_rates, strict=True)
-        ),
-    }
+    return row
 
 
-def bench_batches(scratch: Path, epochs: int, extra: list[str]) -> dict[str, float]:
-    """Training batches per second: the DataModule's TrainingChunks (one step per item) vs a DataLoader
-    over a TensorDataset."""
+def bench_batches(scratch: Path, epochs: int, extra: list[str], device: torch.device) -> dict[str, float]:
+    """Training batches per second on `device`: the DataModule's TrainingChunks (one step per item) vs a
+    DataLoader over a TensorDataset."""
     cfg = compose_train([f"paths.output_dir={scratch / 'batches'}", *extra])
     datamodule = instantiate(cfg.data)
     datamodule.setup()
-    x, y = datamodule.splits["train"]
+    x, y = (t.to(device) for t in datamodule.splits["train"])
     loaders = {
         "tensor_batches": TrainingChunks(x, y, datamodule.batch_size),
         "dataloader": DataLoader(TensorDataset(x, y), batch_size=datamodule.batch_size, shuffle=True),
     }
     rates = {}
     for name, loader in loaders.items():
+        synchronize(device)
         started = time.perf_counter()
         count = sum(1 for _ in range(epochs) for _batch in loader)
+        synchronize(device)
         rates[f"{name}_batches_per_s"] = count / (time.perf_counter() - started)
     rates["speedup"] = rates["tensor_batches_batches_per_s"] / rates["dataloader_batches_per_s"]
     return rates
@@ -218,16 +241,25 @@ def grid_floor(sweep_dir: Path, rows: list[dict[str, Any]], parallel: int) -> di
 
 
 def print_table(rows: list[dict[str, Any]]) -> None:
-    print(
-        f"{'model':<9} {'plain st/s':>10} {'framework st/s':>14} {'ratio':>6} {'(min-max)':>11}"
-        f" {'overhead ms/step':>16}"
-    )
+    """Steps/s of each path, and the framework's ratio to the plain loop with its spread over rounds."""
+    eager = any("eager_steps_per_s" in row for row in rows)
+    header = f"{'model':<9} {'plain st/s':>10} {'framework st/s':>14} {'ratio':>6} {'(min-max)':>11}"
+    header += f" {'overhead ms/step':>16}"
+    if eager:
+        header += f" {'eager st/s':>10} {'ratio':>6} {'(min-max)':>11}"
+    print(header)
     for row in rows:
-        print(
+        line = (
             f"{row['model']:<9} {row['plain_steps_per_s']:>10.1f} {row['framework_steps_per_s']:>14.1f}"
             f" {row['ratio']:>6.3f} {row['ratio_min']:>5.3f}-{row['ratio_max']:<5.3f}"
             f" {row['overhead_ms_per_step']:>16.3f}"
         )
+        if eager:
+            line += (
+                f" {row['eager_steps_per_s']:>10.1f} {row['eager_ratio']:>6.3f}"
+                f" {row['eager_ratio_min']:>5.3f}-{row['eager_ratio_max']:<5.3f}"
+            )
+        print(line)
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -241,13 +273,19 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--process", action="store_true", help="also time the whole `python train.py` run")
     parser.add_argument("--out", type=Path, help="write the results as JSON here")
     parser.add_argument("--threads", type=int, help="torch threads of both loops (default: the config's)")
+    parser.add_argument(
+        "--csv", action="store_true", help="the framework logs to CSV only (logger=csv), without W&B"
+    )
     parser.add_argument("--grid", type=Path, help="a finished sweep directory: its wall time vs its floor")
     parser.add_argument("--parallel", type=int, default=2, help="parallel jobs of --grid's sweep (default 2)")
     parser.add_argument(
         "--cache-dir", type=Path, help="dataset cache (default: the config's paths.cache_dir)"
     )
     parser.add_argument(
-        "overrides", nargs="*", help="Hydra overrides for every run (default: logger=csv)", default=[]
+        "overrides",
+        nargs="*",
+        help="Hydra overrides for every run (default: none, as `python train.py`)",
+        default=[],
     )
     args = parser.parse_args(argv)
     for name in ("steps", "repeats", "threads", "parallel"):
@@ -260,6 +298,14 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return args
 
 
+def default_logging(overrides: list[str], csv_only: bool) -> list[str]:
+    """The logger overrides of the benchmark's runs: `train.py`'s default (W&B, offline whatever the
+    credentials, and the CSV log), CSV only with `--csv`, or whatever `overrides` choose."""
+    if any(override.startswith("logger=") for override in overrides):
+        return []
+    return ["logger=csv"] if csv_only else ["logger.wandb.mode=offline"]
+
+
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     args = parse_args(argv)
     logging.getLogger("pytorch_lightning").setLevel(logging.WARNING)
@@ -267,21 +313,26 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     common = [f"paths.cache_dir={args.cache_dir.resolve()}"] if args.cache_dir else []
     if args.threads:
         common.append(f"num_threads={args.threads}")
-    extra = ["logger=csv", *common, *args.overrides]
+    extra = [*default_logging(args.overrides, args.csv), *common, *args.overrides]
     if args.tiny:
         extra += ["eval_every=2"]
-    report: dict[str, Any] = {"torch_threads": torch.get_num_threads(), "overrides": extra, "models": []}
+    device = run_device(compose_train(extra))
+    report: dict[str, Any] = {"device": str(device), "device_name": device_name(device), "overrides": extra}
+    report["models"] = []
+    print(f"device: {device} ({report['device_name']}); overrides: {' '.join(extra)}")
     with tempfile.TemporaryDirectory(prefix="mnist1d-bench-") as tmp:
         scratch = Path(tmp)
         for model in args.models:
-            report["models"].append(bench_model(model, args.steps, args.repeats, scratch, extra))
+            report["models"].append(bench_model(model, args.steps, args.repeats, scratch, extra, device))
             print_table(report["models"][-1:])
-        report["batches"] = bench_batches(scratch, 1 if args.tiny else 20, extra)
+        report["batches"] = bench_batches(scratch, 1 if args.tiny else 20, extra, device)
         if args.process:
             report["process"] = bench_process(
                 scratch, common + (["trainer.max_steps=4"] if args.tiny else [])
             )
+    report["torch_threads"] = torch.get_num_threads()  # as the runs set it (num_threads)
     print()
+    print(f"device: {device} ({report['device_name']}), {report['torch_threads']} torch threads")
     print_table(report["models"])
     print(
         "batches/s: TrainingChunks {tensor_batches_batches_per_s:.0f}, DataLoader(TensorDataset)"

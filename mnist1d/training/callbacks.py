@@ -19,6 +19,7 @@ from pytorch_lightning.utilities.exceptions import SIGTERMException
 
 from mnist1d.errors import DiskFullError
 from mnist1d.training import lightning_internals, slurm
+from mnist1d.training.checkpoint_io import wait_for_writes
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +40,14 @@ class EvalCheckpoint(ModelCheckpoint):
             super().on_train_batch_end(trainer, *args, **kwargs)
 
 
+def synchronize(device: torch.device) -> None:
+    """Wait for the work queued on an accelerator, so that a clock read after it has seen that work."""
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+    elif device.type == "mps":
+        torch.mps.synchronize()
+
+
 class RunSummary(pl.Callback):
     """Records (and prints) every evaluation with its step, and the training throughput of this process.
 
@@ -56,10 +65,13 @@ class RunSummary(pl.Callback):
         self.fit_started_at: float | None = None
 
     def on_train_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        synchronize(pl_module.device)
         self.fit_started_at = time.time()
         self._first_step = trainer.global_step
 
     def on_train_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        wait_for_writes(trainer)  # the last checkpoints are part of training, and on disk before results.json
+        synchronize(pl_module.device)  # the time of the steps, not of their launches
         self.fit_seconds = time.time() - self.fit_started_at
         self.steps_this_process = trainer.global_step - self._first_step
 
@@ -148,6 +160,7 @@ class InterruptCheckpoint(pl.Callback):
             self.signal_name = self.signal_name or signal.SIGTERM.name
             try:  # written atomically (AtomicCheckpointIO): a failed save leaves the previous last.ckpt
                 trainer.save_checkpoint(self.ckpt_path, weights_only=False)
+                wait_for_writes(trainer)
             except DiskFullError as error:  # still an interruption, resumable from the earlier checkpoint
                 self.save_error = error
                 log.error("%s at step %d: %s", self.signal_name, trainer.global_step, error)

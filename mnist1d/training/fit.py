@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import time
 from pathlib import Path
 from typing import Any
@@ -19,6 +20,7 @@ from mnist1d.training import lightning_internals
 from mnist1d.training.callbacks import DivergenceGuard, EvaluateLastStep, InterruptCheckpoint, RunSummary
 from mnist1d.training.checkpoint_io import CHECKPOINTS_DIR, AtomicCheckpointIO, disk_full_advice
 from mnist1d.training.classifier import Classifier
+from mnist1d.training.cuda_graphs import CudaGraphs
 from mnist1d.training.datamodule import MNIST1DDataModule
 from mnist1d.training.loggers import finish_wandb, log_confusion_matrix
 from mnist1d.training.plan import StepPlan, make_plan, trainer_arguments
@@ -42,6 +44,27 @@ log = logging.getLogger(__name__)
 def container(node: DictConfig | None) -> dict[str, Any] | None:
     """A config node as plain dicts: what the Classifier saves as hyperparameters in every checkpoint."""
     return None if node is None else OmegaConf.to_container(node, resolve=True)
+
+
+CUBLAS_WORKSPACE = ("CUBLAS_WORKSPACE_CONFIG", ":4096:8")  # what Lightning sets for deterministic=true
+
+
+def prepare_determinism(trainer_cfg: DictConfig) -> None:
+    """`trainer.deterministic=true` on a GPU also needs cuBLAS's fixed workspace, which cuBLAS reads when CUDA
+    first uses it: set it before any CUDA work of this process (Lightning sets it only when it builds the
+    Trainer). Where CUDA already ran (an earlier job of a multirun in this process), say that the setting
+    may come too late for cuBLAS."""
+    if not trainer_cfg.get("deterministic"):
+        return
+    name, value = CUBLAS_WORKSPACE
+    if name not in os.environ and torch.cuda.is_initialized():
+        log.warning(
+            "trainer.deterministic=true: CUDA already ran in this process, so cuBLAS may ignore %s=%s; "
+            "run this job in its own process (e.g. launcher=joblib) for bit-identical reruns",
+            name,
+            value,
+        )
+    os.environ.setdefault(name, value)
 
 
 def build(cfg: DictConfig) -> tuple[MNIST1DDataModule, Classifier, pl.Trainer, StepPlan]:
@@ -73,6 +96,7 @@ def build(cfg: DictConfig) -> tuple[MNIST1DDataModule, Classifier, pl.Trainer, S
     callbacks = [c for c in callbacks if checkpointing or not isinstance(c, ModelCheckpoint)]
     callbacks += [RunSummary(plan.total_steps), EvaluateLastStep(plan.total_steps)]
     callbacks += [InterruptCheckpoint(Path(cfg.paths.output_dir) / "checkpoints"), DivergenceGuard()]
+    callbacks.append(CudaGraphs(cfg.get("cuda_graphs", False), compiled=cfg.compile))
     progress_bar = trainer_cfg.get("enable_progress_bar", False)
     if progress_bar:
         callbacks.append(StepProgressBar(plan.total_steps))
@@ -83,9 +107,14 @@ def build(cfg: DictConfig) -> tuple[MNIST1DDataModule, Classifier, pl.Trainer, S
         # Lightning adds a ModelCheckpoint of its own unless told that the callbacks config chose none
         enable_checkpointing=any(isinstance(c, ModelCheckpoint) for c in callbacks),
         enable_progress_bar=progress_bar,
-        # every checkpoint (last, best, interrupt) is written atomically; on SLURM, Lightning neither saves
-        # nor requeues (mnist1d/training/slurm.py)
-        plugins=[*instantiate(trainer_cfg.get("plugins") or []), AtomicCheckpointIO(), *cluster_plugins()],
+        # every checkpoint (last, best, interrupt) is written atomically, by a background thread unless W&B
+        # uploads checkpoint files as they are saved; on SLURM, Lightning neither saves nor requeues
+        # (mnist1d/training/slurm.py)
+        plugins=[
+            *instantiate(trainer_cfg.get("plugins") or []),
+            AtomicCheckpointIO(background=not OmegaConf.select(cfg, "logger.wandb.log_model", default=False)),
+            *cluster_plugins(),
+        ],
         **trainer_arguments(trainer_cfg, plan),
     )
     lightning_internals.check(trainer)
@@ -114,6 +143,7 @@ def summarise(trainer: pl.Trainer, module: Classifier, plan: StepPlan) -> dict[s
         "fit_time_s": summary.fit_seconds,
         "fit_started_at": summary.fit_started_at,
         "steps_per_s": summary.steps_this_process / summary.fit_seconds if summary.fit_seconds else None,
+        "cuda_graphs": next(c for c in trainer.callbacks if isinstance(c, CudaGraphs)).captured,
         **module.final_report,
     }
 
@@ -132,6 +162,7 @@ def train(cfg: DictConfig) -> float | None:
     resolved = OmegaConf.to_container(cfg, resolve=True)
     if cfg.get("num_threads"):
         torch.set_num_threads(cfg.num_threads)
+    prepare_determinism(cfg.trainer)
     pl.seed_everything(cfg.seed, workers=True, verbose=False)
     datamodule, module, trainer, plan = build(cfg)
     results: dict[str, Any] = {

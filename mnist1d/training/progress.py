@@ -50,7 +50,8 @@ class StepProgressBar(ProgressBar):
             self.bar = None
 
     def _latest(self, trainer: pl.Trainer, pl_module: Any) -> dict[str, str]:
-        metrics = trainer.callback_metrics
+        # the training metrics go to the loggers without Lightning (Classifier._log_train)
+        metrics = dict(trainer.callback_metrics) | (getattr(pl_module, "latest_train", None) or {})
         split = getattr(pl_module, "eval_split", "test")
         names = (*SHOWN, f"{split}/acc")
         return {name.replace("/", " "): f"{float(metrics[name]):.3f}" for name in names if name in metrics}

@@ -18,6 +18,9 @@ HARMLESS_WARNINGS = (
     # On a machine with SLURM installed, Lightning suggests `srun` for every run outside a SLURM job: a run
     # is one process on one device, and sweep.py's SLURM jobs are started by srun.
     r"The `srun` command is available on your system but is not used",
+    # With CUDA graphs (cuda_graphs.py) the optimizer is made capturable before its first steps, which run
+    # eagerly as the capture's warm-up (and so do an epoch's smaller last batches): intended, and cheap.
+    r"This instance was constructed with capturable=True .* but step\(\) is running without",
 )
 HARMLESS_LOG_LINES = {
     "pytorch_lightning.utilities.rank_zero": (

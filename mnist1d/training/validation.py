@@ -58,6 +58,7 @@ RULES = (
     Rule("trainer.log_every_n_steps", "an integer >= 0", lambda v: is_int(v) and v >= 0),
     Rule("chunk_steps", "an integer >= 1", lambda v: is_int(v) and v >= 1),
     Rule("compile", "true or false", lambda v: isinstance(v, bool)),
+    Rule("cuda_graphs", "auto, true or false", lambda v: v == "auto" or isinstance(v, bool), required=False),
     Rule(
         "trainer.precision",
         f"one of {list(PRECISIONS)} (16-mixed needs loss scaling, which Classifier.training_step omits)",

@@ -1,18 +1,25 @@
-"""The benchmark's tiny mode: every model timed on both paths, the batches compared, the JSON written."""
+"""The benchmark's tiny mode: every model timed on both paths, on the run's device, the batches compared, the
+JSON written; the default configuration (W&B offline) and the CSV-only one."""
 
 from __future__ import annotations
 
 import json
 
 import pytest
+import torch
 
-from mnist1d.apps.bench import grid_floor, main, study_models
+import mnist1d.apps.bench
+from mnist1d.apps.bench import grid_floor, main, plain_loop, study_models
+from mnist1d.training.callbacks import synchronize
+
+DEVICE = "cuda:0" if torch.cuda.is_available() else "cpu"  # what trainer.accelerator=auto picks
 
 
 def test_tiny_benchmark_reports_every_model(tmp_path, cache_dir, capsys):
     out = tmp_path / "bench.json"
-    report = main(["--tiny", "--threads", "1", "--cache-dir", str(cache_dir), "--out", str(out)])
+    report = main(["--tiny", "--csv", "--threads", "1", "--cache-dir", str(cache_dir), "--out", str(out)])
     assert json.loads(out.read_text()) == report
+    assert report["device"] == DEVICE and report["overrides"][0] == "logger=csv"
     assert [row["model"] for row in report["models"]] == study_models()
     for row in report["models"]:
         assert row["steps"] == 4 and row["repeats"] == 1
@@ -24,6 +31,38 @@ def test_tiny_benchmark_reports_every_model(tmp_path, cache_dir, capsys):
     assert batches["tensor_batches_batches_per_s"] > 0 and batches["dataloader_batches_per_s"] > 0
     printed = capsys.readouterr().out
     assert all(model in printed for model in study_models()) and "overhead ms/step" in printed
+    assert f"device: {DEVICE} ({report['device_name']})" in printed
+
+
+def test_by_default_the_framework_runs_as_train_py_does_with_wandb_offline(cache_dir, monkeypatch):
+    pytest.importorskip("wandb")
+    configs = []
+    real_train = mnist1d.apps.bench.train
+
+    def train(cfg):
+        configs.append(cfg)
+        return real_train(cfg)
+
+    monkeypatch.setattr(mnist1d.apps.bench, "train", train)
+    report = main(["--tiny", "--models", "mlp", "--threads", "1", "--cache-dir", str(cache_dir)])
+    assert report["overrides"][0] == "logger.wandb.mode=offline"
+    assert configs and all(set(cfg.logger) == {"wandb", "csv"} for cfg in configs)
+    assert all(cfg.logger.wandb.mode == "offline" and "best_checkpoint" in cfg.callbacks for cfg in configs)
+
+
+def test_the_plain_loop_reads_its_clock_after_the_device_is_done(make_cfg, monkeypatch):
+    events = []
+    monkeypatch.setattr(mnist1d.apps.bench, "synchronize", lambda device: events.append(str(device)))
+    plain_loop(make_cfg("model=logistic", "eval_every=2"), 3, torch.device("cpu"))
+    assert events == ["cpu", "cpu"]  # before starting and before stopping the clock
+
+
+def test_synchronize_waits_for_the_accelerator_and_not_for_the_cpu(monkeypatch):
+    waited = []
+    monkeypatch.setattr(torch.cuda, "synchronize", lambda device=None: waited.append(device))
+    synchronize(torch.device("cpu"))
+    synchronize(torch.device("cuda", 0))
+    assert waited == [torch.device("cuda", 0)]
 
 
 @pytest.mark.parametrize("argv", [["--steps", "0"], ["--repeats", "-1"], ["--threads", "0"]])

@@ -18,7 +18,7 @@ def test_plain_mlp_parameter_count_and_initialisations(width: int, depth: int) -
     assert default(torch.randn(5, 1, 40)).shape == (5, 10)
     torch.manual_seed(0)
     plain = torch.nn.Linear(40, width)  # PyTorch's default, as the reference: same draws, nonzero biases
-    first = [m for m in default.modules() if isinstance(m, torch.nn.Linear)][0]
+    first = next(m for m in default.modules() if isinstance(m, torch.nn.Linear))
     torch.testing.assert_close(first.weight, plain.weight)
     torch.testing.assert_close(first.bias, plain.bias)
     he = PlainMLP(hidden_size=width, depth=depth, he_init=True)

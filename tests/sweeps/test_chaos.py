@@ -26,7 +26,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from mnist1d.training.checkpoint_io import AtomicCheckpointIO
 from mnist1d.training.run import run_job
-from tests.helpers import compose_run
+from tests.helpers import ON_CPU, compose_run
 
 # Small jobs with many checkpoints: an evaluation (and so best.ckpt and last.ckpt) every 5 steps; the MLP's
 # dropout-free net and the TCN's dropout (restored RNG state) both have to resume exactly.
@@ -36,6 +36,7 @@ JOBS = [
     ["model=logistic", "seed=2"],
 ]
 COMMON = ["trainer.max_steps=60", "eval_every=5", "chunk_steps=5", "num_threads=1", "skip_completed=true"]
+COMMON += [ON_CPU]  # bit-identical metrics, and CUDA would not survive the fork
 METRICS = ("steps", "history", "final_acc", "best_acc", "final_test_acc", "per_class_acc", "confusion_matrix")
 FORK = multiprocessing.get_context("fork")
 

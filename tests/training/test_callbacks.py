@@ -11,7 +11,7 @@ import torch
 
 from mnist1d.training.callbacks import DivergenceGuard, NonFiniteLossError
 from mnist1d.training.fit import train
-from tests.helpers import RESUMABLE, read_results, signal_at
+from tests.helpers import ON_CPU, RESUMABLE, read_results, signal_at
 
 
 @pytest.mark.parametrize(
@@ -39,8 +39,9 @@ def test_interrupted_run_saves_checkpoint_and_resumes_to_identical_metrics(signu
 
 @pytest.mark.parametrize("chunk", [1, 25])
 def test_diverging_run_stops_at_the_first_non_finite_step_and_is_reported_failed(chunk, make_cfg, tmp_path):
-    """The error names the first bad step (the second here), at the end of its chunk of steps."""
-    diverging = ["model=mlp", "optimizer=sgd", "optimizer.lr=1e20", "trainer.max_steps=50"]
+    """The error names the first bad step (the second here), at the end of its chunk of steps (on the CPU,
+    where the guard reads every chunk's losses; on a GPU: tests/training/test_gpu.py)."""
+    diverging = ["model=mlp", "optimizer=sgd", "optimizer.lr=1e20", "trainer.max_steps=50", ON_CPU]
     with pytest.raises(NonFiniteLossError) as diverged:
         train(make_cfg(*diverging, f"chunk_steps={chunk}"))
     results = read_results(tmp_path / "run")

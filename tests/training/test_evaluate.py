@@ -12,14 +12,14 @@ from mnist1d.training.compose import TRAIN_CONF, compose_config
 from mnist1d.training.evaluate import evaluate
 from mnist1d.training.fit import build, train
 from mnist1d.training.validation import ConfigError
-from tests.helpers import compose_run, read_results
+from tests.helpers import ON_CPU, compose_run, read_results
 
 
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory: pytest.TempPathFactory, cache_dir) -> tuple:
     run_dir = tmp_path_factory.mktemp("trained") / "run"
     cfg = compose_run(
-        ["model=cnn", "trainer.max_steps=60", "eval_every=30", "logger=csv"], run_dir, cache_dir
+        ["model=cnn", "trainer.max_steps=60", "eval_every=30", "logger=csv", ON_CPU], run_dir, cache_dir
     )
     train(cfg)
     return cfg, run_dir
@@ -28,7 +28,9 @@ def trained(tmp_path_factory: pytest.TempPathFactory, cache_dir) -> tuple:
 def compose_eval(overrides: list[str], output_dir, cache_dir) -> DictConfig:
     """The config `python eval.py <overrides>` would run, writing into `output_dir`."""
     return compose_config(
-        TRAIN_CONF, "eval", [f"paths.output_dir={output_dir}", f"paths.cache_dir={cache_dir}", *overrides]
+        TRAIN_CONF,
+        "eval",
+        [f"paths.output_dir={output_dir}", f"paths.cache_dir={cache_dir}", ON_CPU, *overrides],
     )
 
 

@@ -11,7 +11,7 @@ from hydra.utils import instantiate
 
 from mnist1d.training.compose import config_options
 from mnist1d.training.fit import train
-from tests.helpers import read_results
+from tests.helpers import ON_CPU, read_results
 
 QUICK = ["trainer.max_steps=4", "eval_every=2"]
 
@@ -26,7 +26,8 @@ def test_every_model_trains_and_reports(model, make_cfg, tmp_path):
     assert 0 <= results["final_acc"] <= 1 and results["best_acc"] >= results["final_acc"]
     assert results["final_acc"] == results["history"][-1]["test/acc"]
     assert results["parameters"] > 0 and results["steps_per_s"] > 0 and results["wall_time_s"] > 0
-    assert results["accelerator"] == "cpu" and results["eval_split"] == "test"
+    assert results["accelerator"] == ("cuda:0" if torch.cuda.is_available() else "cpu")  # accelerator=auto
+    assert results["eval_split"] == "test"
     assert results["versions"]["torch"] == torch.__version__
     assert results["config"]["model"]["_target_"].startswith("mnist1d.models.")
     assert len(results["per_class_acc"]) == 10
@@ -48,7 +49,7 @@ def test_final_step_is_evaluated_when_not_a_multiple_of_eval_every(make_cfg, tmp
 
 def test_same_seed_same_metrics_other_seed_differs(make_cfg, tmp_path):
     for run, seed in [("a", 0), ("b", 0), ("c", 1)]:
-        train(make_cfg("model=mlp", "trainer.max_steps=60", "eval_every=20", f"seed={seed}", run=run))
+        train(make_cfg("model=mlp", "trainer.max_steps=60", "eval_every=20", f"seed={seed}", ON_CPU, run=run))
     a, b, c = (read_results(tmp_path / run)["history"] for run in "abc")
     assert a == b
     assert a != c
@@ -64,7 +65,7 @@ def test_validation_fraction_is_evaluated_and_test_reported_after(make_cfg, tmp_
 
 
 def test_resume_from_mid_epoch_checkpoint_matches_uninterrupted_run(make_cfg, tmp_path):
-    common = ["model=resnet", "eval_every=10", "seed=3"]
+    common = ["model=resnet", "eval_every=10", "seed=3", ON_CPU]
     train(make_cfg(*common, "trainer.max_steps=70", run="full"))
     train(make_cfg(*common, "trainer.max_steps=30", run="part"))
     last = tmp_path / "part" / "checkpoints" / "last.ckpt"
@@ -79,7 +80,7 @@ def test_resume_from_mid_epoch_checkpoint_matches_uninterrupted_run(make_cfg, tm
 def test_chunk_size_changes_speed_not_results(make_cfg, tmp_path):
     """Optimizer steps, LR schedule, dropout draws, evaluations and logged steps do not depend on chunks."""
     common = ["model=tcn", "model.channels=[8,8]", "scheduler=cosine", "trainer.max_steps=60"]
-    common += ["eval_every=20", "trainer.log_every_n_steps=10"]
+    common += ["eval_every=20", "trainer.log_every_n_steps=10", ON_CPU]
     for chunk in (1, 10):
         train(make_cfg(*common, f"chunk_steps={chunk}", run=f"chunk{chunk}"))
     single, chunked = (read_results(tmp_path / f"chunk{chunk}") for chunk in (1, 10))

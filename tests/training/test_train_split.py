@@ -9,9 +9,9 @@ import pytest
 
 from mnist1d.training.classifier import Classifier
 from mnist1d.training.fit import train
-from tests.helpers import compose_run, read_results
+from tests.helpers import ON_CPU, compose_run, read_results
 
-QUICK = ["model=cnn", "trainer.max_steps=40", "eval_every=20", "seed=1"]
+QUICK = ["model=cnn", "trainer.max_steps=40", "eval_every=20", "seed=1", ON_CPU]
 
 
 def logged(run_dir) -> list[dict[str, str]]:
