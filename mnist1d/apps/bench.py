@@ -45,6 +45,7 @@ from mnist1d.training.batches import TrainingChunks
 from mnist1d.training.callbacks import synchronize
 from mnist1d.training.compose import CONF_DIR, compose_train, config_options
 from mnist1d.training.fit import train
+from mnist1d.training.quiet import silence_harmless_messages
 from mnist1d.training.results import RESULTS_FILE, read_results
 
 ROOT = CONF_DIR.parent
@@ -308,6 +309,7 @@ def default_logging(overrides: list[str], csv_only: bool) -> list[str]:
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     args = parse_args(argv)
+    silence_harmless_messages()
     logging.getLogger("pytorch_lightning").setLevel(logging.WARNING)
     logging.getLogger("lightning").setLevel(logging.WARNING)
     common = [f"paths.cache_dir={args.cache_dir.resolve()}"] if args.cache_dir else []

@@ -8,6 +8,8 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
 
+import torch
+
 from mnist1d.atomic import save_figure
 from mnist1d.errors import disk_full_names
 from mnist1d.training.checkpoint_io import CHECKPOINTS_DIR, disk_full_advice
@@ -18,12 +20,14 @@ LIBRARIES = ("torch", "pytorch-lightning", "torchmetrics", "hydra-core", "numpy"
 
 
 def library_versions() -> dict[str, str]:
+    """Installed versions; torch's with its build tag (`+cu121`, `+cpu`), which its metadata may omit."""
     versions = {"python": platform.python_version()}
     for name in LIBRARIES:
         try:
             versions[name] = version(name)
         except PackageNotFoundError:
             versions[name] = "not installed"
+    versions["torch"] = torch.__version__
     return versions
 
 
