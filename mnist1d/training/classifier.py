@@ -108,7 +108,9 @@ class Classifier(pl.LightningModule):
         self._log_train(logged)
         return torch.stack(losses)
 
-    def _optimizer_step(self, optimizer: torch.optim.Optimizer, minibatches: list[Batch]) -> Batch:
+    def _optimizer_step(
+        self, optimizer: torch.optim.Optimizer, minibatches: list[Batch]
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         """One optimizer step on `minibatches` (accumulated): its loss and the last minibatch's logits, both
         detached. Also the function a CUDA graph captures (see cuda_graphs.py)."""
         hp = self.hparams
