@@ -44,6 +44,7 @@ from mnist1d.sweeps.summary import SUMMARY_FILE, TIMING_FILE
 from mnist1d.training.batches import TrainingChunks
 from mnist1d.training.callbacks import synchronize
 from mnist1d.training.compose import CONF_DIR, compose_train, config_options
+from mnist1d.training.datamodule import MNIST1DDataModule
 from mnist1d.training.fit import train
 from mnist1d.training.quiet import silence_harmless_messages
 from mnist1d.training.results import RESULTS_FILE, read_results
@@ -76,12 +77,12 @@ def device_name(device: torch.device) -> str:
     return torch.cuda.get_device_name(device) if device.type == "cuda" else device.type.upper()
 
 
-def endless_batches(cfg: DictConfig, device: torch.device) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+def endless_batches(
+    datamodule: MNIST1DDataModule, seed: int, device: torch.device
+) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
     """The training batches the DataModule serves, in its order, indexed as a plain loop would do it."""
-    datamodule = instantiate(cfg.data)
-    datamodule.setup()
     x, y = (t.to(device) for t in datamodule.splits["train"])
-    stream = TrainingChunks(x, y, datamodule.batch_size, seed=cfg.seed)
+    stream = TrainingChunks(x, y, datamodule.batch_size, seed=seed)
     for epoch in itertools.count():
         order = stream.order(epoch)
         for start in range(0, len(y), datamodule.batch_size):
@@ -101,7 +102,7 @@ def plain_loop(cfg: DictConfig, steps: int, device: torch.device) -> float:
     net = net.to(device)
     optimizer = instantiate(cfg.optimizer)(net.parameters())
     x_eval, y_eval = (t.to(device) for t in datamodule.splits[datamodule.eval_split])
-    batches = endless_batches(cfg, device)
+    batches = endless_batches(datamodule, cfg.seed, device)
     accuracies = []
     synchronize(device)
     started = time.perf_counter()

@@ -58,7 +58,6 @@ class Classifier(pl.LightningModule):
         self.automatic_optimization = False
         self.net = instantiate(net, seq_length=seq_length, num_classes=num_classes)
         self.eval_split = eval_split
-        self.train_acc = MulticlassAccuracy(num_classes, average="micro")
         self.eval_acc = MulticlassAccuracy(num_classes, average="micro")
         self.train_split_acc = MulticlassAccuracy(num_classes, average="micro")
         self.best_acc = MaxMetric()

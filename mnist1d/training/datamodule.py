@@ -72,6 +72,8 @@ class MNIST1DDataModule(pl.LightningDataModule):
             raise ValueError(
                 f"data.label_noise_mode={label_noise_mode!r} is invalid: must be one of {LABEL_NOISE_MODES}"
             )
+        if not isinstance(eval_train_split, bool):
+            raise ValueError(f"data.eval_train_split={eval_train_split!r} is invalid: must be true or false")
         if not 1 <= batch_size <= n_fit:
             raise ValueError(
                 f"data.batch_size={batch_size!r} is invalid: must be in [1, {n_fit}] (the training samples)"

@@ -13,10 +13,10 @@ from pathlib import Path
 
 from hydra.core.config_store import ConfigStore
 from hydra.core.hydra_config import HydraConfig
-from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 
 from mnist1d.dataset_config import DatasetConfig
+from mnist1d.errors import in_multirun
 from mnist1d.training.datamodule import eval_split
 
 GENERATOR_CONFIG = "mnist1d_generator"
@@ -26,10 +26,6 @@ def generator_defaults() -> dict[str, object]:
     """`DatasetConfig`'s generator arguments as plain config values (the padding pair as a list)."""
     args = DatasetConfig().generator_args()
     return {name: list(value) if isinstance(value, tuple) else value for name, value in args.items()}
-
-
-def in_multirun() -> bool:
-    return HydraConfig.initialized() and HydraConfig.get().mode == RunMode.MULTIRUN
 
 
 def sweep_group() -> str | None:

@@ -27,6 +27,7 @@ BAD_VALUES = [
         ["data.val_fraction=0.5", "data.batch_size=2001"],
         "data.batch_size=2001 is invalid: must be in [1, 2000]",
     ),
+    (["data.eval_train_split=maybe"], "data.eval_train_split='maybe' is invalid: must be true or false"),
     (["data.train_split=1.5"], "train_split=1.5 is invalid: must be a number in the open interval (0, 1)"),
     (
         ["data.padding=[60,36]"],
