@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import functools
 import json
 import os
 import time
@@ -18,7 +19,8 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 from torch import nn
 
-from mnist1d.training.compose import APPS_CONF, CONF_DIR, compose_config, compose_train
+from mnist1d.training.compose import APPS_CONF, CONF_DIR, TRAIN_CONF, compose_config, compose_train
+from mnist1d.training.eval_norm import split_net_config
 from mnist1d.training.fit import train
 
 ROOT = CONF_DIR.parent
@@ -27,6 +29,12 @@ ROOT = CONF_DIR.parent
 def compose_run(overrides: list[str], output_dir: Path, cache_dir: Path) -> DictConfig:
     """The config `python train.py <overrides>` would run, writing into `output_dir`."""
     return compose_train([f"paths.output_dir={output_dir}", f"paths.cache_dir={cache_dir}", *overrides])
+
+
+def compose_eval(overrides: list[str], output_dir: Path, cache_dir: Path) -> DictConfig:
+    """The config `python eval.py <overrides>` would run on the CPU, writing into `output_dir`."""
+    overrides = [f"paths.output_dir={output_dir}", f"paths.cache_dir={cache_dir}", ON_CPU, *overrides]
+    return compose_config(TRAIN_CONF, "eval", overrides)
 
 
 def compose_app(name: str, overrides: list[str], output_dir: Path, cache_dir: Path) -> DictConfig:
@@ -89,11 +97,17 @@ ON_CPU = "trainer.accelerator=cpu"
 RESUMABLE += [ON_CPU]
 
 
+@functools.cache
+def net_config(name: str) -> dict[str, Any]:
+    """The net's constructor config of `model=<name>` as train.py composes it (defaults applied)."""
+    cfg = compose_train([f"model={name}"])
+    return split_net_config(OmegaConf.to_container(cfg.model, resolve=True))[0]
+
+
 def build_model(name: str, seq_length: int = 40, **overrides: object) -> nn.Module:
     """The net of conf/train/model/<name>.yaml, seeded, with constructor overrides."""
-    cfg = OmegaConf.load(CONF_DIR / "train" / "model" / f"{name}.yaml")
     torch.manual_seed(0)
-    return instantiate(cfg, seq_length=seq_length, num_classes=10, **overrides)
+    return instantiate(net_config(name), seq_length=seq_length, num_classes=10, **overrides)
 
 
 def n_parameters(model: nn.Module) -> int:

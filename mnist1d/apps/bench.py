@@ -45,6 +45,7 @@ from mnist1d.training.batches import TrainingChunks
 from mnist1d.training.callbacks import synchronize
 from mnist1d.training.compose import CONF_DIR, compose_train, config_options
 from mnist1d.training.datamodule import MNIST1DDataModule
+from mnist1d.training.eval_norm import split_net_config
 from mnist1d.training.fit import train
 from mnist1d.training.quiet import silence_harmless_messages
 from mnist1d.training.results import RESULTS_FILE, read_results
@@ -98,7 +99,8 @@ def plain_loop(cfg: DictConfig, steps: int, device: torch.device) -> float:
     pl.seed_everything(cfg.seed, verbose=False)
     datamodule = instantiate(cfg.data)
     datamodule.setup()
-    net = instantiate(cfg.model, seq_length=datamodule.seq_length, num_classes=datamodule.num_classes)
+    net_config, _ = split_net_config(OmegaConf.to_container(cfg.model, resolve=True))
+    net = instantiate(net_config, seq_length=datamodule.seq_length, num_classes=datamodule.num_classes)
     net = net.to(device)
     optimizer = instantiate(cfg.optimizer)(net.parameters())
     x_eval, y_eval = (t.to(device) for t in datamodule.splits[datamodule.eval_split])

@@ -15,6 +15,7 @@ from mnist1d.training import lightning_internals
 from mnist1d.training.batches import Batch
 from mnist1d.training.cuda_graphs import GraphedStep
 from mnist1d.training.datamodule import TRAIN_SPLIT
+from mnist1d.training.eval_norm import check_eval_norm, norm_statistics
 
 
 class Classifier(pl.LightningModule):
@@ -37,7 +38,8 @@ class Classifier(pl.LightningModule):
     evaluation dataloader scores the whole training split: `train_split/loss`, `train_split/acc`), and after
     training, on the test split, `final/test_acc`,
     `final/test_loss`, `final/test_acc_class_<digit>`, with the per-class accuracy and confusion matrix kept
-    in `final_report`. `predict_step` returns class probabilities.
+    in `final_report`. `predict_step` returns class probabilities. Every evaluation, the final test and
+    predictions score with the BatchNorm statistics `eval_norm` names (`mnist1d/training/eval_norm.py`).
     """
 
     def __init__(
@@ -52,8 +54,10 @@ class Classifier(pl.LightningModule):
         accumulate: int = 1,
         gradient_clip_val: float | None = None,
         gradient_clip_algorithm: str | None = None,
+        eval_norm: str = "running",
     ) -> None:
         super().__init__()
+        check_eval_norm(eval_norm)
         self.save_hyperparameters()
         self.automatic_optimization = False
         self.net = instantiate(net, seq_length=seq_length, num_classes=num_classes)
@@ -69,6 +73,11 @@ class Classifier(pl.LightningModule):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.net(x)
+
+    def score(self, x: torch.Tensor) -> torch.Tensor:
+        """The net's logits for scoring (evaluation, test, prediction), with `eval_norm`'s statistics."""
+        with norm_statistics(self.net, self.hparams.eval_norm):
+            return self.net(x)
 
     # Set by the CudaGraphs callback when this run's step is replayed as a CUDA graph (cuda_graphs.py).
     step_runner: GraphedStep | None = None
@@ -149,7 +158,7 @@ class Classifier(pl.LightningModule):
         """Dataloader 0 is the evaluation split; dataloader 1, when the DataModule serves it, the whole
         training split. Metric names carry no dataloader suffix."""
         x, y = batch
-        logits = self.net(x)
+        logits = self.score(x)
         split, accuracy = (
             (self.eval_split, self.eval_acc) if dataloader_idx == 0 else (TRAIN_SPLIT, self.train_split_acc)
         )
@@ -169,7 +178,7 @@ class Classifier(pl.LightningModule):
 
     def test_step(self, batch: Batch, batch_idx: int) -> None:
         x, y = batch
-        logits = self.net(x)
+        logits = self.score(x)
         for metric in (self.test_acc, self.class_acc, self.confusion):
             metric.update(logits, y)
         self.log("final/test_loss", F.cross_entropy(logits, y), batch_size=len(y))
@@ -188,7 +197,7 @@ class Classifier(pl.LightningModule):
     def predict_step(self, batch: Batch | torch.Tensor, batch_idx: int) -> torch.Tensor:
         """Class probabilities, (batch, num_classes), for inputs `x` or `(x, y)` batches."""
         x = batch[0] if isinstance(batch, tuple | list) else batch
-        return self.net(x).softmax(-1)
+        return self.score(x).softmax(-1)
 
     def configure_optimizers(self) -> Any:
         optimizer = instantiate(self.hparams.optimizer)(self.parameters())

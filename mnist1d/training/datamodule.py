@@ -12,7 +12,7 @@ import torch
 
 from mnist1d.data import load_dataset
 from mnist1d.dataset_config import NUM_CLASSES, DatasetConfig
-from mnist1d.training.batches import TensorBatches, TrainingChunks
+from mnist1d.training.batches import ORDERS, TensorBatches, TrainingChunks
 from mnist1d.training.plan import StepPlan
 
 LABEL_NOISE_MODES = ("other", "resample")
@@ -27,7 +27,7 @@ def eval_split(val_fraction: float) -> str:
 
 
 class MNIST1DDataModule(pl.LightningDataModule):
-    """MNIST-1D for the Trainer, following the papers' protocol by default.
+    """MNIST-1D for the Trainer.
 
     Splits: `train` is the generator's training split (4000 samples by default), less a held-out
     `val_fraction` of it when that is > 0. The evaluation split (`eval_split`) is then `val`; otherwise it is
@@ -44,6 +44,9 @@ class MNIST1DDataModule(pl.LightningDataModule):
     evaluation. `label_noise_mode` says how `label_noise` corrupts labels: `other` gives exactly that
     fraction a uniformly drawn different class; `resample`, the double-descent reference's scheme, redraws
     each label with probability `label_noise` uniformly from all classes (so about 9/10 of those change).
+    `order` says how the training minibatches walk the training split: `shuffled` (a new permutation every
+    pass, our default) or `cyclic` (both papers' training loops: consecutive slices in storage order, never
+    reshuffled; see `TrainingChunks`).
     """
 
     def __init__(
@@ -53,6 +56,7 @@ class MNIST1DDataModule(pl.LightningDataModule):
         label_noise: float = 0.0,
         label_noise_mode: str = "other",
         eval_train_split: bool = False,
+        order: str = "shuffled",
         shuffle_seed: int = 0,
         cache_dir: str | Path | None = None,
         **generator_args: Any,
@@ -72,6 +76,8 @@ class MNIST1DDataModule(pl.LightningDataModule):
             raise ValueError(
                 f"data.label_noise_mode={label_noise_mode!r} is invalid: must be one of {LABEL_NOISE_MODES}"
             )
+        if order not in ORDERS:
+            raise ValueError(f"data.order={order!r} is invalid: must be one of {', '.join(ORDERS)}")
         if not isinstance(eval_train_split, bool):
             raise ValueError(f"data.eval_train_split={eval_train_split!r} is invalid: must be true or false")
         if not 1 <= batch_size <= n_fit:
@@ -83,6 +89,7 @@ class MNIST1DDataModule(pl.LightningDataModule):
         self.label_noise = label_noise
         self.label_noise_mode = label_noise_mode
         self.eval_train_split = eval_train_split
+        self.order = order
         self.shuffle_seed = shuffle_seed
         self.cache_dir = cache_dir
         self.batches_per_epoch = -(-n_fit // batch_size)
@@ -153,11 +160,19 @@ class MNIST1DDataModule(pl.LightningDataModule):
         return self._global_step() * self.plan.accumulate
 
     def train_dataloader(self) -> TrainingChunks:
-        """Shuffled minibatches, a chunk of the plan's optimizer steps per item (one training_step call)."""
+        """The minibatches in `order`, a chunk of the plan's optimizer steps per item (one training_step
+        call)."""
         x, y = self._on_device("train")
         per_item = self.plan.chunk * self.plan.accumulate
         return TrainingChunks(
-            x, y, self.batch_size, per_item, self.plan.accumulate, self.shuffle_seed, self._minibatches_done
+            x,
+            y,
+            self.batch_size,
+            per_item,
+            self.plan.accumulate,
+            self.shuffle_seed,
+            self._minibatches_done,
+            self.order,
         )
 
     def _whole_batch(self, split: str, part: float) -> TensorBatches:

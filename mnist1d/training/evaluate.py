@@ -23,6 +23,7 @@ from mnist1d.dataset_config import DatasetConfig
 from mnist1d.errors import disk_full_names
 from mnist1d.training.classifier import Classifier
 from mnist1d.training.datamodule import MNIST1DDataModule
+from mnist1d.training.eval_norm import EVAL_NORMS
 from mnist1d.training.plan import StepPlan, eval_part
 from mnist1d.training.quiet import silence_harmless_messages
 from mnist1d.training.results import (
@@ -38,11 +39,19 @@ log = logging.getLogger(__name__)
 
 
 def checkpoint_problems(cfg: DictConfig) -> list[str]:
-    """Problems with `ckpt_path`, before anything is loaded: it must be a readable checkpoint file."""
+    """Problems with `ckpt_path` and `model.eval_norm`, before anything is loaded: a readable checkpoint
+    file, and null or one of EVAL_NORMS."""
+    problems = []
     path = OmegaConf.select(cfg, "ckpt_path", throw_on_missing=False)
     if path is None or not readable_checkpoint(path):
-        return [f"ckpt_path={path!r} is invalid: must be a readable checkpoint file (e.g. .../best.ckpt)"]
-    return []
+        problems.append(
+            f"ckpt_path={path!r} is invalid: must be a readable checkpoint file (e.g. .../best.ckpt)"
+        )
+    eval_norm = OmegaConf.select(cfg, "model.eval_norm")
+    if eval_norm is not None and eval_norm not in EVAL_NORMS:
+        allowed = f"must be null or one of {list(EVAL_NORMS)}"
+        problems.append(f"model.eval_norm={eval_norm!r} is invalid: {allowed}")
+    return problems
 
 
 def model_name(net_config: dict[str, Any]) -> str:
@@ -68,7 +77,9 @@ def evaluate(cfg: DictConfig) -> float:
     if cfg.get("num_threads"):
         torch.set_num_threads(cfg.num_threads)
     pl.seed_everything(cfg.seed, verbose=False)
-    module = Classifier.load_from_checkpoint(cfg.ckpt_path, map_location="cpu", weights_only=True)
+    eval_norm = OmegaConf.select(cfg, "model.eval_norm")
+    scoring = {} if eval_norm is None else {"eval_norm": eval_norm}  # else the run's own
+    module = Classifier.load_from_checkpoint(cfg.ckpt_path, map_location="cpu", weights_only=True, **scoring)
     checkpoint = torch.load(cfg.ckpt_path, map_location="cpu", weights_only=True)
     datamodule: MNIST1DDataModule = instantiate(cfg.data)
     if datamodule.seq_length != module.hparams.seq_length:
@@ -103,6 +114,7 @@ def evaluate(cfg: DictConfig) -> float:
         "accelerator": str(trainer.strategy.root_device),
         "final_test_acc": float(trainer.callback_metrics["final/test_acc"]),
         "final_test_loss": float(trainer.callback_metrics["final/test_loss"]),
+        "eval_norm": module.hparams.eval_norm,
         **report,
         "same_data_as_training": same_data(trained_on, datamodule.config),
         "trained_on": trained_on,

@@ -22,6 +22,7 @@ from mnist1d.training.checkpoint_io import CHECKPOINTS_DIR, AtomicCheckpointIO, 
 from mnist1d.training.classifier import Classifier
 from mnist1d.training.cuda_graphs import CudaGraphs
 from mnist1d.training.datamodule import MNIST1DDataModule
+from mnist1d.training.eval_norm import split_net_config
 from mnist1d.training.loggers import finish_wandb, log_confusion_matrix
 from mnist1d.training.plan import StepPlan, make_plan, trainer_arguments
 from mnist1d.training.progress import StepProgressBar
@@ -77,8 +78,9 @@ def build(cfg: DictConfig) -> tuple[MNIST1DDataModule, Classifier, pl.Trainer, S
     plan = make_plan(cfg, datamodule.batches_per_epoch)
     datamodule.plan = plan
     trainer_cfg = cfg.trainer
+    net, eval_norm = split_net_config(container(cfg.model))
     module = Classifier(
-        net=container(cfg.model),
+        net=net,
         optimizer=container(cfg.optimizer),
         scheduler=container(cfg.get("scheduler")),
         seq_length=datamodule.seq_length,
@@ -88,6 +90,7 @@ def build(cfg: DictConfig) -> tuple[MNIST1DDataModule, Classifier, pl.Trainer, S
         accumulate=plan.accumulate,
         gradient_clip_val=trainer_cfg.get("gradient_clip_val"),
         gradient_clip_algorithm=trainer_cfg.get("gradient_clip_algorithm"),
+        eval_norm=eval_norm,
     )
     if cfg.compile:
         module.net.compile()  # in place: checkpoints keep the plain net's parameter names

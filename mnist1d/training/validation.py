@@ -21,6 +21,8 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
 from mnist1d.dataset_config import is_int
+from mnist1d.training.batches import ORDERS
+from mnist1d.training.eval_norm import EVAL_NORMS, split_net_config
 from mnist1d.training.loggers import WANDB_MODES, wandb_option_problems
 from mnist1d.training.plan import refusals
 
@@ -65,6 +67,9 @@ RULES = (
         lambda v: str(v) in PRECISIONS,
     ),
     Rule("seed", "an integer in [0, 2**32)", lambda v: is_int(v) and 0 <= v < 2**32),
+    Rule("model.eval_norm", f"one of {list(EVAL_NORMS)}", lambda v: v in EVAL_NORMS, required=False),
+    Rule("protocol.accuracy", "final or best", lambda v: v in ("final", "best"), required=False),
+    Rule("data.order", f"one of {list(ORDERS)}", lambda v: v in ORDERS, required=False),
     Rule("optimizer.lr", "a number > 0", lambda v: _is_number(v) and v > 0, required=False),
     Rule("logger.wandb.mode", f"one of {list(WANDB_MODES)}", lambda v: v in WANDB_MODES, required=False),
     Rule("logger.wandb.init_timeout", "a number > 0", lambda v: _is_number(v) and v > 0, required=False),
@@ -94,7 +99,8 @@ def check_fields(cfg: DictConfig) -> list[str]:
 def _trains(cfg: DictConfig, seq_length: int, batch_size: int, num_classes: int) -> str | None:
     """None when the model and optimizer survive one step on a (batch, seq_length) input, else the error."""
     try:
-        net = instantiate(cfg.model, seq_length=seq_length, num_classes=num_classes).train()
+        net_config, _ = split_net_config(OmegaConf.to_container(cfg.model, resolve=True))
+        net = instantiate(net_config, seq_length=seq_length, num_classes=num_classes).train()
         optimizer = instantiate(cfg.optimizer)(net.parameters())
         if cfg.get("scheduler"):
             instantiate(cfg.scheduler)(optimizer)

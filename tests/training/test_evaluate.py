@@ -5,14 +5,12 @@ from __future__ import annotations
 import pytest
 import pytorch_lightning as pl
 import torch
-from omegaconf import DictConfig
 
 from mnist1d.training.classifier import Classifier
-from mnist1d.training.compose import TRAIN_CONF, compose_config
 from mnist1d.training.evaluate import evaluate
 from mnist1d.training.fit import build, train
 from mnist1d.training.validation import ConfigError
-from tests.helpers import ON_CPU, compose_run, read_results
+from tests.helpers import ON_CPU, compose_eval, compose_run, read_results
 
 
 @pytest.fixture(scope="module")
@@ -23,15 +21,6 @@ def trained(tmp_path_factory: pytest.TempPathFactory, cache_dir) -> tuple:
     )
     train(cfg)
     return cfg, run_dir
-
-
-def compose_eval(overrides: list[str], output_dir, cache_dir) -> DictConfig:
-    """The config `python eval.py <overrides>` would run, writing into `output_dir`."""
-    return compose_config(
-        TRAIN_CONF,
-        "eval",
-        [f"paths.output_dir={output_dir}", f"paths.cache_dir={cache_dir}", ON_CPU, *overrides],
-    )
 
 
 def test_a_checkpoint_loads_with_one_call_and_predicts_what_the_test_scored(trained):
@@ -73,6 +62,7 @@ def test_eval_scores_a_checkpoint_with_the_metrics_of_training(trained, tmp_path
     [
         (["ckpt_path=/no/such.ckpt"], "ckpt_path='/no/such.ckpt' is invalid: must be a readable checkpoint"),
         (["data.final_seq_length=72"], "data.final_seq_length=72 is invalid for this checkpoint"),
+        (["model.eval_norm=train"], "model.eval_norm='train' is invalid: must be null or one of"),
     ],
 )
 def test_eval_refuses_bad_input_before_writing(overrides, message, trained, tmp_path, cache_dir):
