@@ -18,7 +18,7 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 from torch import nn
 
-from mnist1d.training.compose import APPS_CONF, CONF_DIR, compose_config, compose_train
+from mnist1d.config.compose import APPS_CONF, CONF_DIR, compose_config, compose_train
 from mnist1d.training.fit import train
 
 ROOT = CONF_DIR.parent

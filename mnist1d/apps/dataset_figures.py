@@ -29,11 +29,11 @@ from omegaconf import DictConfig, OmegaConf
 
 from mnist1d import vectorised
 from mnist1d.apps.common import Report, check_positive
+from mnist1d.config.compose import APPS_CONF, config_path
 from mnist1d.data import get_templates, load_dataset
 from mnist1d.dataset_config import DatasetConfig
 from mnist1d.errors import reported_as_message
 from mnist1d.reports.common import published
-from mnist1d.training.compose import APPS_CONF, config_path
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt

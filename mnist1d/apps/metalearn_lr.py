@@ -18,9 +18,9 @@ from omegaconf import DictConfig
 
 from mnist1d.apps.common import Report, check_positive, dataset_tensors
 from mnist1d.apps.unroll import mlp, split_params, unrolled_sgd
+from mnist1d.config.compose import APPS_CONF, config_path
 from mnist1d.errors import reported_as_message
 from mnist1d.reports.common import published
-from mnist1d.training.compose import APPS_CONF, config_path
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt

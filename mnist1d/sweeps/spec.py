@@ -28,8 +28,8 @@ from hydra.core.override_parser.overrides_parser import OverridesParser
 from omegaconf import DictConfig, OmegaConf, open_dict
 
 from mnist1d.atomic import write_json
+from mnist1d.config.compose import SWEEP_CONF, compose_config, compose_train
 from mnist1d.sweeps import slurm
-from mnist1d.training.compose import SWEEP_CONF, compose_config, compose_train
 
 SPEC_FILE = "sweep.json"
 STEPS_AXIS = "trainer.max_steps"

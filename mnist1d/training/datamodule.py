@@ -10,20 +10,13 @@ import numpy as np
 import pytorch_lightning as pl
 import torch
 
+from mnist1d.config.splits import eval_split
 from mnist1d.data import load_dataset
 from mnist1d.dataset_config import NUM_CLASSES, DatasetConfig
 from mnist1d.training.batches import TensorBatches, TrainingChunks
 from mnist1d.training.plan import StepPlan
 
 LABEL_NOISE_MODES = ("other", "resample")
-# The name under which evaluations of the training split are logged (dataloader 1 with eval_train_split).
-TRAIN_SPLIT = "train_split"
-
-
-def eval_split(val_fraction: float) -> str:
-    """The split periodic evaluation reports on: `val` when part of the training split is held out, else
-    `test`, as both papers evaluate (conf/train/train.yaml resolves `eval_split` with this too)."""
-    return "val" if float(val_fraction) > 0 else "test"
 
 
 class MNIST1DDataModule(pl.LightningDataModule):

@@ -7,8 +7,8 @@ import pytorch_lightning as pl
 import torch
 from omegaconf import DictConfig
 
+from mnist1d.config.compose import TRAIN_CONF, compose_config
 from mnist1d.training.classifier import Classifier
-from mnist1d.training.compose import TRAIN_CONF, compose_config
 from mnist1d.training.evaluate import evaluate
 from mnist1d.training.fit import build, train
 from mnist1d.training.validation import ConfigError
