@@ -18,13 +18,12 @@ import hydra
 from omegaconf import DictConfig
 
 from mnist1d.config.compose import TRAIN_CONF, config_path
-from mnist1d.errors import DiskFullError, reported_as_message
+from mnist1d.errors import ConfigError, DiskFullError, reported_as_message
 
 
 @hydra.main(config_path=config_path(TRAIN_CONF), config_name="train", version_base="1.3")
 def _train(cfg: DictConfig) -> float | None:
     from mnist1d.training.run import run_job
-    from mnist1d.training.validation import ConfigError
 
     with reported_as_message(ConfigError, DiskFullError):
         return run_job(cfg)
@@ -33,7 +32,6 @@ def _train(cfg: DictConfig) -> float | None:
 @hydra.main(config_path=config_path(TRAIN_CONF), config_name="eval", version_base="1.3")
 def _evaluate(cfg: DictConfig) -> float:
     from mnist1d.training.evaluate import evaluate
-    from mnist1d.training.validation import ConfigError
 
     with reported_as_message(ConfigError, DiskFullError):
         return evaluate(cfg)

@@ -20,7 +20,8 @@ from omegaconf import DictConfig, OmegaConf
 
 from mnist1d.atomic import write_json
 from mnist1d.dataset_config import DatasetConfig
-from mnist1d.errors import disk_full_names
+from mnist1d.errors import ConfigError, disk_full_names
+from mnist1d.rules import Rule, problems
 from mnist1d.training.classifier import Classifier
 from mnist1d.training.datamodule import MNIST1DDataModule
 from mnist1d.training.plan import StepPlan, eval_part
@@ -32,17 +33,15 @@ from mnist1d.training.results import (
     save_confusion_figure,
     summary_lines,
 )
-from mnist1d.training.validation import ConfigError, readable_checkpoint
+from mnist1d.training.validation import readable_checkpoint
 
 log = logging.getLogger(__name__)
 
 
-def checkpoint_problems(cfg: DictConfig) -> list[str]:
-    """Problems with `ckpt_path`, before anything is loaded: it must be a readable checkpoint file."""
-    path = OmegaConf.select(cfg, "ckpt_path", throw_on_missing=False)
-    if path is None or not readable_checkpoint(path):
-        return [f"ckpt_path={path!r} is invalid: must be a readable checkpoint file (e.g. .../best.ckpt)"]
-    return []
+# What eval.py's own keys must be (see mnist1d/rules.py), checked before anything is loaded.
+RULES = (
+    Rule("ckpt_path", "a readable checkpoint file (e.g. .../best.ckpt)", readable_checkpoint, required=True),
+)
 
 
 def model_name(net_config: dict[str, Any]) -> str:
@@ -62,9 +61,9 @@ def evaluate(cfg: DictConfig) -> float:
     """Score `cfg.ckpt_path` on the test split of `cfg.data`; writes results.json; returns the accuracy."""
     started = time.perf_counter()
     silence_harmless_messages()
-    problems = checkpoint_problems(cfg)
-    if problems:
-        raise ConfigError(problems)
+    found = problems(RULES, cfg)
+    if found:
+        raise ConfigError(found)
     if cfg.get("num_threads"):
         torch.set_num_threads(cfg.num_threads)
     pl.seed_everything(cfg.seed, verbose=False)
