@@ -19,9 +19,9 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 from torch import nn
 
-from mnist1d.training.compose import APPS_CONF, CONF_DIR, TRAIN_CONF, compose_config, compose_train
+from mnist1d.config.compose import APPS_CONF, CONF_DIR, TRAIN_CONF, compose_config, compose_train
 from mnist1d.training.eval_norm import split_net_config
-from mnist1d.training.fit import train
+from mnist1d.training.fit import build, train
 
 ROOT = CONF_DIR.parent
 
@@ -35,6 +35,12 @@ def compose_eval(overrides: list[str], output_dir: Path, cache_dir: Path) -> Dic
     """The config `python eval.py <overrides>` would run on the CPU, writing into `output_dir`."""
     overrides = [f"paths.output_dir={output_dir}", f"paths.cache_dir={cache_dir}", ON_CPU, *overrides]
     return compose_config(TRAIN_CONF, "eval", overrides)
+
+
+def build_run(cfg: DictConfig) -> Any:
+    """What `train` builds for `cfg` before it fits (without the validation, whose probe draws random
+    numbers)."""
+    return build(cfg, instantiate(cfg.data))
 
 
 def compose_app(name: str, overrides: list[str], output_dir: Path, cache_dir: Path) -> DictConfig:

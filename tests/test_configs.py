@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import pytest
 
+from mnist1d.config.compose import compose_train, config_options
 from mnist1d.reports.common import published
 from mnist1d.sweeps.spec import build_spec, compose_sweep
-from mnist1d.training.compose import compose_train, config_options
 from mnist1d.training.validation import validate
 from tests.helpers import compose_run
 

@@ -18,8 +18,10 @@ from torch.nn import functional as F
 
 from mnist1d.models._shape import to_layout
 from mnist1d.models.blocks import padded_conv, stem
+from mnist1d.rules import Rule, refuse
 
 PROJECTIONS = ("random_per_call", "trained")
+RULES = (Rule("projection", f"one of {', '.join(PROJECTIONS)}", lambda v: v in PROJECTIONS),)
 
 
 class RandomProjection(nn.Module):
@@ -103,10 +105,7 @@ class TCN(nn.Module):
         projection: str = "random_per_call",
     ) -> None:
         super().__init__()
-        if projection not in PROJECTIONS:
-            raise ValueError(
-                f"model.projection={projection!r} is invalid: must be one of {', '.join(PROJECTIONS)}"
-            )
+        refuse(RULES, {"projection": projection}, prefix="model.")
         widths = [int(c) for c in channels]
         self.stem = stem(widths[0], causal=causal)
         block_args = {"kernel_size": kernel_size, "dropout": dropout, "causal": causal}

@@ -28,8 +28,8 @@ from hydra.core.override_parser.overrides_parser import OverridesParser
 from omegaconf import DictConfig, OmegaConf, open_dict
 
 from mnist1d.atomic import write_json
+from mnist1d.config.compose import SWEEP_CONF, compose_config, compose_train
 from mnist1d.sweeps import slurm
-from mnist1d.training.compose import SWEEP_CONF, compose_config, compose_train
 
 SPEC_FILE = "sweep.json"
 STEPS_AXIS = "trainer.max_steps"
@@ -162,8 +162,6 @@ def validate(spec: SweepSpec) -> None:
     both = [key for key in spec.axes if any(line.split("=", 1)[0].lstrip("+~") == key for line in spec.fixed)]
     if both:
         raise ValueError(f"sweep keys {both} are both fixed overrides and grid axes: give each only once")
-    if spec.launcher not in LAUNCHERS:
-        raise ValueError(f"launcher={spec.launcher!r} is invalid: must be one of {LAUNCHERS}")
     if spec.share_budgets:
         validate_shared_budgets(spec)
 

@@ -7,6 +7,8 @@ from collections.abc import Callable, Iterator
 import numpy as np
 import torch
 
+from mnist1d.rules import Rule, one_of, refuse
+
 Batch = tuple[torch.Tensor, torch.Tensor]
 
 
@@ -26,6 +28,7 @@ class TensorBatches:
 
 
 ORDERS = ("shuffled", "cyclic")
+ORDER_RULE = Rule("order", one_of(ORDERS), lambda v: v in ORDERS)
 
 
 class TrainingChunks:
@@ -54,8 +57,7 @@ class TrainingChunks:
         start_step: Callable[[], int] = lambda: 0,
         order: str = "shuffled",
     ) -> None:
-        if order not in ORDERS:
-            raise ValueError(f"data.order={order!r} is invalid: must be one of {', '.join(ORDERS)}")
+        refuse([ORDER_RULE], {"order": order}, prefix="data.")
         self.x, self.y = x, y
         self.batch_size = batch_size
         self.chunk = chunk

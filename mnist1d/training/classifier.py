@@ -11,10 +11,10 @@ from hydra.utils import instantiate
 from torchmetrics import MaxMetric
 from torchmetrics.classification import MulticlassAccuracy, MulticlassConfusionMatrix
 
+from mnist1d.config.splits import TRAIN_SPLIT
 from mnist1d.training import lightning_internals
 from mnist1d.training.batches import Batch
 from mnist1d.training.cuda_graphs import GraphedStep
-from mnist1d.training.datamodule import TRAIN_SPLIT
 from mnist1d.training.eval_norm import check_eval_norm, norm_statistics
 
 

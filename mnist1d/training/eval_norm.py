@@ -15,13 +15,17 @@ from contextlib import contextmanager
 from torch import nn
 from torch.nn.modules.batchnorm import _BatchNorm  # the base of every BatchNorm variant
 
+from mnist1d.rules import Rule, one_of, refuse
+
 EVAL_NORMS = ("running", "batch")
+
+
+EVAL_NORM_RULE = Rule("eval_norm", one_of(EVAL_NORMS), lambda v: v in EVAL_NORMS)
 
 
 def check_eval_norm(value: object) -> str:
     """`value` if it is one of EVAL_NORMS, else a ValueError naming the field."""
-    if value not in EVAL_NORMS:
-        raise ValueError(f"model.eval_norm={value!r} is invalid: must be one of {', '.join(EVAL_NORMS)}")
+    refuse([EVAL_NORM_RULE], {"eval_norm": value}, prefix="model.")
     return str(value)
 
 

@@ -20,7 +20,8 @@ from omegaconf import DictConfig, OmegaConf
 
 from mnist1d.atomic import write_json
 from mnist1d.dataset_config import DatasetConfig
-from mnist1d.errors import disk_full_names
+from mnist1d.errors import ConfigError, disk_full_names
+from mnist1d.rules import Rule, one_of, problems
 from mnist1d.training.classifier import Classifier
 from mnist1d.training.datamodule import MNIST1DDataModule
 from mnist1d.training.eval_norm import EVAL_NORMS
@@ -33,25 +34,16 @@ from mnist1d.training.results import (
     save_confusion_figure,
     summary_lines,
 )
-from mnist1d.training.validation import ConfigError, readable_checkpoint
+from mnist1d.training.validation import readable_checkpoint
 
 log = logging.getLogger(__name__)
 
 
-def checkpoint_problems(cfg: DictConfig) -> list[str]:
-    """Problems with `ckpt_path` and `model.eval_norm`, before anything is loaded: a readable checkpoint
-    file, and null or one of EVAL_NORMS."""
-    problems = []
-    path = OmegaConf.select(cfg, "ckpt_path", throw_on_missing=False)
-    if path is None or not readable_checkpoint(path):
-        problems.append(
-            f"ckpt_path={path!r} is invalid: must be a readable checkpoint file (e.g. .../best.ckpt)"
-        )
-    eval_norm = OmegaConf.select(cfg, "model.eval_norm")
-    if eval_norm is not None and eval_norm not in EVAL_NORMS:
-        allowed = f"must be null or one of {list(EVAL_NORMS)}"
-        problems.append(f"model.eval_norm={eval_norm!r} is invalid: {allowed}")
-    return problems
+# What eval.py's own keys must be (see mnist1d/rules.py), checked before anything is loaded.
+RULES = (
+    Rule("ckpt_path", "a readable checkpoint file (e.g. .../best.ckpt)", readable_checkpoint, required=True),
+    Rule("model.eval_norm", f"null or {one_of(EVAL_NORMS)}", lambda v: v is None or v in EVAL_NORMS),
+)
 
 
 def model_name(net_config: dict[str, Any]) -> str:
@@ -71,9 +63,9 @@ def evaluate(cfg: DictConfig) -> float:
     """Score `cfg.ckpt_path` on the test split of `cfg.data`; writes results.json; returns the accuracy."""
     started = time.perf_counter()
     silence_harmless_messages()
-    problems = checkpoint_problems(cfg)
-    if problems:
-        raise ConfigError(problems)
+    found = problems(RULES, cfg)
+    if found:
+        raise ConfigError(found)
     if cfg.get("num_threads"):
         torch.set_num_threads(cfg.num_threads)
     pl.seed_everything(cfg.seed, verbose=False)

@@ -6,8 +6,8 @@ import pytest
 import torch
 
 from mnist1d.training.batches import TrainingChunks
-from mnist1d.training.fit import build, train
-from tests.helpers import RESUMABLE
+from mnist1d.training.fit import train
+from tests.helpers import RESUMABLE, build_run
 
 
 def test_order_resumes_mid_epoch_from_the_global_step():
@@ -62,7 +62,7 @@ def test_cyclic_order_is_the_papers_walk_batch_for_batch(n, batch_size, chunk):
 def test_cyclic_datamodule_serves_the_training_split_in_storage_order(make_cfg):
     """The real DataModule of `data.order=cyclic`, chunked as a run chunks it: the reference's batches."""
     cfg = make_cfg("data.order=cyclic", "trainer.max_steps=100")
-    datamodule, _, _, plan = build(cfg)
+    datamodule, _, _, plan = build_run(cfg)
     datamodule.setup()
     x, y = datamodule.splits["train"]
     served = [batch for item in datamodule.train_dataloader() for batch in item]
