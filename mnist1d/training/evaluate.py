@@ -24,8 +24,8 @@ from mnist1d.records import STATUS_OK, EvalRecord, library_versions, write_run
 from mnist1d.rules import Rule, problems
 from mnist1d.training.classifier import Classifier
 from mnist1d.training.datamodule import MNIST1DDataModule
+from mnist1d.training.engine import StepPlan, eval_part
 from mnist1d.training.outputs import closing_lines, save_confusion_figure
-from mnist1d.training.plan import StepPlan, eval_part
 from mnist1d.training.quiet import silence_harmless_messages
 from mnist1d.training.validation import readable_checkpoint
 

@@ -24,16 +24,15 @@ from mnist1d.records import (
     library_versions,
     write_run,
 )
-from mnist1d.training import lightning_internals
+from mnist1d.training import engine
 from mnist1d.training.callbacks import DivergenceGuard, EvaluateLastStep, InterruptCheckpoint, RunSummary
 from mnist1d.training.checkpoint_io import CHECKPOINTS_DIR, AtomicCheckpointIO, disk_full_advice
 from mnist1d.training.classifier import Classifier
-from mnist1d.training.cuda_graphs import CudaGraphs
 from mnist1d.training.datamodule import MNIST1DDataModule
+from mnist1d.training.engine import StepPlan
+from mnist1d.training.engine.cuda_graphs import CudaGraphs
 from mnist1d.training.loggers import finish_wandb, log_confusion_matrix
 from mnist1d.training.outputs import closing_lines, save_confusion_figure
-from mnist1d.training.plan import StepPlan, make_plan, trainer_arguments
-from mnist1d.training.progress import StepProgressBar
 from mnist1d.training.quiet import silence_harmless_messages
 from mnist1d.training.slurm import cluster_plugins
 from mnist1d.training.validation import validate
@@ -75,7 +74,7 @@ def build(
     The Trainer is built before the loggers, so that a Lightning config error surfaces before a W&B run
     starts; `fast_dev_run` (Lightning's debug mode) logs nowhere, as in Lightning.
     """
-    plan = make_plan(cfg, datamodule.batches_per_epoch)
+    plan = engine.make_plan(cfg, datamodule.batches_per_epoch)
     datamodule.plan = plan
     trainer_cfg = cfg.trainer
     module = Classifier(
@@ -97,10 +96,8 @@ def build(
     callbacks = [c for c in callbacks if checkpointing or not isinstance(c, ModelCheckpoint)]
     callbacks += [RunSummary(plan.total_steps), EvaluateLastStep(plan.total_steps)]
     callbacks += [InterruptCheckpoint(Path(cfg.paths.output_dir) / "checkpoints"), DivergenceGuard()]
-    callbacks.append(CudaGraphs(cfg.get("cuda_graphs", False), compiled=cfg.compile))
     progress_bar = trainer_cfg.get("enable_progress_bar", False)
-    if progress_bar:
-        callbacks.append(StepProgressBar(plan.total_steps))
+    callbacks += engine.callbacks(plan, cfg.get("cuda_graphs", False), cfg.compile, progress_bar)
     trainer = instantiate(
         trainer_cfg,
         callbacks=callbacks,
@@ -116,9 +113,9 @@ def build(
             AtomicCheckpointIO(background=not OmegaConf.select(cfg, "logger.wandb.log_model", default=False)),
             *cluster_plugins(),
         ],
-        **trainer_arguments(trainer_cfg, plan),
+        **engine.trainer_arguments(trainer_cfg, plan),
     )
-    lightning_internals.check(trainer)
+    engine.check(trainer)
     if not plan.fast_dev_run:
         trainer.loggers = [logger for logger in (instantiate(c) for c in cfg.logger.values()) if logger]
     return datamodule, module, trainer, plan
