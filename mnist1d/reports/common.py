@@ -48,7 +48,7 @@ def setting(row: dict[str, Any], key: str) -> Any:
     return OmegaConf.select(OmegaConf.create(row["config"]), key)
 
 
-def summary(values: Sequence[float]) -> dict[str, Any]:
+def seed_stats(values: Sequence[float]) -> dict[str, Any]:
     """Mean, sample standard deviation (0 for one seed), count and the values themselves."""
     std = statistics.stdev(values) if len(values) > 1 else 0.0
     return {"mean": statistics.fmean(values), "std": std, "n": len(values), "values": list(values)}
