@@ -1,4 +1,4 @@
-"""What every report shares: picking finished runs, summarising seeds, the published numbers, evaluation
+"""What every report shares: picking finished runs, statistics over seeds, the published numbers, evaluation
 histories, and writing numbers (figures: `mnist1d.atomic.save_figure`).
 
 Two protocols are reported side by side wherever a paper is compared: the accuracy at the final step
