@@ -13,7 +13,9 @@ $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/pip install -q --upgrade pip
 	$(VENV)/bin/pip install -q "$(TORCH)"
-	$(VENV)/bin/pip install -q -e ".[dev]"
+	# an earlier dependency, which pins optuna<3: removed from environments made before
+	if $(VENV)/bin/pip show -q hydra-optuna-sweeper 2>/dev/null; then $(VENV)/bin/pip uninstall -q -y hydra-optuna-sweeper; fi
+	$(VENV)/bin/pip install -q -e ".[all,dev]"
 	touch $@
 
 train: install

@@ -17,6 +17,7 @@ import hydra
 from omegaconf import DictConfig
 
 from mnist1d.errors import DiskFullError, reported_as_message
+from mnist1d.extras import MissingExtra, check_arguments
 
 # Importing mnist1d.training also registers the OmegaConf resolvers the configs use, before Hydra composes.
 from mnist1d.training.compose import TRAIN_CONF, config_path
@@ -40,8 +41,28 @@ def _evaluate(cfg: DictConfig) -> float:
         return evaluate(cfg)
 
 
+def register_plugins() -> None:
+    """Register the project's Hydra plugins (the Optuna sweeper) with Hydra: its scan of the `hydra_plugins`
+    namespace misses them in an editable install."""
+    from hydra.core.plugins import Plugins
+
+    from hydra_plugins.mnist1d_lab.optuna_sweeper import OptunaSweeper
+
+    Plugins.instance().register(OptunaSweeper)
+
+
+def check_extras() -> None:
+    """End with one line when a choice on the command line needs an extra that is not installed."""
+    try:
+        check_arguments(sys.argv[1:])
+    except MissingExtra as missing:
+        sys.exit(str(missing))
+
+
 def train() -> None:
     """`mnist1d-train [overrides]`: train one model (a multirun with `-m`); config conf/train/train.yaml."""
+    check_extras()
+    register_plugins()
     _train()
 
 
@@ -52,6 +73,7 @@ def evaluate() -> None:
 
 def sweep() -> None:
     """`mnist1d-sweep [key=value ...]`: run or report a sweep; exits 0 when every job completed, else 1."""
+    check_extras()
     from mnist1d.sweeps.launch import main
 
     sys.exit(main(sys.argv[1:]))

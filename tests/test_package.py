@@ -20,7 +20,7 @@ from mnist1d.training.compose import CONF_DIR, config_options
 from tests.helpers import ROOT, read_results
 
 # What the build reads from the checkout (pyproject.toml's readme, license-files, packages).
-SOURCES = ["pyproject.toml", "README.md", "LICENSE", "mnist1d", "conf"]
+SOURCES = ["pyproject.toml", "README.md", "LICENSE", "mnist1d", "conf", "hydra_plugins"]
 QUICK = ["model=logistic", "eval_every=10", "logger=csv"]
 
 
@@ -106,6 +106,7 @@ def test_the_wheel_holds_every_module_config_and_the_license(wheel: Path) -> Non
         (entry_points,) = [n for n in names if n.endswith(".dist-info/entry_points.txt")]
         scripts = archive.read(entry_points).decode()
     assert sorted(n for n in names if n.startswith("mnist1d/")) == packaged_files()
+    assert "hydra_plugins/mnist1d_lab/optuna_sweeper.py" in names and "hydra_plugins/__init__.py" not in names
     assert "License-Expression: Apache-2.0" in meta and any(n.endswith("licenses/LICENSE") for n in names)
     for script, target in [("train", "train"), ("eval", "evaluate"), ("sweep", "sweep")]:
         assert f"mnist1d-{script} = mnist1d.cli:{target}" in scripts
