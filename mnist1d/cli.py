@@ -3,9 +3,10 @@
 train.py, eval.py, sweep.py, which call these functions.
 
 Configs come from the package (`pkg://mnist1d.conf`), never from a path beside a script, so every command
-runs from any directory. Each command imports its implementation only when run, so a module one command
-needs cannot break the others. A refused config (or a full disk) ends a command with its message and exit
-status 1, as Hydra's own config errors do (mnist1d/errors.py); other errors keep their traceback.
+runs from any directory (run from a checkout, they are that checkout's conf/: see compose.py). Each command
+imports its implementation only when run, so a module one command needs cannot break the others. A refused
+config (or a full disk) ends a command with its message and exit status 1, as Hydra's own config errors do
+(mnist1d/errors.py); other errors keep their traceback.
 """
 
 from __future__ import annotations

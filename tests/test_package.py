@@ -98,6 +98,24 @@ def test_the_checkout_reads_its_configs_from_the_top_level_conf() -> None:
     )
 
 
+def test_a_second_checkout_sharing_the_venv_runs_with_its_own_configs(tmp_path: Path) -> None:
+    """Root scripts run from another checkout (here a copy, edited) read that checkout's conf/, not the one
+    the editable install maps; the installed console script keeps the packaged (installed) copy."""
+    clone = tmp_path / "clone"
+    clone.mkdir()
+    for name in [*SOURCES, "train.py"]:
+        source = ROOT / name
+        if source.is_dir():
+            shutil.copytree(source, clone / name, ignore=shutil.ignore_patterns("__pycache__"))
+        else:
+            shutil.copy2(source, clone / name)
+    main = clone / "conf" / "train" / "train.yaml"
+    main.write_text(main.read_text().replace("\neval_every: 250\n", "\neval_every: 123\n"))
+    root_script = run([sys.executable, "train.py", "--cfg", "job"], clone).stdout
+    console_script = run([Path(sys.executable).parent / "mnist1d-train", "--cfg", "job"], clone).stdout
+    assert "\neval_every: 123\n" in root_script and "\neval_every: 250\n" in console_script
+
+
 def test_the_wheel_holds_every_module_config_and_the_license(wheel: Path) -> None:
     with zipfile.ZipFile(wheel) as archive:
         names = archive.namelist()
