@@ -28,12 +28,12 @@ from hydra.core.override_parser.overrides_parser import OverridesParser
 from omegaconf import DictConfig, OmegaConf, open_dict
 
 from mnist1d.atomic import write_json
-from mnist1d.sweeps import slurm
 from mnist1d.training.compose import SWEEP_CONF, compose_config, compose_train
 
 SPEC_FILE = "sweep.json"
 STEPS_AXIS = "trainer.max_steps"
-LAUNCHERS = ("basic", "joblib", "submitit_local", slurm.LAUNCHER)
+SLURM_LAUNCHER = "submitit_slurm"  # the slurm extra: mnist1d/sweeps/slurm.py
+LAUNCHERS = ("basic", "joblib", "submitit_local", SLURM_LAUNCHER)
 
 
 @dataclass
@@ -66,7 +66,9 @@ class SweepSpec:
         """The arguments of `python train.py` that run this sweep into sweep_dir."""
         arguments = ["-m", f"hydra/launcher={self.launcher}", f"hydra.sweep.dir={sweep_dir}", *self.fixed]
         arguments += [f"{key}={','.join(values)}" for key, values in self.launched_axes().items()]
-        if self.launcher == slurm.LAUNCHER:  # with skip_completed=true: a requeued job resumes
+        if self.launcher == SLURM_LAUNCHER:  # with skip_completed=true: a requeued job resumes
+            from mnist1d.sweeps import slurm
+
             return [*arguments, *slurm.TRAIN_ARGUMENTS]
         return [*arguments, "skip_completed=true"] if resume else arguments
 

@@ -14,7 +14,7 @@ import pytest
 
 from mnist1d.training.fit import train
 from mnist1d.training.validation import ConfigError
-from tests.helpers import read_results
+from tests.helpers import needs, read_results
 
 QUICK = ["model=logistic", "trainer.max_steps=4", "eval_every=2"]
 
@@ -87,6 +87,7 @@ def test_an_unknown_wandb_argument_is_refused_before_any_work(make_cfg, tmp_path
     assert not (tmp_path / "run").exists()
 
 
+@needs("tensorboard")
 def test_tensorboard_logger_writes_event_files(make_cfg, tmp_path):
     train(make_cfg("logger=tensorboard", *QUICK))
     assert list((tmp_path / "run" / "tensorboard").glob("events.out.tfevents.*"))
