@@ -118,6 +118,7 @@ def build(cfg: DictConfig) -> tuple[MNIST1DDataModule, Classifier, pl.Trainer, S
         **trainer_arguments(trainer_cfg, plan),
     )
     lightning_internals.check(trainer)
+    lightning_internals.cheap_cuda_check(trainer)
     if not plan.fast_dev_run:
         trainer.loggers = [logger for logger in (instantiate(c) for c in cfg.logger.values()) if logger]
     return datamodule, module, trainer, plan
