@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from mnist1d.atomic import write_json
-from mnist1d.training.results import read_results
+from mnist1d.records import read_run
 
 if TYPE_CHECKING:
     import optuna
@@ -35,20 +35,20 @@ def write_best_trial(sweep_dir: Path, study: optuna.Study, storage: str) -> None
         return
     best = study.best_trial
     (trial_dir,) = sweep_dir.glob(f"{best.number}_*")  # job directories are numbered like the trials
-    results = read_results(trial_dir)
+    record = read_run(trial_dir)
     report = {
         "study": study.study_name,
         "storage": storage,
         "trial": best.number,
         "trial_dir": trial_dir.name,
         "params": best.params,
-        "selected_on": results["eval_split"],
+        "selected_on": record.eval_split,
         "selection_acc": best.value,
-        "test_acc": results["final_test_acc"],
+        "test_acc": record.final_test_acc,
         "trials": counts,
     }
     write_json(sweep_dir / BEST_TRIAL_FILE, report)
     log.info(
         "Best of %d trials: %s, %s accuracy %.4f (maximised), test accuracy %.4f (reported, not used)",
-        len(study.trials), trial_dir.name, results["eval_split"], best.value, results["final_test_acc"],
+        len(study.trials), trial_dir.name, record.eval_split, best.value, record.final_test_acc,
     )  # fmt: skip

@@ -12,8 +12,8 @@ import time
 
 import pytest
 
+from mnist1d.errors import ConfigError
 from mnist1d.training.fit import train
-from mnist1d.training.validation import ConfigError
 from tests.helpers import needs, read_results
 
 QUICK = ["model=logistic", "trainer.max_steps=4", "eval_every=2"]

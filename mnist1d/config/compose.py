@@ -14,6 +14,7 @@ from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, open_dict
 
 import mnist1d
+from mnist1d.config import resolvers  # noqa: F401 - registers what the configs take from Python
 
 # The configs are the package `mnist1d.conf`: the repository's top-level conf/ (mapped by pyproject.toml),
 # found through the import system, so an editable checkout and an installed wheel are located the same way.

@@ -14,7 +14,7 @@ import pytorch_lightning as pl
 import torch
 from torch import nn
 
-from mnist1d.training.cuda_graphs import (
+from mnist1d.training.engine.cuda_graphs import (
     GraphedStep,
     as_eager_checkpoint,
     make_capturable,
@@ -59,7 +59,7 @@ def test_which_runs_can_be_captured(changes, reason):
 
 
 def test_each_fallback_logs_at_most_one_line_and_none_off_cuda_unless_asked(caplog):
-    caplog.set_level(logging.INFO, logger="mnist1d.training.cuda_graphs")
+    caplog.set_level(logging.INFO, logger="mnist1d.training.engine.cuda_graphs")
     off_cuda, on_cuda = capture_refusal(device=torch.device("cpu")), capture_refusal(has_scheduler=True)
     assert wanted("auto", None) and wanted(True, None) and not wanted(False, None)
     assert not wanted("auto", off_cuda) and not wanted(False, on_cuda) and caplog.records == []
@@ -157,7 +157,8 @@ def test_the_graph_paths_step_equals_the_eager_path_bit_for_bit(make_cfg, tmp_pa
 
 
 def test_cuda_graphs_is_a_validated_config_key(make_cfg):
-    from mnist1d.training.validation import ConfigError, validate
+    from mnist1d.errors import ConfigError
+    from mnist1d.training.validation import validate
 
     validate(make_cfg("cuda_graphs=true"))
     with pytest.raises(ConfigError, match="cuda_graphs='yes' is invalid: must be auto, true or false"):
