@@ -139,6 +139,7 @@ def build(cfg: DictConfig, datamodule: MNIST1DDataModule) -> BuiltRun:
         **engine.trainer_arguments(trainer_cfg, plan),
     )
     engine.check(trainer)
+    engine.cheap_cuda_check(trainer)
     if not plan.fast_dev_run:
         trainer.loggers = [logger for logger in (instantiate(c) for c in cfg.logger.values()) if logger]
     return BuiltRun(datamodule, module, trainer, plan, recorder, interrupt, cuda_graphs)
