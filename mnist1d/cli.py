@@ -20,6 +20,7 @@ from mnist1d.errors import DiskFullError, reported_as_message
 
 # Importing mnist1d.training also registers the OmegaConf resolvers the configs use, before Hydra composes.
 from mnist1d.training.compose import TRAIN_CONF, config_path
+from mnist1d.trusted import UntrustedFileError
 
 
 @hydra.main(config_path=config_path(TRAIN_CONF), config_name="train", version_base="1.3")
@@ -27,7 +28,7 @@ def _train(cfg: DictConfig) -> float | None:
     from mnist1d.training.run import run_job
     from mnist1d.training.validation import ConfigError
 
-    with reported_as_message(ConfigError, DiskFullError):
+    with reported_as_message(ConfigError, DiskFullError, UntrustedFileError):
         return run_job(cfg)
 
 
@@ -36,7 +37,7 @@ def _evaluate(cfg: DictConfig) -> float:
     from mnist1d.training.evaluate import evaluate
     from mnist1d.training.validation import ConfigError
 
-    with reported_as_message(ConfigError, DiskFullError):
+    with reported_as_message(ConfigError, DiskFullError, UntrustedFileError):
         return evaluate(cfg)
 
 

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any
+import os
+from typing import IO, Any
 
 import pytorch_lightning as pl
 import torch
@@ -15,6 +16,7 @@ from mnist1d.training import lightning_internals
 from mnist1d.training.batches import Batch
 from mnist1d.training.cuda_graphs import GraphedStep
 from mnist1d.training.datamodule import TRAIN_SPLIT
+from mnist1d.trusted import check_hyperparameters
 
 
 class Classifier(pl.LightningModule):
@@ -22,7 +24,8 @@ class Classifier(pl.LightningModule):
 
     The net, optimizer and scheduler arrive as their configs (`_target_` dicts, as in conf/train/model/ etc.),
     which are saved as hyperparameters: `Classifier.load_from_checkpoint(path)` rebuilds the trained model
-    from any checkpoint with nothing else to pass.
+    from any checkpoint with nothing else to pass, once the file is found to name only allowed code
+    (`mnist1d.trusted`).
 
     Each `training_step` call takes one optimizer step per `accumulate` minibatches of its chunk (see
     `TrainingChunks`): Lightning's per-call bookkeeping (hooks, progress, logging) is then paid once per
@@ -66,6 +69,28 @@ class Classifier(pl.LightningModule):
         self.class_acc = MulticlassAccuracy(num_classes, average=None)
         self.confusion = MulticlassConfusionMatrix(num_classes)
         self.final_report: dict[str, Any] = {}
+
+    @classmethod
+    def load_from_checkpoint(  # type: ignore[override]
+        cls,
+        checkpoint_path: str | os.PathLike[str] | IO[bytes],
+        map_location: Any = None,
+        hparams_file: Any = None,
+        strict: bool | None = None,
+        weights_only: bool | None = None,
+        **kwargs: Any,
+    ) -> Classifier:
+        """Lightning's, after checking what the checkpoint's hyperparameters name (read with
+        `weights_only=True`): a crafted file raises `UntrustedFileError` before anything is built. Keyword
+        arguments replace saved hyperparameters, as in Lightning; `hparams_file` (hyperparameters from
+        another file) is refused, since the checkpoint holds them all."""
+        if hparams_file is not None:
+            raise ValueError("hparams_file is not supported: the checkpoint holds every hyperparameter")
+        saved = saved_hyperparameters(checkpoint_path)
+        check_hyperparameters({k: v for k, v in saved.items() if k not in kwargs}, checkpoint_path)
+        return super().load_from_checkpoint(
+            checkpoint_path, map_location, strict=strict, weights_only=weights_only, **kwargs
+        )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.net(x)
@@ -196,3 +221,12 @@ class Classifier(pl.LightningModule):
             return optimizer
         scheduler = {"scheduler": instantiate(self.hparams.scheduler)(optimizer), "interval": "step"}
         return {"optimizer": optimizer, "lr_scheduler": scheduler}
+
+
+def saved_hyperparameters(checkpoint: str | os.PathLike[str] | IO[bytes]) -> dict[str, Any]:
+    """A checkpoint's hyperparameters, read as data (`weights_only=True`); a file object is rewound."""
+    position = checkpoint.tell() if hasattr(checkpoint, "seek") else None
+    saved = torch.load(checkpoint, map_location="cpu", weights_only=True)
+    if position is not None:
+        checkpoint.seek(position)
+    return saved.get(Classifier.CHECKPOINT_HYPER_PARAMS_KEY, {})

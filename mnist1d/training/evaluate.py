@@ -33,6 +33,7 @@ from mnist1d.training.results import (
     summary_lines,
 )
 from mnist1d.training.validation import ConfigError, readable_checkpoint
+from mnist1d.trusted import register_net
 
 log = logging.getLogger(__name__)
 
@@ -68,6 +69,8 @@ def evaluate(cfg: DictConfig) -> float:
     if cfg.get("num_threads"):
         torch.set_num_threads(cfg.num_threads)
     pl.seed_everything(cfg.seed, verbose=False)
+    for net in cfg.get("trusted_nets") or ():
+        register_net(net)  # the config you pass vouches for them; the checkpoint cannot
     module = Classifier.load_from_checkpoint(cfg.ckpt_path, map_location="cpu", weights_only=True)
     checkpoint = torch.load(cfg.ckpt_path, map_location="cpu", weights_only=True)
     datamodule: MNIST1DDataModule = instantiate(cfg.data)

@@ -37,6 +37,7 @@ from mnist1d.training.results import (
 )
 from mnist1d.training.slurm import cluster_plugins
 from mnist1d.training.validation import validate
+from mnist1d.trusted import check_hyperparameters
 
 log = logging.getLogger(__name__)
 
@@ -123,6 +124,17 @@ def build(cfg: DictConfig) -> tuple[MNIST1DDataModule, Classifier, pl.Trainer, S
     return datamodule, module, trainer, plan
 
 
+def resume_point(cfg: DictConfig) -> int | None:
+    """The step the run resumes from (`ckpt_path`), or None for a fresh start. The checkpoint is read as
+    data first: one whose hyperparameters name other code than this config's net or the allowlist is
+    refused (`mnist1d.trusted`), although a resume builds everything from the config."""
+    if cfg.ckpt_path is None:
+        return None
+    saved = torch.load(cfg.ckpt_path, map_location="cpu", weights_only=True)
+    check_hyperparameters(saved.get("hyper_parameters", {}), cfg.ckpt_path, trusted=[cfg.model._target_])
+    return int(saved["global_step"])
+
+
 def run_summary(trainer: pl.Trainer) -> RunSummary:
     return next(c for c in trainer.callbacks if isinstance(c, RunSummary))
 
@@ -157,6 +169,7 @@ def train(cfg: DictConfig) -> float | None:
     started = time.perf_counter()
     silence_harmless_messages()
     validate(cfg)
+    resume_point(cfg)  # a crafted checkpoint is refused here, before anything is touched
     results_path = Path(cfg.paths.output_dir) / RESULTS_FILE
     results_path.unlink(missing_ok=True)  # the config is accepted: a rerun must not leave a stale status
     resolved = OmegaConf.to_container(cfg, resolve=True)
