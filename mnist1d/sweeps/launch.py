@@ -22,16 +22,24 @@ from datetime import datetime
 from pathlib import Path
 
 from hydra.errors import CompactHydraException
-from hydra.utils import get_method
 from omegaconf import DictConfig, OmegaConf
 
 from mnist1d.atomic import write_json
 from mnist1d.errors import DiskFullError, reported_as_message
 from mnist1d.sweeps import slurm
-from mnist1d.sweeps.spec import SweepSpec, build_spec, compose_sweep, split_arguments, sweep_keys
+from mnist1d.sweeps.spec import (
+    SPEC_FILE,
+    SweepSpec,
+    build_spec,
+    check_overrides,
+    compose_sweep,
+    split_arguments,
+    sweep_keys,
+)
 from mnist1d.sweeps.summary import TIMING_FILE, collect_rows, write_summary
 from mnist1d.sweeps.wandb_report import log_report, report_mode
 from mnist1d.training.results import STATUS_OK
+from mnist1d.trusted import report_function
 
 log = logging.getLogger("sweep")
 # The jobs' command: train.py's, through the package with this interpreter, so it works from any directory and
@@ -62,18 +70,23 @@ def existing_dir(key: str, value: str) -> Path:
 
 
 def resume_spec(sweep_dir: Path, sweep_overrides: list[str], train_overrides: list[str]) -> SweepSpec:
-    """The saved sweep, with another launcher or launcher options if the command line gives them."""
+    """The saved sweep, with another launcher or launcher options if the command line gives them. What it
+    runs is checked first (`check_overrides`); an entry of sweep.json repeated on the command line is
+    vouched for by you."""
     spec = SweepSpec.load(sweep_dir)
     if spec is None:
         raise ValueError(f"resume={sweep_dir}: no sweep.json there, so it was not started by sweep.py")
-    refused = [o for o in train_overrides if not o.startswith("hydra.launcher.")]
+    launcher_options = [o for o in train_overrides if o.startswith("hydra.launcher.")]
+    refused = [o for o in train_overrides if o not in launcher_options and o not in spec.entries()]
     if refused:
         raise ValueError(
-            f"resume takes no train overrides (the sweep's own are in sweep.json): got {refused}"
+            "resume takes no train overrides (the sweep's own are in sweep.json) other than launcher options "
+            f"and entries of sweep.json repeated as written there: got {refused}"
         )
     launcher = [o.split("=", 1)[1] for o in sweep_overrides if o.startswith("launcher=")]
     spec.launcher = launcher[-1] if launcher else spec.launcher
-    spec.fixed = [o for o in spec.fixed if not o.startswith("hydra.launcher.")] + train_overrides
+    spec.fixed = [o for o in spec.fixed if not o.startswith("hydra.launcher.")] + launcher_options
+    check_overrides(spec, sweep_dir / SPEC_FILE, repeated=train_overrides)
     return spec
 
 
@@ -96,7 +109,8 @@ def write_report(sweep_dir: Path, spec: SweepSpec | None, cfg: DictConfig) -> in
     if not rows:
         raise ValueError(f"{sweep_dir} holds no runs (no job directories with .hydra/ or results.json)")
     report_cfg = OmegaConf.create(spec.config) if spec else cfg
-    paths = [write_summary(sweep_dir, rows), *get_method(report_cfg.report_fn)(sweep_dir, rows, report_cfg)]
+    report = report_function(report_cfg.report_fn, sweep_dir / SPEC_FILE if spec else "the sweep config")
+    paths = [write_summary(sweep_dir, rows), *report(sweep_dir, rows, report_cfg)]
     mode = report_mode(cfg.wandb_report, rows)
     if mode:
         log_report(sweep_dir, rows, paths, mode)
