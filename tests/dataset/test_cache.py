@@ -75,7 +75,7 @@ def corrupt_bitflip(path: Path) -> None:
 
 
 def corrupt_content(path: Path) -> None:
-    """Arrays of the right keys, shapes and dtypes whose values differ: they parse, but are not this dataset."""
+    """The right keys, shapes and dtypes, other values: the file parses, but is not this dataset."""
     with np.load(path) as npz:
         arrays = dict(npz)
     arrays["y"] = (arrays["y"] + 1) % 10
