@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import json
+import logging
 import os
 import re
 import shutil
@@ -17,10 +18,11 @@ from pathlib import Path
 import pytest
 import torch
 
+from mnist1d.locks import RUN_LOCK, SWEEP_LOCK, DirectoryInUse
 from mnist1d.sweeps import launch
 from mnist1d.training.fit import train
 from mnist1d.trusted import UntrustedFileError
-from tests.helpers import ON_CPU, ROOT, read_results
+from tests.helpers import ON_CPU, ROOT, lock_held_elsewhere, read_results
 
 FIGURES = ["accuracy_5steps.png", "accuracy_10steps.png", "learning_curves.png", "accuracy_vs_parameters.png"]
 FIGURES += ["learning_curves_5steps.png", "per_digit_errors.png"]  # the last budget's curves: learning_curves
@@ -307,3 +309,27 @@ def test_a_sweep_directory_runs_no_code_on_resume_or_report(basic_sweep, tmp_pat
     with pytest.raises(UntrustedFileError, match=re.escape(f"{reported / 'sweep.json'}: report_fn=")):
         launch.sweep([f"report={reported}"])
     assert not marker.exists() and not (reported / "pwned").exists()
+
+
+def test_one_driver_per_sweep_directory(basic_sweep, tmp_path, caplog):
+    """A second `sweep.py resume=` stops before it touches anything while the first runs, and so does one
+    whose killed predecessor left its multirun running the jobs; a killed driver's directory is taken over."""
+    sweep_dir, _ = basic_sweep
+    copy = shutil.copytree(sweep_dir, tmp_path / "shared")
+    files = {path: path.stat().st_mtime_ns for path in copy.rglob("*") if path.is_file()}
+    with (
+        lock_held_elsewhere(copy, SWEEP_LOCK) as driver,
+        pytest.raises(DirectoryInUse, match=f"{driver.pid} "),
+    ):
+        launch.sweep([f"resume={copy}"])
+    with (
+        lock_held_elsewhere(copy, RUN_LOCK) as multirun,
+        pytest.raises(DirectoryInUse, match=f"{multirun.pid} "),
+    ):
+        launch.sweep([f"resume={copy}"])
+    assert {path: path.stat().st_mtime_ns for path in files} == files
+    with caplog.at_level(logging.WARNING):
+        assert launch.sweep([f"resume={copy}"]) == 0
+    assert f"taking over from pid {driver.pid} " in caplog.text
+    assert f"taking over from pid {multirun.pid} " in caplog.text
+    assert not list(copy.glob(".*.json"))  # the records went with their holders

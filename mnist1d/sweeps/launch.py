@@ -26,6 +26,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from mnist1d.atomic import write_json
 from mnist1d.errors import DiskFullError, reported_as_message
+from mnist1d.locks import SWEEP_LOCK, DirectoryLock
 from mnist1d.sweeps import slurm
 from mnist1d.sweeps.spec import (
     SPEC_FILE,
@@ -90,6 +91,17 @@ def resume_spec(sweep_dir: Path, sweep_overrides: list[str], train_overrides: li
     return spec
 
 
+def resumed_spec(sweep_dir: Path, sweep_overrides: list[str], train_overrides: list[str]) -> SweepSpec:
+    """The spec of a sweep to resume, once none of its jobs runs any more: not in the multirun of a
+    driver that was killed (it holds the sweep directory's run lock: refused, naming it), nor on SLURM
+    (waited for)."""
+    DirectoryLock(sweep_dir).release()
+    spec = resume_spec(sweep_dir, sweep_overrides, train_overrides)
+    if SweepSpec.load(sweep_dir).launcher == slurm.LAUNCHER:  # no job runs twice at once
+        slurm.wait_for_jobs(sweep_dir)
+    return spec
+
+
 def run_jobs(spec: SweepSpec, sweep_dir: Path, resume: bool) -> None:
     """The Hydra multirun of train.py. Its exit status is not checked: failed jobs are in the report."""
     command = [*TRAIN_COMMAND, *spec.train_arguments(sweep_dir, resume)]
@@ -129,18 +141,18 @@ def sweep(argv: list[str]) -> int:
         sweep_dir = existing_dir("report", cfg.report)
         return write_report(sweep_dir, SweepSpec.load(sweep_dir), cfg)
     if cfg.resume:
-        sweep_dir = existing_dir("resume", cfg.resume)
-        spec = resume_spec(sweep_dir, sweep_overrides, train_overrides)
-        if SweepSpec.load(sweep_dir).launcher == slurm.LAUNCHER:  # no job runs twice at once
-            slurm.wait_for_jobs(sweep_dir)
+        sweep_dir, spec = existing_dir("resume", cfg.resume), None
     else:
         spec = build_spec(cfg, train_overrides)
         sweep_dir = new_sweep_dir(cfg.dir, spec.name)
-    spec.save(sweep_dir)
-    try:
-        run_jobs(spec, sweep_dir, resume=bool(cfg.resume))
-    finally:  # an interrupted sweep still gets the report of what it finished
-        status = write_report(sweep_dir, spec, cfg)
+    with DirectoryLock(sweep_dir, SWEEP_LOCK):  # one driver per sweep directory: a second stops here
+        if spec is None:
+            spec = resumed_spec(sweep_dir, sweep_overrides, train_overrides)
+        spec.save(sweep_dir)
+        try:
+            run_jobs(spec, sweep_dir, resume=bool(cfg.resume))
+        finally:  # an interrupted sweep still gets the report of what it finished
+            status = write_report(sweep_dir, spec, cfg)
     return status
 
 
