@@ -20,8 +20,8 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 from torch import nn
 
-from mnist1d.training.compose import APPS_CONF, CONF_DIR, compose_config, compose_train
-from mnist1d.training.fit import train
+from mnist1d.config.compose import APPS_CONF, CONF_DIR, compose_config, compose_train
+from mnist1d.training.fit import build, train
 
 ROOT = CONF_DIR.parent
 
@@ -29,6 +29,12 @@ ROOT = CONF_DIR.parent
 def compose_run(overrides: list[str], output_dir: Path, cache_dir: Path) -> DictConfig:
     """The config `python train.py <overrides>` would run, writing into `output_dir`."""
     return compose_train([f"paths.output_dir={output_dir}", f"paths.cache_dir={cache_dir}", *overrides])
+
+
+def build_run(cfg: DictConfig) -> Any:
+    """What `train` builds for `cfg` before it fits (without the validation, whose probe draws random
+    numbers)."""
+    return build(cfg, instantiate(cfg.data))
 
 
 def compose_app(name: str, overrides: list[str], output_dir: Path, cache_dir: Path) -> DictConfig:

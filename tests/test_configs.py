@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from mnist1d.training.compose import config_options
+from mnist1d.config.compose import config_options
 from mnist1d.training.validation import validate
 from tests.helpers import compose_run
 

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from mnist1d import cli
-from mnist1d.training.compose import CONF_DIR, config_options
+from mnist1d.config.compose import CONF_DIR, config_options
 from tests.helpers import ROOT, read_results
 
 # What the build reads from the checkout (pyproject.toml's readme, license-files, packages).
@@ -221,3 +221,18 @@ def test_import_warns_once_when_the_reference_distribution_is_installed_too(
     assert done.stderr.count("pip uninstall mnist1d") == int(reference_installed)
     if reference_installed:
         assert str(site / "mnist1d-0.0.2.post1.dist-info") in done.stderr
+
+
+def test_the_commands_load_lightning_only_to_train_or_evaluate(tmp_path: Path) -> None:
+    """`python -m mnist1d.cli --help`-like work (importing the commands, composing a config) pays no
+    Lightning import: the config plumbing lives outside mnist1d.training."""
+    script = (
+        "import sys\n"
+        "import mnist1d.cli\n"
+        "from mnist1d.config.compose import compose_train\n"
+        "compose_train(['model=gru'])\n"
+        "print(sorted(name for name in ('pytorch_lightning', 'lightning_fabric') if name in sys.modules))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], cwd=tmp_path, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]"

@@ -180,6 +180,7 @@ def test_failed_jobs_of_a_plain_multirun_are_reported_not_fatal(tmp_path, cache_
         (["share_budgets=true", "scheduler=cosine"], "share_budgets=true is refused with scheduler="),
         (["share_budgets=true", "trainer.max_steps=300,500"], "multiple of eval_every=250"),
         (["launcher=mpi"], "launcher='mpi' is invalid"),
+        (["wandb_report=loud"], "wandb_report='loud' is invalid: must be one of"),  # not after the jobs
     ],
 )
 def test_bad_sweeps_are_refused_before_any_job(arguments, message, tmp_path):

@@ -12,10 +12,9 @@ import time
 import pytest
 import yaml
 
-from mnist1d.errors import FULL_ERROR_HINT, DiskFullError, reported_as_message
+from mnist1d.errors import FULL_ERROR_HINT, ConfigError, DiskFullError, reported_as_message
 from mnist1d.sweeps import launch
 from mnist1d.training.fit import train
-from mnist1d.training.validation import ConfigError
 from tests.helpers import RESUMABLE, ROOT, read_results, slow_steps
 
 QUICK = ["eval_every=5", "logger=csv", "callbacks=none"]

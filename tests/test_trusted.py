@@ -10,6 +10,7 @@ import pytest
 import torch
 from torch import nn
 
+from mnist1d import trusted
 from mnist1d.training.classifier import Classifier
 from mnist1d.trusted import UntrustedFileError, check_hyperparameters, register_net
 
@@ -75,7 +76,8 @@ def test_a_checkpoint_with_code_in_its_hyperparameters_is_refused_and_builds_not
     assert not marker.exists()
 
 
-def test_a_net_outside_the_allowlist_is_refused_unless_registered(tmp_path):
+def test_a_net_outside_the_allowlist_is_refused_unless_registered(tmp_path, monkeypatch):
+    monkeypatch.setattr(trusted, "_registered_nets", set())  # the registration below ends with this test
     net = {"_target_": f"{__name__}.Tattletale"}
     path = checkpoint(tmp_path / "own_net.ckpt", net=net)
     built = Tattletale.built

@@ -40,10 +40,10 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 from torch.utils.data import DataLoader, TensorDataset
 
+from mnist1d.config.compose import CONF_DIR, compose_train, config_options
 from mnist1d.sweeps.summary import SUMMARY_FILE, TIMING_FILE
 from mnist1d.training.batches import TrainingChunks
 from mnist1d.training.callbacks import synchronize
-from mnist1d.training.compose import CONF_DIR, compose_train, config_options
 from mnist1d.training.datamodule import MNIST1DDataModule
 from mnist1d.training.fit import train
 from mnist1d.training.quiet import silence_harmless_messages

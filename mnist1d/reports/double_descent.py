@@ -19,8 +19,8 @@ from matplotlib.figure import Figure
 from omegaconf import DictConfig
 
 from mnist1d.atomic import save_figure, write_text
+from mnist1d.config.splits import TRAIN_SPLIT
 from mnist1d.reports.common import evaluation_history, finished, published, save_numbers, setting, summary
-from mnist1d.training.datamodule import TRAIN_SPLIT
 
 STEM = "double_descent"
 WIDTH_KEYS = {"cnn": "model.channels"}  # how each model's width is set; others: model.hidden_size

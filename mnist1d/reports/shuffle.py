@@ -21,6 +21,7 @@ from matplotlib.figure import Figure
 from omegaconf import DictConfig
 
 from mnist1d.atomic import save_figure, write_text
+from mnist1d.config.splits import TRAIN_SPLIT
 from mnist1d.reports.common import (
     cell,
     distance,
@@ -32,7 +33,6 @@ from mnist1d.reports.common import (
     setting,
     summary,
 )
-from mnist1d.training.datamodule import TRAIN_SPLIT
 
 STEM = "shuffle"
 CURVES_STEM = "train_test_curves"

@@ -17,8 +17,8 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from mnist1d.atomic import save_figure
+from mnist1d.config.compose import config_options
 from mnist1d.reports.common import error_bar
-from mnist1d.training.compose import config_options
 
 DPI = 100
 FIGURE_SIZE_PX = (900, 500)

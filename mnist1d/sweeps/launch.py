@@ -27,8 +27,10 @@ from omegaconf import DictConfig, OmegaConf
 from mnist1d.atomic import write_json
 from mnist1d.errors import DiskFullError, reported_as_message
 from mnist1d.locks import SWEEP_LOCK, DirectoryLock
+from mnist1d.rules import Rule, refuse
 from mnist1d.sweeps import slurm
 from mnist1d.sweeps.spec import (
+    LAUNCHERS,
     SPEC_FILE,
     SweepSpec,
     build_spec,
@@ -38,11 +40,16 @@ from mnist1d.sweeps.spec import (
     sweep_keys,
 )
 from mnist1d.sweeps.summary import TIMING_FILE, collect_rows, write_summary
-from mnist1d.sweeps.wandb_report import log_report, report_mode
+from mnist1d.sweeps.wandb_report import WANDB_REPORT_MODES, log_report, report_mode
 from mnist1d.training.results import STATUS_OK
 from mnist1d.trusted import report_function
 
 log = logging.getLogger("sweep")
+# What the keys of conf/sweeps/sweep.yaml must be, checked before any job starts (see mnist1d/rules.py).
+SWEEP_RULES = (
+    Rule("launcher", f"one of {LAUNCHERS}", lambda v: v in LAUNCHERS),
+    Rule("wandb_report", f"one of {WANDB_REPORT_MODES}", lambda v: str(v).lower() in WANDB_REPORT_MODES),
+)
 # The jobs' command: train.py's, through the package with this interpreter, so it works from any directory and
 # from an installed wheel (no train.py there) and never depends on where console scripts were put (PATH).
 TRAIN_COMMAND = (sys.executable, "-m", "mnist1d.cli", "train")
@@ -137,6 +144,7 @@ def sweep(argv: list[str]) -> int:
     """Run the sweep the arguments describe; 0 when every job completed, else 1."""
     sweep_overrides, train_overrides = split_arguments(argv, sweep_keys())
     cfg = compose_sweep(sweep_overrides)
+    refuse(SWEEP_RULES, cfg)
     if cfg.report:
         sweep_dir = existing_dir("report", cfg.report)
         return write_report(sweep_dir, SweepSpec.load(sweep_dir), cfg)

@@ -36,8 +36,8 @@ from hydra.errors import HydraException
 from omegaconf import DictConfig, OmegaConf, open_dict
 
 from mnist1d.atomic import write_json
+from mnist1d.config.compose import SWEEP_CONF, compose_config, compose_train, config_options
 from mnist1d.sweeps import slurm
-from mnist1d.training.compose import SWEEP_CONF, compose_config, compose_train, config_options
 from mnist1d.trusted import SPECIAL_KEYS, UntrustedFileError, check_data, report_function
 
 SPEC_FILE = "sweep.json"
@@ -261,8 +261,6 @@ def validate(spec: SweepSpec) -> None:
     both = [key for key in spec.axes if any(line.split("=", 1)[0].lstrip("+~") == key for line in spec.fixed)]
     if both:
         raise ValueError(f"sweep keys {both} are both fixed overrides and grid axes: give each only once")
-    if spec.launcher not in LAUNCHERS:
-        raise ValueError(f"launcher={spec.launcher!r} is invalid: must be one of {LAUNCHERS}")
     if spec.share_budgets:
         validate_shared_budgets(spec)
 

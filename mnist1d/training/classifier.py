@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable
 from typing import IO, Any
 
 import pytorch_lightning as pl
@@ -12,10 +13,10 @@ from hydra.utils import instantiate
 from torchmetrics import MaxMetric
 from torchmetrics.classification import MulticlassAccuracy, MulticlassConfusionMatrix
 
+from mnist1d.config.splits import TRAIN_SPLIT
 from mnist1d.training import lightning_internals
 from mnist1d.training.batches import Batch
 from mnist1d.training.cuda_graphs import GraphedStep
-from mnist1d.training.datamodule import TRAIN_SPLIT
 from mnist1d.trusted import check_hyperparameters
 
 
@@ -78,16 +79,19 @@ class Classifier(pl.LightningModule):
         hparams_file: Any = None,
         strict: bool | None = None,
         weights_only: bool | None = None,
+        *,
+        trusted_nets: Iterable[str] = (),
         **kwargs: Any,
     ) -> Classifier:
         """Lightning's, after checking what the checkpoint's hyperparameters name (read with
         `weights_only=True`): a crafted file raises `UntrustedFileError` before anything is built. Keyword
-        arguments replace saved hyperparameters, as in Lightning; `hparams_file` (hyperparameters from
-        another file) is refused, since the checkpoint holds them all."""
+        arguments replace saved hyperparameters, as in Lightning; `trusted_nets` names net classes outside
+        `mnist1d.models` (dotted paths) that you vouch for; `hparams_file` (hyperparameters from another
+        file) is refused, since the checkpoint holds them all."""
         if hparams_file is not None:
             raise ValueError("hparams_file is not supported: the checkpoint holds every hyperparameter")
-        saved = saved_hyperparameters(checkpoint_path)
-        check_hyperparameters({k: v for k, v in saved.items() if k not in kwargs}, checkpoint_path)
+        saved = {k: v for k, v in saved_hyperparameters(checkpoint_path).items() if k not in kwargs}
+        check_hyperparameters(saved, checkpoint_path, trusted=trusted_nets)
         return super().load_from_checkpoint(
             checkpoint_path, map_location, strict=strict, weights_only=weights_only, **kwargs
         )

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -20,7 +21,8 @@ from omegaconf import DictConfig, OmegaConf
 
 from mnist1d.atomic import write_json
 from mnist1d.dataset_config import DatasetConfig
-from mnist1d.errors import disk_full_names
+from mnist1d.errors import ConfigError, disk_full_names
+from mnist1d.rules import Rule, problems
 from mnist1d.training.classifier import Classifier
 from mnist1d.training.datamodule import MNIST1DDataModule
 from mnist1d.training.plan import StepPlan, eval_part
@@ -32,18 +34,20 @@ from mnist1d.training.results import (
     save_confusion_figure,
     summary_lines,
 )
-from mnist1d.training.validation import ConfigError, readable_checkpoint
-from mnist1d.trusted import register_net
+from mnist1d.training.validation import readable_checkpoint
 
 log = logging.getLogger(__name__)
 
 
-def checkpoint_problems(cfg: DictConfig) -> list[str]:
-    """Problems with `ckpt_path`, before anything is loaded: it must be a readable checkpoint file."""
-    path = OmegaConf.select(cfg, "ckpt_path", throw_on_missing=False)
-    if path is None or not readable_checkpoint(path):
-        return [f"ckpt_path={path!r} is invalid: must be a readable checkpoint file (e.g. .../best.ckpt)"]
-    return []
+# What eval.py's own keys must be (see mnist1d/rules.py), checked before anything is loaded.
+RULES = (
+    Rule("ckpt_path", "a readable checkpoint file (e.g. .../best.ckpt)", readable_checkpoint, required=True),
+    Rule(
+        "trusted_nets",
+        "a list of net classes by dotted path (e.g. [my_package.nets.BigNet])",
+        lambda v: isinstance(v, Sequence) and not isinstance(v, str) and all(isinstance(x, str) for x in v),
+    ),
+)
 
 
 def model_name(net_config: dict[str, Any]) -> str:
@@ -63,15 +67,15 @@ def evaluate(cfg: DictConfig) -> float:
     """Score `cfg.ckpt_path` on the test split of `cfg.data`; writes results.json; returns the accuracy."""
     started = time.perf_counter()
     silence_harmless_messages()
-    problems = checkpoint_problems(cfg)
-    if problems:
-        raise ConfigError(problems)
+    found = problems(RULES, cfg)
+    if found:
+        raise ConfigError(found)
     if cfg.get("num_threads"):
         torch.set_num_threads(cfg.num_threads)
     pl.seed_everything(cfg.seed, verbose=False)
-    for net in cfg.get("trusted_nets") or ():
-        register_net(net)  # the config you pass vouches for them; the checkpoint cannot
-    module = Classifier.load_from_checkpoint(cfg.ckpt_path, map_location="cpu", weights_only=True)
+    module = Classifier.load_from_checkpoint(
+        cfg.ckpt_path, map_location="cpu", weights_only=True, trusted_nets=cfg.get("trusted_nets") or ()
+    )  # the config you pass may vouch for nets outside the package; the checkpoint cannot
     checkpoint = torch.load(cfg.ckpt_path, map_location="cpu", weights_only=True)
     datamodule: MNIST1DDataModule = instantiate(cfg.data)
     if datamodule.seq_length != module.hparams.seq_length:

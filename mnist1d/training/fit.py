@@ -68,13 +68,14 @@ def prepare_determinism(trainer_cfg: DictConfig) -> None:
     os.environ.setdefault(name, value)
 
 
-def build(cfg: DictConfig) -> tuple[MNIST1DDataModule, Classifier, pl.Trainer, StepPlan]:
-    """Instantiate the DataModule, the classifier around the chosen net, the Trainer and the step plan.
+def build(
+    cfg: DictConfig, datamodule: MNIST1DDataModule
+) -> tuple[MNIST1DDataModule, Classifier, pl.Trainer, StepPlan]:
+    """Instantiate the classifier around the chosen net, the Trainer and the step plan for `datamodule`.
 
     The Trainer is built before the loggers, so that a Lightning config error surfaces before a W&B run
     starts; `fast_dev_run` (Lightning's debug mode) logs nowhere, as in Lightning.
     """
-    datamodule = instantiate(cfg.data)
     plan = make_plan(cfg, datamodule.batches_per_epoch)
     datamodule.plan = plan
     trainer_cfg = cfg.trainer
@@ -168,7 +169,7 @@ def train(cfg: DictConfig) -> float | None:
     """
     started = time.perf_counter()
     silence_harmless_messages()
-    validate(cfg)
+    datamodule = validate(cfg)
     resume_point(cfg)  # a crafted checkpoint is refused here, before anything is touched
     results_path = Path(cfg.paths.output_dir) / RESULTS_FILE
     results_path.unlink(missing_ok=True)  # the config is accepted: a rerun must not leave a stale status
@@ -177,7 +178,7 @@ def train(cfg: DictConfig) -> float | None:
         torch.set_num_threads(cfg.num_threads)
     prepare_determinism(cfg.trainer)
     pl.seed_everything(cfg.seed, workers=True, verbose=False)
-    datamodule, module, trainer, plan = build(cfg)
+    datamodule, module, trainer, plan = build(cfg, datamodule)
     results: dict[str, Any] = {
         "model": cfg.model_name,
         "seed": cfg.seed,

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 from hydra.utils import get_method
 
+from mnist1d.config.compose import SWEEP_CONF, compose_train, config_options
 from mnist1d.sweeps.spec import SweepSpec, build_spec, check_overrides, compose_sweep
-from mnist1d.training.compose import SWEEP_CONF, compose_train, config_options
 from mnist1d.trusted import UntrustedFileError, report_function
 
 

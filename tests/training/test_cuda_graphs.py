@@ -155,7 +155,8 @@ def test_the_graph_paths_step_equals_the_eager_path_bit_for_bit(make_cfg, tmp_pa
 
 
 def test_cuda_graphs_is_a_validated_config_key(make_cfg):
-    from mnist1d.training.validation import ConfigError, validate
+    from mnist1d.errors import ConfigError
+    from mnist1d.training.validation import validate
 
     validate(make_cfg("cuda_graphs=true"))
     with pytest.raises(ConfigError, match="cuda_graphs='yes' is invalid: must be auto, true or false"):

@@ -9,7 +9,7 @@ import pytest
 import torch
 from hydra.utils import instantiate
 
-from mnist1d.training.compose import config_options
+from mnist1d.config.compose import config_options
 from mnist1d.training.fit import train
 from tests.helpers import ON_CPU, read_results
 

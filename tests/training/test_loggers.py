@@ -9,8 +9,8 @@ import time
 
 import pytest
 
+from mnist1d.errors import ConfigError
 from mnist1d.training.fit import train
-from mnist1d.training.validation import ConfigError
 from tests.helpers import read_results
 
 QUICK = ["model=logistic", "trainer.max_steps=4", "eval_every=2"]

@@ -10,11 +10,11 @@ import torch
 import torch.nn.functional as F
 from hydra.utils import instantiate
 
+from mnist1d.errors import ConfigError
 from mnist1d.training import progress
 from mnist1d.training.batches import TrainingChunks
-from mnist1d.training.fit import build, train
-from mnist1d.training.validation import ConfigError
-from tests.helpers import read_results
+from mnist1d.training.fit import train
+from tests.helpers import build_run, read_results
 
 QUICK = ["model=logistic", "logger=csv", "eval_every=20"]
 
@@ -28,8 +28,8 @@ def test_max_epochs_counts_passes_over_the_training_data(make_cfg, tmp_path):
     cfg = make_cfg(
         *QUICK, "trainer.max_steps=-1", "trainer.max_epochs=2", "+trainer.accumulate_grad_batches=2"
     )
-    assert build(cfg)[3].total_steps == 40
-    assert build(make_cfg(*QUICK, "trainer.max_steps=30", "trainer.max_epochs=2"))[3].total_steps == 30
+    assert build_run(cfg)[3].total_steps == 40
+    assert build_run(make_cfg(*QUICK, "trainer.max_steps=30", "trainer.max_epochs=2"))[3].total_steps == 30
 
 
 def test_run_names_say_how_long_the_run_trains(make_cfg):
@@ -95,7 +95,7 @@ def test_accumulation_and_clipping_equal_lightnings_automatic_optimization(algor
     options += [f"+trainer.accumulate_grad_batches={accumulate}", f"+trainer.gradient_clip_val={clip}"]
     cfg = make_cfg(*options, f"+trainer.gradient_clip_algorithm={algorithm}")
     pl.seed_everything(0, verbose=False)
-    datamodule, module, trainer, plan = build(cfg)
+    datamodule, module, trainer, plan = build_run(cfg)
     assert plan.chunk == 3 and plan.accumulate == accumulate
     trainer.fit(module, datamodule=datamodule)
     assert trainer.global_step == steps
@@ -174,7 +174,7 @@ def test_progress_bar_counts_optimizer_steps(make_cfg, monkeypatch):
     monkeypatch.setattr(
         progress, "tqdm", lambda **kwargs: real_tqdm(**kwargs | {"file": out, "disable": False})
     )
-    datamodule, module, trainer, _ = build(
+    datamodule, module, trainer, _ = build_run(
         make_cfg(*QUICK, "trainer.max_steps=100", "trainer.enable_progress_bar=true")
     )
     assert isinstance(trainer.progress_bar_callback, progress.StepProgressBar)

@@ -10,8 +10,8 @@ import pytest
 import pytorch_lightning as pl
 import torch
 
-from mnist1d.training.fit import build, train
-from tests.helpers import RESUMABLE, read_results, signal_at
+from mnist1d.training.fit import train
+from tests.helpers import RESUMABLE, build_run, read_results, signal_at
 
 # What srun sets for a one-task job step (Lightning detects SLURM by SLURM_NTASKS).
 SLURM_STEP = {"SLURM_NTASKS": "1", "SLURM_JOB_NAME": "train", "SLURM_JOB_ID": "7", "SLURM_PROCID": "0"}
@@ -28,7 +28,9 @@ def test_lightning_installs_no_requeue_handler_in_a_slurm_job(make_cfg, monkeypa
     and call `scontrol requeue`, a second save and a second requeue."""
     for name, value in SLURM_STEP.items():
         monkeypatch.setenv(name, value)
-    datamodule, module, trainer, _ = build(make_cfg("model=logistic", "trainer.max_steps=2", "eval_every=2"))
+    datamodule, module, trainer, _ = build_run(
+        make_cfg("model=logistic", "trainer.max_steps=2", "eval_every=2")
+    )
     probe = SignalHandlersAtTrainStart()
     trainer.callbacks.append(probe)
     trainer.fit(module, datamodule=datamodule)

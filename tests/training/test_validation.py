@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from hydra.errors import ConfigCompositionException
 
+from mnist1d.errors import ConfigError
 from mnist1d.training.fit import train
-from mnist1d.training.validation import ConfigError
 from tests.helpers import compose_run
 
 BAD_VALUES = [
