@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import pickle
 from collections.abc import Iterable
 from typing import IO, Any
 
@@ -17,7 +18,7 @@ from mnist1d.config.splits import TRAIN_SPLIT
 from mnist1d.training import lightning_internals
 from mnist1d.training.batches import Batch
 from mnist1d.training.cuda_graphs import GraphedStep
-from mnist1d.trusted import check_hyperparameters
+from mnist1d.trusted import UntrustedFileError, check_hyperparameters
 
 
 class Classifier(pl.LightningModule):
@@ -227,10 +228,20 @@ class Classifier(pl.LightningModule):
         return {"optimizer": optimizer, "lr_scheduler": scheduler}
 
 
-def saved_hyperparameters(checkpoint: str | os.PathLike[str] | IO[bytes]) -> dict[str, Any]:
-    """A checkpoint's hyperparameters, read as data (`weights_only=True`); a file object is rewound."""
+def read_checkpoint(checkpoint: str | os.PathLike[str] | IO[bytes]) -> dict[str, Any]:
+    """A checkpoint read as data (`weights_only=True`: tensors, containers, numbers, strings); a file object
+    is rewound. One that holds anything else raises `UntrustedFileError`."""
     position = checkpoint.tell() if hasattr(checkpoint, "seek") else None
-    saved = torch.load(checkpoint, map_location="cpu", weights_only=True)
+    try:
+        saved = torch.load(checkpoint, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as refused:  # what torch's weights-only unpickler raises
+        reason = str(refused).split(".")[0]
+        raise UntrustedFileError(checkpoint, "it", f" holds more than data ({reason})") from None
     if position is not None:
         checkpoint.seek(position)
-    return saved.get(Classifier.CHECKPOINT_HYPER_PARAMS_KEY, {})
+    return saved
+
+
+def saved_hyperparameters(checkpoint: str | os.PathLike[str] | IO[bytes]) -> dict[str, Any]:
+    """A checkpoint's hyperparameters, read as data."""
+    return read_checkpoint(checkpoint).get(Classifier.CHECKPOINT_HYPER_PARAMS_KEY, {})

@@ -19,10 +19,10 @@ from mnist1d.errors import DiskFullError, disk_full, disk_full_names
 from mnist1d.training import lightning_internals
 from mnist1d.training.callbacks import DivergenceGuard, EvaluateLastStep, InterruptCheckpoint, RunSummary
 from mnist1d.training.checkpoint_io import CHECKPOINTS_DIR, AtomicCheckpointIO, disk_full_advice
-from mnist1d.training.classifier import Classifier
+from mnist1d.training.classifier import Classifier, read_checkpoint
 from mnist1d.training.cuda_graphs import CudaGraphs
 from mnist1d.training.datamodule import MNIST1DDataModule
-from mnist1d.training.loggers import finish_wandb, log_confusion_matrix
+from mnist1d.training.loggers import finish_wandb, log_confusion_matrix, start_loggers
 from mnist1d.training.plan import StepPlan, make_plan, trainer_arguments
 from mnist1d.training.progress import StepProgressBar
 from mnist1d.training.quiet import silence_harmless_messages
@@ -69,12 +69,13 @@ def prepare_determinism(trainer_cfg: DictConfig) -> None:
 
 
 def build(
-    cfg: DictConfig, datamodule: MNIST1DDataModule
+    cfg: DictConfig, datamodule: MNIST1DDataModule, resume_step: int | None = None
 ) -> tuple[MNIST1DDataModule, Classifier, pl.Trainer, StepPlan]:
     """Instantiate the classifier around the chosen net, the Trainer and the step plan for `datamodule`.
 
     The Trainer is built before the loggers, so that a Lightning config error surfaces before a W&B run
-    starts; `fast_dev_run` (Lightning's debug mode) logs nowhere, as in Lightning.
+    starts; `fast_dev_run` (Lightning's debug mode) logs nowhere, as in Lightning. A run resumed from a
+    checkpoint of step `resume_step` continues each logger's history (`start_loggers`).
     """
     plan = make_plan(cfg, datamodule.batches_per_epoch)
     datamodule.plan = plan
@@ -121,7 +122,7 @@ def build(
     )
     lightning_internals.check(trainer)
     if not plan.fast_dev_run:
-        trainer.loggers = [logger for logger in (instantiate(c) for c in cfg.logger.values()) if logger]
+        trainer.loggers = start_loggers(cfg.logger, resume_step)
     return datamodule, module, trainer, plan
 
 
@@ -131,7 +132,7 @@ def resume_point(cfg: DictConfig) -> int | None:
     refused (`mnist1d.trusted`), although a resume builds everything from the config."""
     if cfg.ckpt_path is None:
         return None
-    saved = torch.load(cfg.ckpt_path, map_location="cpu", weights_only=True)
+    saved = read_checkpoint(cfg.ckpt_path)
     check_hyperparameters(saved.get("hyper_parameters", {}), cfg.ckpt_path, trusted=[cfg.model._target_])
     return int(saved["global_step"])
 
@@ -170,7 +171,7 @@ def train(cfg: DictConfig) -> float | None:
     started = time.perf_counter()
     silence_harmless_messages()
     datamodule = validate(cfg)
-    resume_point(cfg)  # a crafted checkpoint is refused here, before anything is touched
+    resume_step = resume_point(cfg)  # a crafted checkpoint is refused here, before anything is touched
     results_path = Path(cfg.paths.output_dir) / RESULTS_FILE
     results_path.unlink(missing_ok=True)  # the config is accepted: a rerun must not leave a stale status
     resolved = OmegaConf.to_container(cfg, resolve=True)
@@ -178,7 +179,7 @@ def train(cfg: DictConfig) -> float | None:
         torch.set_num_threads(cfg.num_threads)
     prepare_determinism(cfg.trainer)
     pl.seed_everything(cfg.seed, workers=True, verbose=False)
-    datamodule, module, trainer, plan = build(cfg, datamodule)
+    datamodule, module, trainer, plan = build(cfg, datamodule, resume_step)
     results: dict[str, Any] = {
         "model": cfg.model_name,
         "seed": cfg.seed,

@@ -3,15 +3,18 @@ TensorBoard."""
 
 from __future__ import annotations
 
+import csv
 import logging
+import signal
 import socket
 import time
+from pathlib import Path
 
 import pytest
 
 from mnist1d.errors import ConfigError
 from mnist1d.training.fit import train
-from tests.helpers import read_results
+from tests.helpers import RESUMABLE, read_results, signal_at
 
 QUICK = ["model=logistic", "trainer.max_steps=4", "eval_every=2"]
 
@@ -88,3 +91,44 @@ def test_tensorboard_logger_writes_event_files(make_cfg, tmp_path):
     train(make_cfg("logger=tensorboard", *QUICK))
     assert list((tmp_path / "run" / "tensorboard").glob("events.out.tfevents.*"))
     assert read_results(tmp_path / "run")["status"] == "ok"
+
+
+def csv_rows(run_dir: Path) -> list[dict[str, str]]:
+    with (run_dir / "csv" / "metrics.csv").open() as file:
+        return list(csv.DictReader(file))
+
+
+def scalars(run_dir: Path) -> dict[str, list[tuple[int, float]]]:
+    """Every scalar of the run's TensorBoard events as TensorBoard shows it: (step, value) per tag."""
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    events = EventAccumulator(str(run_dir / "tensorboard")).Reload()
+    return {tag: [(e.step, e.value) for e in events.Scalars(tag)] for tag in events.Tags()["scalars"]}
+
+
+def test_a_resumed_run_holds_its_whole_history_once(make_cfg, tmp_path):
+    """CSV and TensorBoard after a resume: the rows up to the checkpoint's step are kept, the rows logged
+    after it before the run stopped are replaced by the resumed run's, none is there twice."""
+    logged = [*RESUMABLE, "logger=tensorboard", "trainer.log_every_n_steps=5"]
+    train(make_cfg(*logged, run="whole"))
+    with pytest.raises(SystemExit):
+        train(make_cfg(*logged, *signal_at(15, signal.SIGTERM), run="resumed"))
+    assert csv_rows(tmp_path / "resumed")[-1]["step"] == "15"
+    best = tmp_path / "resumed" / "checkpoints" / "best.ckpt"  # step 10: steps 11-15 were logged after it
+    train(make_cfg(*logged, f"ckpt_path={best}", run="resumed"))
+    whole, resumed = csv_rows(tmp_path / "whole"), csv_rows(tmp_path / "resumed")
+    assert [row["step"] for row in resumed] == [row["step"] for row in whole]
+    assert resumed == whole
+    assert scalars(tmp_path / "resumed") == scalars(tmp_path / "whole")
+    assert sorted(p.name for p in (tmp_path / "resumed" / "csv").iterdir()) == ["hparams.yaml", "metrics.csv"]
+
+
+def test_a_resumed_run_continues_its_wandb_run(make_cfg, tmp_path, monkeypatch):
+    monkeypatch.delenv("WANDB_API_KEY", raising=False)
+    monkeypatch.setenv("NETRC", str(tmp_path / "no-netrc"))
+    with pytest.raises(SystemExit):
+        train(make_cfg(*RESUMABLE, "logger=wandb", *signal_at(15, signal.SIGTERM)))
+    train(make_cfg(*RESUMABLE, "logger=wandb", f"ckpt_path={tmp_path / 'run' / 'checkpoints' / 'last.ckpt'}"))
+    pytest.importorskip("wandb").teardown()
+    starts = sorted((tmp_path / "run" / "wandb").glob("offline-run-*"))
+    assert len(starts) == 2 and len({start.name.rsplit("-", 1)[1] for start in starts}) == 1  # one run id
