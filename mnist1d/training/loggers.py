@@ -54,8 +54,9 @@ def continue_csv(logger: CSVLogger, resume_step: int | None) -> None:
     """Replay the rows of `logger`'s earlier metrics.csv up to `resume_step` into it and write them at once.
 
     The earlier file is first renamed aside, so that a run killed before its history is written again still
-    finds it there when resumed once more; the rows of the test after training (logged after any
-    checkpoint) are dropped. A fresh start keeps nothing: Lightning starts a new file.
+    finds it there when resumed once more. Dropped too: the rows of the test after training and a last row
+    cut short by a kill, both written after any checkpoint. A fresh start keeps nothing: Lightning starts
+    a new file.
     """
     log_dir = Path(logger.log_dir)
     earlier, aside = log_dir / "metrics.csv", log_dir / RESUMED_FROM
@@ -69,6 +70,8 @@ def continue_csv(logger: CSVLogger, resume_step: int | None) -> None:
     with aside.open(newline="") as file:
         rows = list(csv.DictReader(file))
     for row in rows:
+        if None in row or None in row.values():  # fewer or more fields: a last row cut short by a kill
+            continue
         step = int(float(row.pop("step")))
         values = {key: value for key, value in row.items() if value != ""}
         if step <= resume_step and not any(key.startswith(FINAL_TEST) for key in values):

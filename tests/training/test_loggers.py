@@ -11,9 +11,11 @@ import time
 from pathlib import Path
 
 import pytest
+from pytorch_lightning.loggers import CSVLogger
 
 from mnist1d.errors import ConfigError
 from mnist1d.training.fit import train
+from mnist1d.training.loggers import RESUMED_FROM, continue_csv
 from tests.helpers import RESUMABLE, read_results, signal_at
 
 QUICK = ["model=logistic", "trainer.max_steps=4", "eval_every=2"]
@@ -132,3 +134,22 @@ def test_a_resumed_run_continues_its_wandb_run(make_cfg, tmp_path, monkeypatch):
     pytest.importorskip("wandb").teardown()
     starts = sorted((tmp_path / "run" / "wandb").glob("offline-run-*"))
     assert len(starts) == 2 and len({start.name.rsplit("-", 1)[1] for start in starts}) == 1  # one run id
+
+
+EARLIER = "epoch,step,test/acc,train/loss\n0,5,,0.9\n0,10,0.5,0.7\n1,15,,0.6\n1,20,0.6,0.5\n1,2"
+
+
+def test_a_resumed_csv_log_survives_a_kill_at_any_point(tmp_path):
+    """The last row cut short by a kill is dropped, and a resume killed before it wrote the history again
+    finds the earlier log where it left it."""
+    log_dir = tmp_path / "csv"
+    log_dir.mkdir()
+    (log_dir / "metrics.csv").write_text(EARLIER)
+    continue_csv(CSVLogger(tmp_path, name="csv", version=""), resume_step=15)
+    assert [row["step"] for row in csv_rows(tmp_path)] == ["5", "10", "15"]
+    assert csv_rows(tmp_path)[1] == {"epoch": "0", "step": "10", "test/acc": "0.5", "train/loss": "0.7"}
+    (log_dir / RESUMED_FROM).write_text(EARLIER)  # a resume killed after renaming the log aside
+    (log_dir / "metrics.csv").write_text("epoch,step\n0,5\n")  # and while it wrote the history again
+    continue_csv(CSVLogger(tmp_path, name="csv", version=""), resume_step=10)
+    assert [row["step"] for row in csv_rows(tmp_path)] == ["5", "10"]
+    assert sorted(path.name for path in log_dir.iterdir()) == ["metrics.csv"]
