@@ -19,6 +19,7 @@ from omegaconf import DictConfig
 
 from mnist1d.config.compose import TRAIN_CONF, config_path
 from mnist1d.errors import ConfigError, DiskFullError, reported_as_message
+from mnist1d.records import RecordError
 from mnist1d.trusted import UntrustedFileError
 
 
@@ -26,7 +27,7 @@ from mnist1d.trusted import UntrustedFileError
 def _train(cfg: DictConfig) -> float | None:
     from mnist1d.training.run import run_job
 
-    with reported_as_message(ConfigError, DiskFullError, UntrustedFileError):
+    with reported_as_message(ConfigError, DiskFullError, RecordError, UntrustedFileError):
         return run_job(cfg)
 
 

@@ -4,7 +4,7 @@ Hydra's `instantiate` calls whatever a `_target_` names, with arguments that may
 OmegaConf resolves `${...}` interpolations through resolvers; Hydra's own blocklist of dangerous callables
 is best effort. Configs you pass (command-line overrides, your config files) are trusted as they are. A
 config read back from a file (a checkpoint's hyperparameters, a sweep's sweep.json) is trusted with
-nothing:
+nothing (a run's results.json is read as plain values, never resolved or built):
 
 - a `_target_` only where the schema has one, the net, the optimizer and the scheduler, each resolved
   against an allowlist: a class of a module of `mnist1d.models` (or a net registered with `register_net`),
@@ -144,6 +144,14 @@ def check_hyperparameters(hparams: Mapping[str, Any], source: object, trusted: I
             check_component(value, key, source, trusted)
         else:
             check_data(value, key, source)
+
+
+def check_read_back(config: Mapping[str, Any], source: object) -> None:
+    """A config read back from a record (a run's results.json, a sweep's sweep.json): the one thing in it that
+    code calls, a sweep's `report_fn`, must be a report function; everything else is read as plain values,
+    never resolved or built (a run's config keeps the `_target_`s of the config it was given)."""
+    if "report_fn" in config:
+        report_function(config["report_fn"], source)
 
 
 def report_function(name: Any, source: object) -> Callable[..., Any]:

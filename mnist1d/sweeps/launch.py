@@ -27,6 +27,7 @@ from omegaconf import DictConfig, OmegaConf
 from mnist1d.atomic import write_json
 from mnist1d.errors import DiskFullError, reported_as_message
 from mnist1d.locks import SWEEP_LOCK, DirectoryLock
+from mnist1d.records import STATUS_OK
 from mnist1d.rules import Rule, refuse
 from mnist1d.sweeps import slurm
 from mnist1d.sweeps.spec import (
@@ -41,7 +42,6 @@ from mnist1d.sweeps.spec import (
 )
 from mnist1d.sweeps.summary import TIMING_FILE, collect_rows, write_summary
 from mnist1d.sweeps.wandb_report import WANDB_REPORT_MODES, log_report, report_mode
-from mnist1d.training.results import STATUS_OK
 from mnist1d.trusted import report_function
 
 log = logging.getLogger("sweep")

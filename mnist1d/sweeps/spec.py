@@ -23,10 +23,9 @@ callbacks, ...) runs only when the resume command repeats it.
 from __future__ import annotations
 
 import itertools
-import json
 import shlex
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -35,8 +34,8 @@ from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.errors import HydraException
 from omegaconf import DictConfig, OmegaConf, open_dict
 
-from mnist1d.atomic import write_json
 from mnist1d.config.compose import SWEEP_CONF, compose_config, compose_train, config_options
+from mnist1d.records import read_record, write_record
 from mnist1d.sweeps import slurm
 from mnist1d.trusted import SPECIAL_KEYS, UntrustedFileError, check_data, report_function
 
@@ -56,7 +55,10 @@ FIELD_TYPES |= {"report_fn": str, "config": dict}
 
 @dataclass
 class SweepSpec:
-    """A sweep as train.py sees it; saved as sweep.json so a sweep can be resumed and reported later."""
+    """A sweep as train.py sees it; saved as sweep.json so a sweep can be resumed and reported later.
+
+    `config` is the sweep config (conf/sweeps/sweep.yaml with its kind), whose `report_fn` writes the report.
+    """
 
     name: str
     axes: dict[str, list[str]]
@@ -93,29 +95,23 @@ class SweepSpec:
         return [*self.fixed, *(f"{key}={','.join(values)}" for key, values in self.axes.items())]
 
     def save(self, sweep_dir: Path) -> None:
-        write_json(sweep_dir / SPEC_FILE, asdict(self))
+        """sweep.json: the one writer of this record (versioned, see mnist1d/records.py)."""
+        write_record(sweep_dir / SPEC_FILE, self)
 
     @classmethod
     def load(cls, sweep_dir: Path) -> SweepSpec | None:
-        """The saved sweep (None when there is none), read as data: the fields sweep.py writes, with their
-        types, plain values, a known launcher and a report function of `mnist1d.reports`. What a resume
-        would run is checked by `check_overrides`."""
+        """The sweep.json of `sweep_dir` (read as every record is: mnist1d/records.py), or None; then
+        checked as data (`check_saved`). What a resume would run is checked by `check_overrides`."""
         path = sweep_dir / SPEC_FILE
-        try:
-            saved = json.loads(path.read_text())
-        except FileNotFoundError:
-            return None
-        except (json.JSONDecodeError, UnicodeDecodeError) as error:
-            raise ValueError(f"{path} is not a sweep record (invalid JSON: {error})") from None
-        check_record(saved, path)
-        return cls(**saved)
+        spec = read_record(path, lambda fields, path: cls)
+        if spec is not None:
+            check_saved(vars(spec), path)
+        return spec
 
 
-def check_record(saved: Any, path: Path) -> None:
-    """sweep.json as sweep.py writes it, or `UntrustedFileError` naming the first field that is not."""
-    if not isinstance(saved, dict) or set(saved) != set(FIELD_TYPES):
-        found = sorted(saved) if isinstance(saved, dict) else type(saved).__name__
-        raise UntrustedFileError(path, "fields", f" {found} are not allowed: must be {sorted(FIELD_TYPES)}")
+def check_saved(saved: dict[str, Any], path: Path) -> None:
+    """sweep.json's fields as sweep.py writes them (types, plain values, a known launcher, report functions of
+    `mnist1d.reports`), or `UntrustedFileError` naming the first field that is not."""
     for key, kind in FIELD_TYPES.items():
         if not isinstance(saved[key], kind):
             raise UntrustedFileError(path, key, f" is not allowed: must be a {kind.__name__}")

@@ -14,27 +14,26 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 from pytorch_lightning.callbacks import ModelCheckpoint
 
-from mnist1d.atomic import write_json
 from mnist1d.errors import DiskFullError, disk_full, disk_full_names
-from mnist1d.training import lightning_internals
-from mnist1d.training.callbacks import DivergenceGuard, EvaluateLastStep, InterruptCheckpoint, RunSummary
-from mnist1d.training.checkpoint_io import CHECKPOINTS_DIR, AtomicCheckpointIO, disk_full_advice
-from mnist1d.training.classifier import Classifier, read_checkpoint
-from mnist1d.training.cuda_graphs import CudaGraphs
-from mnist1d.training.datamodule import MNIST1DDataModule
-from mnist1d.training.loggers import finish_wandb, log_confusion_matrix, start_loggers
-from mnist1d.training.plan import StepPlan, make_plan, trainer_arguments
-from mnist1d.training.progress import StepProgressBar
-from mnist1d.training.quiet import silence_harmless_messages
-from mnist1d.training.results import (
+from mnist1d.records import (
     RESULTS_FILE,
     STATUS_FAILED,
     STATUS_INTERRUPTED,
     STATUS_OK,
+    TrainRecord,
     library_versions,
-    save_confusion_figure,
-    summary_lines,
+    write_run,
 )
+from mnist1d.training import engine
+from mnist1d.training.callbacks import DivergenceGuard, EvaluateLastStep, InterruptCheckpoint, RunSummary
+from mnist1d.training.checkpoint_io import CHECKPOINTS_DIR, AtomicCheckpointIO, disk_full_advice
+from mnist1d.training.classifier import Classifier, read_checkpoint
+from mnist1d.training.datamodule import MNIST1DDataModule
+from mnist1d.training.engine import StepPlan
+from mnist1d.training.engine.cuda_graphs import CudaGraphs
+from mnist1d.training.loggers import finish_wandb, log_confusion_matrix, start_loggers
+from mnist1d.training.outputs import closing_lines, save_confusion_figure
+from mnist1d.training.quiet import silence_harmless_messages
 from mnist1d.training.slurm import cluster_plugins
 from mnist1d.training.validation import validate
 from mnist1d.trusted import check_hyperparameters
@@ -77,7 +76,7 @@ def build(
     starts; `fast_dev_run` (Lightning's debug mode) logs nowhere, as in Lightning. A run resumed from a
     checkpoint of step `resume_step` continues each logger's history (`start_loggers`).
     """
-    plan = make_plan(cfg, datamodule.batches_per_epoch)
+    plan = engine.make_plan(cfg, datamodule.batches_per_epoch)
     datamodule.plan = plan
     trainer_cfg = cfg.trainer
     module = Classifier(
@@ -99,10 +98,8 @@ def build(
     callbacks = [c for c in callbacks if checkpointing or not isinstance(c, ModelCheckpoint)]
     callbacks += [RunSummary(plan.total_steps), EvaluateLastStep(plan.total_steps)]
     callbacks += [InterruptCheckpoint(Path(cfg.paths.output_dir) / "checkpoints"), DivergenceGuard()]
-    callbacks.append(CudaGraphs(cfg.get("cuda_graphs", False), compiled=cfg.compile))
     progress_bar = trainer_cfg.get("enable_progress_bar", False)
-    if progress_bar:
-        callbacks.append(StepProgressBar(plan.total_steps))
+    callbacks += engine.callbacks(plan, cfg.get("cuda_graphs", False), cfg.compile, progress_bar)
     trainer = instantiate(
         trainer_cfg,
         callbacks=callbacks,
@@ -118,9 +115,9 @@ def build(
             AtomicCheckpointIO(background=not OmegaConf.select(cfg, "logger.wandb.log_model", default=False)),
             *cluster_plugins(),
         ],
-        **trainer_arguments(trainer_cfg, plan),
+        **engine.trainer_arguments(trainer_cfg, plan),
     )
-    lightning_internals.check(trainer)
+    engine.check(trainer)
     if not plan.fast_dev_run:
         trainer.loggers = start_loggers(cfg.logger, resume_step)
     return datamodule, module, trainer, plan
@@ -172,74 +169,72 @@ def train(cfg: DictConfig) -> float | None:
     silence_harmless_messages()
     datamodule = validate(cfg)
     resume_step = resume_point(cfg)  # a crafted checkpoint is refused here, before anything is touched
-    results_path = Path(cfg.paths.output_dir) / RESULTS_FILE
-    results_path.unlink(missing_ok=True)  # the config is accepted: a rerun must not leave a stale status
+    run_dir = Path(cfg.paths.output_dir)
+    (run_dir / RESULTS_FILE).unlink(missing_ok=True)  # the config is accepted: no stale status may stay
     resolved = OmegaConf.to_container(cfg, resolve=True)
     if cfg.get("num_threads"):
         torch.set_num_threads(cfg.num_threads)
     prepare_determinism(cfg.trainer)
     pl.seed_everything(cfg.seed, workers=True, verbose=False)
     datamodule, module, trainer, plan = build(cfg, datamodule, resume_step)
-    results: dict[str, Any] = {
-        "model": cfg.model_name,
-        "seed": cfg.seed,
-        "max_steps": plan.total_steps,
-        "fast_dev_run": plan.fast_dev_run,
-        "eval_split": datamodule.eval_split,
-        "parameters": sum(p.numel() for p in module.net.parameters()),
-        "accelerator": str(trainer.strategy.root_device),
-        "status": STATUS_FAILED,
-        "error": None,
-    }
+    record = TrainRecord(
+        model=cfg.model_name,
+        seed=cfg.seed,
+        max_steps=plan.total_steps,
+        fast_dev_run=plan.fast_dev_run,
+        eval_split=datamodule.eval_split,
+        parameters=sum(p.numel() for p in module.net.parameters()),
+        accelerator=str(trainer.strategy.root_device),
+        status=STATUS_FAILED,
+        config=resolved,
+    )
     try:
         for logger in trainer.loggers:
             logger.log_hyperparams(resolved)
         trainer.fit(module, datamodule=datamodule, ckpt_path=cfg.ckpt_path, weights_only=True)
         trainer.test(module, datamodule=datamodule, verbose=False)
         title = f"{cfg.model_name}, step {trainer.global_step}: test confusion matrix"
-        png = save_confusion_figure(module.final_report["confusion_matrix"], results_path.parent, title)
+        png = save_confusion_figure(module.final_report["confusion_matrix"], run_dir, title)
         log_confusion_matrix(trainer.loggers, module.final_report["confusion_matrix"], png)
-        results["status"] = STATUS_OK
+        record.status = STATUS_OK
     except Exception as error:
-        full = disk_full(error, results_path.parent, disk_full_advice(results_path.parent / CHECKPOINTS_DIR))
+        full = disk_full(error, run_dir, disk_full_advice(run_dir / CHECKPOINTS_DIR))
         if full is None:
-            results["error"] = f"{type(error).__name__}: {error}"
+            record.error = f"{type(error).__name__}: {error}"
             raise
         # Out of space: the run itself is fine and goes on from its last checkpoint once there is space.
-        results["status"], results["error"] = STATUS_INTERRUPTED, f"{type(full).__name__}: {full}"
+        record.status, record.error = STATUS_INTERRUPTED, f"{type(full).__name__}: {full}"
         if full is error:
             raise
         raise full from error
     except (KeyboardInterrupt, SystemExit) as interruption:  # Lightning's SIGTERMException is a SystemExit
         stop = next(c for c in trainer.callbacks if isinstance(c, InterruptCheckpoint))
-        results["status"], results["error"] = STATUS_INTERRUPTED, stop.describe(trainer)
+        record.status, record.error = STATUS_INTERRUPTED, stop.describe(trainer)
         raise SystemExit(stop.exit_code) from interruption
     finally:
-        results |= summarise(trainer, module, plan)
-        results |= {
-            "wall_time_s": time.perf_counter() - started,
-            "versions": library_versions(),
-            "config": resolved,
-        }
+        for name, value in summarise(trainer, module, plan).items():
+            setattr(record, name, value)
+        record.wall_time_s, record.versions = time.perf_counter() - started, library_versions()
         try:
-            write_results(results_path, results)
+            write_results(run_dir, record)
         finally:
             finish_wandb(trainer.loggers)
-            for line in summary_lines(results, results_path.parent):
+            for line in closing_lines(record, run_dir):
                 log.info(line)
-    return results["final_acc"]
+    return record.final_acc
 
 
-def write_results(path: Path, results: dict[str, Any]) -> None:
+def write_results(run_dir: Path, record: TrainRecord) -> None:
     """Write results.json. On a full disk the file is not written (a run that completed then stops with
     `DiskFullError`, resumable from its last checkpoint); a run that already failed or stopped keeps its own
     error, and this one is logged."""
+    path = run_dir / RESULTS_FILE
     try:
-        with disk_full_names(path, disk_full_advice(path.parent / CHECKPOINTS_DIR)):
-            write_json(path, results)
+        with disk_full_names(path, disk_full_advice(run_dir / CHECKPOINTS_DIR)):
+            write_run(run_dir, record)
     except DiskFullError as error:
-        if results["status"] != STATUS_OK:
+        if record.status != STATUS_OK:
             log.error("%s", error)
             return
-        results["status"], results["error"] = STATUS_INTERRUPTED, f"{type(error).__name__}: {error}"
+        record.status, record.error = STATUS_INTERRUPTED, f"{type(error).__name__}: {error}"
         raise

