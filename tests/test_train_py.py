@@ -216,7 +216,8 @@ def test_two_train_py_on_one_run_directory(tmp_path, cache_dir):
     )  # fmt: skip
     try:
         deadline = time.monotonic() + 120
-        while not (run_dir / "train.log").exists() and time.monotonic() < deadline:
+        log = run_dir / "train.log"  # its first evaluation: Hydra's record of the run is written by then
+        while not (log.exists() and "step 250/" in log.read_text()) and time.monotonic() < deadline:
             assert first.poll() is None
             time.sleep(0.1)
         hydra_record = {path.name: path.read_bytes() for path in (run_dir / ".hydra").iterdir()}
