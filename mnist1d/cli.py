@@ -25,7 +25,7 @@ from mnist1d.trusted import UntrustedFileError
 
 @hydra.main(config_path=config_path(TRAIN_CONF), config_name="train", version_base="1.3")
 def _train(cfg: DictConfig) -> float | None:
-    from mnist1d.training.run import run_job
+    from mnist1d.training.job import run_job
 
     with reported_as_message(ConfigError, DiskFullError, RecordError, UntrustedFileError):
         return run_job(cfg)

@@ -20,7 +20,7 @@ import torch
 
 from mnist1d.locks import RUN_LOCK, SWEEP_LOCK, DirectoryInUse
 from mnist1d.sweeps import launch
-from mnist1d.training.fit import train
+from mnist1d.training.fit import fit
 from mnist1d.trusted import UntrustedFileError
 from tests.helpers import ON_CPU, ROOT, lock_held_elsewhere, read_results
 
@@ -276,7 +276,7 @@ def test_sigkill_of_the_training_process_then_resume_continues_from_the_last_che
     assert launch.sweep([f"resume={sweep_dir}"]) == 0
     resumed = read_results(sweep_dir / killed["job_dir"])
     assert resumed["config"]["ckpt_path"] == str(sweep_dir / killed["job_dir"] / "checkpoints" / "last.ckpt")
-    train(make_cfg(*job, "seed=0"))
+    fit(make_cfg(*job, "seed=0"))
     uninterrupted = read_results(tmp_path / "run")
     assert resumed["status"] == "ok" and resumed["history"] == uninterrupted["history"]
     assert resumed["final_test_acc"] == uninterrupted["final_test_acc"]

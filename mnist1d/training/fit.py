@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -25,16 +26,20 @@ from mnist1d.records import (
     write_run,
 )
 from mnist1d.training import engine
-from mnist1d.training.callbacks import DivergenceGuard, EvaluateLastStep, InterruptCheckpoint, RunSummary
-from mnist1d.training.checkpoint_io import CHECKPOINTS_DIR, AtomicCheckpointIO, disk_full_advice
+from mnist1d.training.callbacks import DivergenceGuard, EvaluateLastStep, InterruptCheckpoint, RunRecorder
+from mnist1d.training.checkpoint_io import (
+    CHECKPOINTS_DIR,
+    AtomicCheckpointIO,
+    disk_full_advice,
+    wait_for_writes,
+)
 from mnist1d.training.classifier import Classifier, read_checkpoint
 from mnist1d.training.datamodule import MNIST1DDataModule
 from mnist1d.training.engine import StepPlan
-from mnist1d.training.engine.cuda_graphs import CudaGraphs
 from mnist1d.training.loggers import finish_wandb, log_confusion_matrix, start_loggers
 from mnist1d.training.outputs import closing_lines, save_confusion_figure
+from mnist1d.training.preemption import cluster_plugins
 from mnist1d.training.quiet import silence_harmless_messages
-from mnist1d.training.slurm import cluster_plugins
 from mnist1d.training.validation import validate
 from mnist1d.trusted import check_hyperparameters
 
@@ -67,9 +72,21 @@ def prepare_determinism(trainer_cfg: DictConfig) -> None:
     os.environ.setdefault(name, value)
 
 
-def build(
-    cfg: DictConfig, datamodule: MNIST1DDataModule, resume_step: int | None = None
-) -> tuple[MNIST1DDataModule, Classifier, pl.Trainer, StepPlan]:
+@dataclass(frozen=True)
+class BuiltRun:
+    """What `build` makes for one run: the parts `Trainer.fit` takes, the plan, and the callbacks whose state
+    the run's record reads afterwards."""
+
+    datamodule: MNIST1DDataModule
+    module: Classifier
+    trainer: pl.Trainer
+    plan: StepPlan
+    recorder: RunRecorder
+    interrupt: InterruptCheckpoint
+    cuda_graphs: engine.CudaGraphs
+
+
+def build(cfg: DictConfig, datamodule: MNIST1DDataModule, resume_step: int | None = None) -> BuiltRun:
     """Instantiate the classifier around the chosen net, the Trainer and the step plan for `datamodule`.
 
     The Trainer is built before the loggers, so that a Lightning config error surfaces before a W&B run
@@ -96,10 +113,16 @@ def build(
     checkpointing = trainer_cfg.get("enable_checkpointing", True)
     callbacks = [instantiate(c) for c in cfg.callbacks.values()]
     callbacks = [c for c in callbacks if checkpointing or not isinstance(c, ModelCheckpoint)]
-    callbacks += [RunSummary(plan.total_steps), EvaluateLastStep(plan.total_steps)]
-    callbacks += [InterruptCheckpoint(Path(cfg.paths.output_dir) / "checkpoints"), DivergenceGuard()]
+    recorder = RunRecorder(plan.total_steps)
+    interrupt = InterruptCheckpoint(Path(cfg.paths.output_dir) / CHECKPOINTS_DIR)
+    # a capture waits for the background checkpoint writes, which copy tensors from the device
+    cuda_graphs = engine.CudaGraphs(
+        cfg.get("cuda_graphs", False), cfg.compile, before_capture=wait_for_writes
+    )
+    callbacks += [recorder, EvaluateLastStep(plan.total_steps), interrupt, DivergenceGuard(), cuda_graphs]
     progress_bar = trainer_cfg.get("enable_progress_bar", False)
-    callbacks += engine.callbacks(plan, cfg.get("cuda_graphs", False), cfg.compile, progress_bar)
+    if progress_bar:
+        callbacks.append(engine.StepProgressBar(plan.total_steps))
     trainer = instantiate(
         trainer_cfg,
         callbacks=callbacks,
@@ -109,7 +132,7 @@ def build(
         enable_progress_bar=progress_bar,
         # every checkpoint (last, best, interrupt) is written atomically, by a background thread unless W&B
         # uploads checkpoint files as they are saved; on SLURM, Lightning neither saves nor requeues
-        # (mnist1d/training/slurm.py)
+        # (mnist1d/training/preemption.py)
         plugins=[
             *instantiate(trainer_cfg.get("plugins") or []),
             AtomicCheckpointIO(background=not OmegaConf.select(cfg, "logger.wandb.log_model", default=False)),
@@ -120,7 +143,7 @@ def build(
     engine.check(trainer)
     if not plan.fast_dev_run:
         trainer.loggers = start_loggers(cfg.logger, resume_step)
-    return datamodule, module, trainer, plan
+    return BuiltRun(datamodule, module, trainer, plan, recorder, interrupt, cuda_graphs)
 
 
 def resume_point(cfg: DictConfig) -> int | None:
@@ -134,15 +157,11 @@ def resume_point(cfg: DictConfig) -> int | None:
     return int(saved["global_step"])
 
 
-def run_summary(trainer: pl.Trainer) -> RunSummary:
-    return next(c for c in trainer.callbacks if isinstance(c, RunSummary))
-
-
-def summarise(trainer: pl.Trainer, module: Classifier, plan: StepPlan) -> dict[str, Any]:
-    """Accuracies and timings of a (possibly unfinished) run, read from its RunSummary callback."""
-    summary = run_summary(trainer)
-    key = f"{module.eval_split}/acc"
-    accuracies = [record[key] for record in summary.history if key in record]
+def measurements(run: BuiltRun) -> dict[str, Any]:
+    """The record's accuracies and timings of a (possibly unfinished) run, from its RunRecorder."""
+    trainer, recorder, plan = run.trainer, run.recorder, run.plan
+    key = f"{run.module.eval_split}/acc"
+    accuracies = [evaluation[key] for evaluation in recorder.history if key in evaluation]
     final_test = trainer.callback_metrics.get("final/test_acc")
     return {
         "steps": trainer.global_step,
@@ -150,16 +169,16 @@ def summarise(trainer: pl.Trainer, module: Classifier, plan: StepPlan) -> dict[s
         "final_acc": accuracies[-1] if accuracies else None,
         "best_acc": max(accuracies, default=None),
         "final_test_acc": None if final_test is None else float(final_test),
-        "history": summary.history,
-        "fit_time_s": summary.fit_seconds,
-        "fit_started_at": summary.fit_started_at,
-        "steps_per_s": summary.steps_this_process / summary.fit_seconds if summary.fit_seconds else None,
-        "cuda_graphs": next(c for c in trainer.callbacks if isinstance(c, CudaGraphs)).captured,
-        **module.final_report,
+        "history": recorder.history,
+        "fit_time_s": recorder.fit_seconds,
+        "fit_started_at": recorder.fit_started_at,
+        "steps_per_s": recorder.steps_this_process / recorder.fit_seconds if recorder.fit_seconds else None,
+        "cuda_graphs": run.cuda_graphs.captured,
+        **run.module.final_report,
     }
 
 
-def train(cfg: DictConfig) -> float | None:
+def fit(cfg: DictConfig) -> float | None:
     """Train, evaluate and write results.json; returns the final evaluation accuracy (what sweepers optimise).
 
     Accuracies are fractions in [0, 1]; `final_acc`/`best_acc`/`history` come from the evaluation split
@@ -176,12 +195,13 @@ def train(cfg: DictConfig) -> float | None:
         torch.set_num_threads(cfg.num_threads)
     prepare_determinism(cfg.trainer)
     pl.seed_everything(cfg.seed, workers=True, verbose=False)
-    datamodule, module, trainer, plan = build(cfg, datamodule, resume_step)
+    run = build(cfg, datamodule, resume_step)
+    trainer, module = run.trainer, run.module
     record = TrainRecord(
         model=cfg.model_name,
         seed=cfg.seed,
-        max_steps=plan.total_steps,
-        fast_dev_run=plan.fast_dev_run,
+        max_steps=run.plan.total_steps,
+        fast_dev_run=run.plan.fast_dev_run,
         eval_split=datamodule.eval_split,
         parameters=sum(p.numel() for p in module.net.parameters()),
         accelerator=str(trainer.strategy.root_device),
@@ -208,11 +228,10 @@ def train(cfg: DictConfig) -> float | None:
             raise
         raise full from error
     except (KeyboardInterrupt, SystemExit) as interruption:  # Lightning's SIGTERMException is a SystemExit
-        stop = next(c for c in trainer.callbacks if isinstance(c, InterruptCheckpoint))
-        record.status, record.error = STATUS_INTERRUPTED, stop.describe(trainer)
-        raise SystemExit(stop.exit_code) from interruption
+        record.status, record.error = STATUS_INTERRUPTED, run.interrupt.describe(trainer)
+        raise SystemExit(run.interrupt.exit_code) from interruption
     finally:
-        for name, value in summarise(trainer, module, plan).items():
+        for name, value in measurements(run).items():
             setattr(record, name, value)
         record.wall_time_s, record.versions = time.perf_counter() - started, library_versions()
         try:

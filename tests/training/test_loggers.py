@@ -14,7 +14,7 @@ import pytest
 from pytorch_lightning.loggers import CSVLogger
 
 from mnist1d.errors import ConfigError
-from mnist1d.training.fit import train
+from mnist1d.training.fit import fit
 from mnist1d.training.loggers import RESUMED_FROM, continue_csv
 from tests.helpers import RESUMABLE, read_results, signal_at
 
@@ -24,8 +24,8 @@ QUICK = ["model=logistic", "trainer.max_steps=4", "eval_every=2"]
 def test_wandb_offline_run_is_written_per_run(make_cfg, tmp_path, monkeypatch):
     monkeypatch.delenv("WANDB_API_KEY", raising=False)
     monkeypatch.setenv("NETRC", str(tmp_path / "no-netrc"))
-    train(make_cfg("logger=wandb", "model=logistic", *QUICK, run="w1"))
-    train(make_cfg("logger=wandb", "model=logistic", *QUICK, "seed=1", run="w2"))
+    fit(make_cfg("logger=wandb", "model=logistic", *QUICK, run="w1"))
+    fit(make_cfg("logger=wandb", "model=logistic", *QUICK, "seed=1", run="w2"))
     pytest.importorskip(
         "wandb"
     ).teardown()  # stops this process's W&B service, which flushes the offline logs to disk
@@ -57,7 +57,7 @@ def test_wandb_online_without_network_or_credentials_keeps_local_results(
         monkeypatch.setenv("WANDB_API_KEY", api_key)
     started = time.monotonic()
     with caplog.at_level(logging.WARNING, logger="mnist1d.training.loggers"):
-        train(make_cfg("logger=wandb", "logger.wandb.mode=online", "logger.wandb.init_timeout=3", *QUICK))
+        fit(make_cfg("logger=wandb", "logger.wandb.mode=online", "logger.wandb.init_timeout=3", *QUICK))
     assert time.monotonic() - started < 90  # bounded: no prompt, no endless retry
     warnings = [r.getMessage() for r in caplog.records if r.name == "mnist1d.training.loggers"]
     assert len(warnings) == 1 and "logging offline" in warnings[0]
@@ -71,7 +71,7 @@ def test_wandb_takes_any_wandb_argument_and_logs_the_confusion_matrix(make_cfg, 
     monkeypatch.delenv("WANDB_API_KEY", raising=False)
     monkeypatch.setenv("NETRC", str(tmp_path / "no-netrc"))
     extra = ["+logger.wandb.notes=passed-through-note", "+logger.wandb.job_type=training"]
-    train(make_cfg("logger=wandb", *QUICK, *extra, "+logger.wandb.log_model=true"))
+    fit(make_cfg("logger=wandb", *QUICK, *extra, "+logger.wandb.log_model=true"))
     pytest.importorskip("wandb").teardown()
     (records,) = (tmp_path / "run" / "wandb").glob("offline-run-*/run-*.wandb")
     log = records.read_bytes()
@@ -85,12 +85,12 @@ def test_an_unknown_wandb_argument_is_refused_before_any_work(make_cfg, tmp_path
     with pytest.raises(
         ConfigError, match=r"logger\.wandb\.colour is not an argument of WandbLogger or wandb\.init"
     ):
-        train(make_cfg("logger=wandb", *QUICK, "+logger.wandb.colour=blue"))
+        fit(make_cfg("logger=wandb", *QUICK, "+logger.wandb.colour=blue"))
     assert not (tmp_path / "run").exists()
 
 
 def test_tensorboard_logger_writes_event_files(make_cfg, tmp_path):
-    train(make_cfg("logger=tensorboard", *QUICK))
+    fit(make_cfg("logger=tensorboard", *QUICK))
     assert list((tmp_path / "run" / "tensorboard").glob("events.out.tfevents.*"))
     assert read_results(tmp_path / "run")["status"] == "ok"
 
@@ -112,12 +112,12 @@ def test_a_resumed_run_holds_its_whole_history_once(make_cfg, tmp_path):
     """CSV and TensorBoard after a resume: the rows up to the checkpoint's step are kept, the rows logged
     after it before the run stopped are replaced by the resumed run's, none is there twice."""
     logged = [*RESUMABLE, "logger=tensorboard", "trainer.log_every_n_steps=5"]
-    train(make_cfg(*logged, run="whole"))
+    fit(make_cfg(*logged, run="whole"))
     with pytest.raises(SystemExit):
-        train(make_cfg(*logged, *signal_at(15, signal.SIGTERM), run="resumed"))
+        fit(make_cfg(*logged, *signal_at(15, signal.SIGTERM), run="resumed"))
     assert csv_rows(tmp_path / "resumed")[-1]["step"] == "15"
     best = tmp_path / "resumed" / "checkpoints" / "best.ckpt"  # step 10: steps 11-15 were logged after it
-    train(make_cfg(*logged, f"ckpt_path={best}", run="resumed"))
+    fit(make_cfg(*logged, f"ckpt_path={best}", run="resumed"))
     whole, resumed = csv_rows(tmp_path / "whole"), csv_rows(tmp_path / "resumed")
     assert [row["step"] for row in resumed] == [row["step"] for row in whole]
     assert resumed == whole
@@ -129,8 +129,8 @@ def test_a_resumed_run_continues_its_wandb_run(make_cfg, tmp_path, monkeypatch):
     monkeypatch.delenv("WANDB_API_KEY", raising=False)
     monkeypatch.setenv("NETRC", str(tmp_path / "no-netrc"))
     with pytest.raises(SystemExit):
-        train(make_cfg(*RESUMABLE, "logger=wandb", *signal_at(15, signal.SIGTERM)))
-    train(make_cfg(*RESUMABLE, "logger=wandb", f"ckpt_path={tmp_path / 'run' / 'checkpoints' / 'last.ckpt'}"))
+        fit(make_cfg(*RESUMABLE, "logger=wandb", *signal_at(15, signal.SIGTERM)))
+    fit(make_cfg(*RESUMABLE, "logger=wandb", f"ckpt_path={tmp_path / 'run' / 'checkpoints' / 'last.ckpt'}"))
     pytest.importorskip("wandb").teardown()
     starts = sorted((tmp_path / "run" / "wandb").glob("offline-run-*"))
     assert len(starts) == 2 and len({start.name.rsplit("-", 1)[1] for start in starts}) == 1  # one run id
