@@ -34,7 +34,6 @@ class UntrustedFileError(ValueError):
     """A file read back names code, or holds an interpolation, where it may not; nothing was built."""
 
     def __init__(self, source: object, key: str, problem: str) -> None:
-        self.source, self.key = str(source), key
         super().__init__(f"{source}: {key}{problem} (a file read back is data: README, Security model)")
 
 
