@@ -21,9 +21,16 @@ from omegaconf import DictConfig, OmegaConf
 from torch import nn
 
 from mnist1d.config.compose import APPS_CONF, CONF_DIR, compose_config, compose_train
+from mnist1d.extras import EXTRAS, installed
 from mnist1d.training.fit import BuiltRun, build, fit
 
 ROOT = CONF_DIR.parent
+
+
+def needs(module: str) -> pytest.MarkDecorator:
+    """Skip a test of an optional feature where its extra is not installed, naming the extra."""
+    reason = f"the {EXTRAS[module]} extra is not installed (pip install -e '.[{EXTRAS[module]}]')"
+    return pytest.mark.skipif(not installed(module), reason=reason)
 
 
 def compose_run(overrides: list[str], output_dir: Path, cache_dir: Path) -> DictConfig:

@@ -22,7 +22,7 @@ from mnist1d.locks import RUN_LOCK, SWEEP_LOCK, DirectoryInUse
 from mnist1d.sweeps import launch
 from mnist1d.training.fit import fit
 from mnist1d.trusted import UntrustedFileError
-from tests.helpers import ON_CPU, ROOT, lock_held_elsewhere, read_results
+from tests.helpers import ON_CPU, ROOT, lock_held_elsewhere, needs, read_results
 
 FIGURES = ["accuracy_5steps.png", "accuracy_10steps.png", "learning_curves.png", "accuracy_vs_parameters.png"]
 FIGURES += ["learning_curves_5steps.png", "per_digit_errors.png"]  # the last budget's curves: learning_curves
@@ -233,6 +233,7 @@ def test_same_metrics_with_the_basic_and_joblib_launchers_at_equal_threads(tmp_p
 
 
 @pytest.mark.slow
+@needs("hydra_plugins.hydra_submitit_launcher")
 def test_submitit_local_launcher(tmp_path, cache_dir):
     sweep_dir = tmp_path / "submitit"
     assert run_sweep(sweep_dir, cache_dir, *TINY_GRID, "launcher=submitit_local") == 0

@@ -29,9 +29,9 @@ from mnist1d.errors import DiskFullError, reported_as_message
 from mnist1d.locks import SWEEP_LOCK, DirectoryLock
 from mnist1d.records import STATUS_OK
 from mnist1d.rules import Rule, refuse
-from mnist1d.sweeps import slurm_jobs
 from mnist1d.sweeps.spec import (
     LAUNCHERS,
+    SLURM_LAUNCHER,
     SPEC_FILE,
     SweepSpec,
     build_spec,
@@ -104,9 +104,15 @@ def resumed_spec(sweep_dir: Path, sweep_overrides: list[str], train_overrides: l
     (waited for)."""
     DirectoryLock(sweep_dir).release()
     spec = resume_spec(sweep_dir, sweep_overrides, train_overrides)
-    if SweepSpec.load(sweep_dir).launcher == slurm_jobs.LAUNCHER:  # no job runs twice at once
-        slurm_jobs.wait_for_jobs(sweep_dir)
+    if SweepSpec.load(sweep_dir).launcher == SLURM_LAUNCHER:  # no job runs twice at once
+        wait_for_slurm_jobs(sweep_dir)
     return spec
+
+
+def wait_for_slurm_jobs(sweep_dir: Path) -> None:
+    from mnist1d.sweeps import slurm_jobs  # the slurm extra (submitit)
+
+    slurm_jobs.wait_for_jobs(sweep_dir)
 
 
 def run_jobs(spec: SweepSpec, sweep_dir: Path, resume: bool) -> None:
@@ -115,10 +121,8 @@ def run_jobs(spec: SweepSpec, sweep_dir: Path, resume: bool) -> None:
     log.info("Sweep %s: %d jobs into %s\n  %s", spec.name, len(spec.jobs()), sweep_dir, " ".join(command))
     started = time.perf_counter()
     subprocess.run(command, check=False)
-    if (
-        spec.launcher == slurm_jobs.LAUNCHER
-    ):  # the multirun stops waiting at a job that ended without its result
-        slurm_jobs.wait_for_jobs(sweep_dir)
+    if spec.launcher == SLURM_LAUNCHER:  # the multirun stops waiting at a job that ended without its result
+        wait_for_slurm_jobs(sweep_dir)
     seconds = time.perf_counter() - started
     log.info("Jobs finished in %.1f s (launcher %s)", seconds, spec.launcher)
     write_json(sweep_dir / TIMING_FILE, {"launcher": spec.launcher, "jobs_wall_time_s": seconds})

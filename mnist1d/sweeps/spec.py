@@ -36,12 +36,12 @@ from omegaconf import DictConfig, OmegaConf, open_dict
 
 from mnist1d.config.compose import SWEEP_CONF, compose_config, compose_train, config_options
 from mnist1d.records import read_record, write_record
-from mnist1d.sweeps import slurm_jobs
 from mnist1d.trusted import SPECIAL_KEYS, UntrustedFileError, check_data, report_function
 
 SPEC_FILE = "sweep.json"
 STEPS_AXIS = "trainer.max_steps"
-LAUNCHERS = ("basic", "joblib", "submitit_local", slurm_jobs.LAUNCHER)
+SLURM_LAUNCHER = "submitit_slurm"  # the slurm extra: mnist1d/sweeps/slurm_jobs.py
+LAUNCHERS = ("basic", "joblib", "submitit_local", SLURM_LAUNCHER)
 # The launcher options a sweep.json may set on its own: how many jobs, where and how large they run. Not
 # submitit's `setup` or `srun_args` (commands), `additional_parameters` or folders.
 LAUNCHER_OPTIONS = frozenset({
@@ -86,7 +86,9 @@ class SweepSpec:
         """The arguments of `python train.py` that run this sweep into sweep_dir."""
         arguments = ["-m", f"hydra/launcher={self.launcher}", f"hydra.sweep.dir={sweep_dir}", *self.fixed]
         arguments += [f"{key}={','.join(values)}" for key, values in self.launched_axes().items()]
-        if self.launcher == slurm_jobs.LAUNCHER:  # with skip_completed=true: a requeued job resumes
+        if self.launcher == SLURM_LAUNCHER:  # with skip_completed=true: a requeued job resumes
+            from mnist1d.sweeps import slurm_jobs
+
             return [*arguments, *slurm_jobs.TRAIN_ARGUMENTS]
         return [*arguments, "skip_completed=true"] if resume else arguments
 

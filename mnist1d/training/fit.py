@@ -141,6 +141,7 @@ def build(cfg: DictConfig, datamodule: MNIST1DDataModule, resume_step: int | Non
         **engine.trainer_arguments(trainer_cfg, plan),
     )
     engine.check(trainer)
+    engine.cheap_cuda_check(trainer)
     if not plan.fast_dev_run:
         trainer.loggers = start_loggers(cfg.logger, resume_step)
     return BuiltRun(datamodule, module, trainer, plan, recorder, interrupt, cuda_graphs)

@@ -24,6 +24,8 @@ from typing import Any
 import pytest
 import torch
 
+pytest.importorskip("submitit", reason="the slurm extra is not installed (pip install -e '.[slurm]')")
+
 from mnist1d.sweeps import launch
 from mnist1d.sweeps.slurm_jobs import ENDED, SqueueWatcher, active_jobs, submitted_jobs
 from mnist1d.sweeps.spec import SweepSpec

@@ -5,8 +5,11 @@ from __future__ import annotations
 
 import csv
 import logging
+import os
 import signal
 import socket
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -16,7 +19,7 @@ from pytorch_lightning.loggers import CSVLogger
 from mnist1d.errors import ConfigError
 from mnist1d.training.fit import fit
 from mnist1d.training.loggers import RESUMED_FROM, continue_csv
-from tests.helpers import RESUMABLE, read_results, signal_at
+from tests.helpers import RESUMABLE, needs, read_results, signal_at
 
 QUICK = ["model=logistic", "trainer.max_steps=4", "eval_every=2"]
 
@@ -89,10 +92,41 @@ def test_an_unknown_wandb_argument_is_refused_before_any_work(make_cfg, tmp_path
     assert not (tmp_path / "run").exists()
 
 
+@needs("tensorboard")
 def test_tensorboard_logger_writes_event_files(make_cfg, tmp_path):
     fit(make_cfg("logger=tensorboard", *QUICK))
     assert list((tmp_path / "run" / "tensorboard").glob("events.out.tfevents.*"))
     assert read_results(tmp_path / "run")["status"] == "ok"
+
+
+def test_wandb_credentials_are_those_of_the_server_wandb_resolves(tmp_path):
+    """A self-hosted server, named by WANDB_BASE_URL or saved by `wandb login --host` (W&B's settings file),
+    goes online with its netrc entry; W&B's own server has no key here, so a run logs offline. Each case in a
+    fresh process: W&B keeps a process's credentials once it found them."""
+    netrc = tmp_path / "netrc"
+    netrc.write_text(f"machine wandb.example.internal\n  login user\n  password {'k' * 40}\n")
+    netrc.chmod(0o600)
+    self_hosted = "https://wandb.example.internal"
+    cases = {
+        "WANDB_BASE_URL": ({"WANDB_BASE_URL": self_hosted}, True),
+        "wandb login --host": ({}, True),
+        "W&B's server": ({}, False),
+        "WANDB_MODE=offline": ({"WANDB_BASE_URL": self_hosted, "WANDB_MODE": "offline"}, False),
+    }
+    (tmp_path / "wandb login --host").mkdir()
+    (tmp_path / "wandb login --host" / "settings").write_text(f"[default]\nbase_url = {self_hosted}\n")
+    code = "from mnist1d.training.loggers import has_wandb_credentials as found; print(found())"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("WANDB_")}
+    env |= {"HOME": str(tmp_path / "home"), "NETRC": str(netrc)}
+    running = {
+        name: subprocess.Popen(
+            [sys.executable, "-c", code], env=env | extra | {"WANDB_CONFIG_DIR": str(tmp_path / name)},
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        )
+        for name, (extra, _) in cases.items()
+    }  # fmt: skip
+    found = {name: process.communicate(timeout=300)[0].split()[-1] for name, process in running.items()}
+    assert found == {name: str(expected) for name, (_, expected) in cases.items()}
 
 
 def csv_rows(run_dir: Path) -> list[dict[str, str]]:
@@ -108,6 +142,7 @@ def scalars(run_dir: Path) -> dict[str, list[tuple[int, float]]]:
     return {tag: [(e.step, e.value) for e in events.Scalars(tag)] for tag in events.Tags()["scalars"]}
 
 
+@needs("tensorboard")
 def test_a_resumed_run_holds_its_whole_history_once(make_cfg, tmp_path):
     """CSV and TensorBoard after a resume: the rows up to the checkpoint's step are kept, the rows logged
     after it before the run stopped are replaced by the resumed run's, none is there twice."""
