@@ -22,13 +22,14 @@ from mnist1d.config.compose import TRAIN_CONF, config_path
 from mnist1d.errors import ConfigError, DiskFullError, reported_as_message
 from mnist1d.extras import MissingExtra, check_arguments
 from mnist1d.records import RecordError
+from mnist1d.trusted import UntrustedFileError
 
 
 @hydra.main(config_path=config_path(TRAIN_CONF), config_name="train", version_base="1.3")
 def _train(cfg: DictConfig) -> float | None:
     from mnist1d.training.job import run_job
 
-    with reported_as_message(ConfigError, DiskFullError, RecordError):
+    with reported_as_message(ConfigError, DiskFullError, RecordError, UntrustedFileError):
         return run_job(cfg)
 
 
@@ -36,7 +37,7 @@ def _train(cfg: DictConfig) -> float | None:
 def _evaluate(cfg: DictConfig) -> float:
     from mnist1d.training.evaluate import evaluate
 
-    with reported_as_message(ConfigError, DiskFullError):
+    with reported_as_message(ConfigError, DiskFullError, UntrustedFileError):
         return evaluate(cfg)
 
 

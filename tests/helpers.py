@@ -6,6 +6,8 @@ import contextlib
 import errno
 import json
 import os
+import subprocess
+import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -190,3 +192,28 @@ class _NoSpaceAfter:
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._file, name)
+
+
+@contextlib.contextmanager
+def lock_held_elsewhere(directory: Path, name: str = ".lock") -> Iterator[subprocess.Popen]:
+    """Another process that holds `directory` (lock file `name`) as a command would, until the block ends;
+    it is then killed with SIGKILL, as the OOM killer would, leaving its record behind."""
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLD, str(directory), name], cwd=ROOT, stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert holder.stdout.readline() == "held\n"
+        yield holder
+    finally:
+        holder.kill()
+        holder.wait()
+
+
+HOLD = """
+import sys, time
+from pathlib import Path
+from mnist1d.locks import DirectoryLock
+DirectoryLock(Path(sys.argv[1]), sys.argv[2])
+print("held", flush=True)
+time.sleep(600)
+"""

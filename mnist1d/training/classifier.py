@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any
+import os
+import pickle
+from collections.abc import Iterable
+from typing import IO, Any
 
 import torch
 import torch.nn.functional as F
@@ -13,6 +16,7 @@ from torchmetrics.classification import MulticlassAccuracy, MulticlassConfusionM
 from mnist1d.config.splits import TRAIN_SPLIT
 from mnist1d.training.engine.batches import Batch
 from mnist1d.training.engine.chunked_step import ChunkedSteps
+from mnist1d.trusted import UntrustedFileError, check_hyperparameters
 
 
 class Classifier(ChunkedSteps):
@@ -20,7 +24,8 @@ class Classifier(ChunkedSteps):
 
     The net, optimizer and scheduler arrive as their configs (`_target_` dicts, as in conf/train/model/ etc.),
     which are saved as hyperparameters: `Classifier.load_from_checkpoint(path)` rebuilds the trained model
-    from any checkpoint with nothing else to pass.
+    from any checkpoint with nothing else to pass, once the file is found to name only allowed code
+    (`mnist1d.trusted`).
 
     Training: cross-entropy (`training_loss`), stepped by the engine's `training_step` (ChunkedSteps), which
     takes a chunk of optimizer steps per call and logs `train/loss` and `train/acc` every `log_every` of them.
@@ -56,6 +61,31 @@ class Classifier(ChunkedSteps):
         self.class_acc = MulticlassAccuracy(num_classes, average=None)
         self.confusion = MulticlassConfusionMatrix(num_classes)
         self.final_report: dict[str, Any] = {}
+
+    @classmethod
+    def load_from_checkpoint(  # type: ignore[override]
+        cls,
+        checkpoint_path: str | os.PathLike[str] | IO[bytes],
+        map_location: Any = None,
+        hparams_file: Any = None,
+        strict: bool | None = None,
+        weights_only: bool | None = None,
+        *,
+        trusted_nets: Iterable[str] = (),
+        **kwargs: Any,
+    ) -> Classifier:
+        """Lightning's, after checking what the checkpoint's hyperparameters name (read with
+        `weights_only=True`): a crafted file raises `UntrustedFileError` before anything is built. Keyword
+        arguments replace saved hyperparameters, as in Lightning; `trusted_nets` names net classes outside
+        `mnist1d.models` (dotted paths) that you vouch for; `hparams_file` (hyperparameters from another
+        file) is refused, since the checkpoint holds them all."""
+        if hparams_file is not None:
+            raise ValueError("hparams_file is not supported: the checkpoint holds every hyperparameter")
+        saved = {k: v for k, v in saved_hyperparameters(checkpoint_path).items() if k not in kwargs}
+        check_hyperparameters(saved, checkpoint_path, trusted=trusted_nets)
+        return super().load_from_checkpoint(
+            checkpoint_path, map_location, strict=strict, weights_only=weights_only, **kwargs
+        )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.net(x)
@@ -115,3 +145,22 @@ class Classifier(ChunkedSteps):
             return optimizer
         scheduler = {"scheduler": instantiate(self.hparams.scheduler)(optimizer), "interval": "step"}
         return {"optimizer": optimizer, "lr_scheduler": scheduler}
+
+
+def read_checkpoint(checkpoint: str | os.PathLike[str] | IO[bytes]) -> dict[str, Any]:
+    """A checkpoint read as data (`weights_only=True`: tensors, containers, numbers, strings); a file object
+    is rewound. One that holds anything else raises `UntrustedFileError`."""
+    position = checkpoint.tell() if hasattr(checkpoint, "seek") else None
+    try:
+        saved = torch.load(checkpoint, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as refused:  # what torch's weights-only unpickler raises
+        reason = str(refused).split(".")[0]
+        raise UntrustedFileError(checkpoint, "it", f" holds more than data ({reason})") from None
+    if position is not None:
+        checkpoint.seek(position)
+    return saved
+
+
+def saved_hyperparameters(checkpoint: str | os.PathLike[str] | IO[bytes]) -> dict[str, Any]:
+    """A checkpoint's hyperparameters, read as data."""
+    return read_checkpoint(checkpoint).get(Classifier.CHECKPOINT_HYPER_PARAMS_KEY, {})

@@ -33,14 +33,15 @@ from mnist1d.training.checkpoint_io import (
     disk_full_advice,
     wait_for_writes,
 )
-from mnist1d.training.classifier import Classifier
+from mnist1d.training.classifier import Classifier, read_checkpoint
 from mnist1d.training.datamodule import MNIST1DDataModule
 from mnist1d.training.engine import StepPlan
-from mnist1d.training.loggers import finish_wandb, log_confusion_matrix
+from mnist1d.training.loggers import finish_wandb, log_confusion_matrix, start_loggers
 from mnist1d.training.outputs import closing_lines, save_confusion_figure
 from mnist1d.training.preemption import cluster_plugins
 from mnist1d.training.quiet import silence_harmless_messages
 from mnist1d.training.validation import validate
+from mnist1d.trusted import check_hyperparameters
 
 log = logging.getLogger(__name__)
 
@@ -85,11 +86,12 @@ class BuiltRun:
     cuda_graphs: engine.CudaGraphs
 
 
-def build(cfg: DictConfig, datamodule: MNIST1DDataModule) -> BuiltRun:
+def build(cfg: DictConfig, datamodule: MNIST1DDataModule, resume_step: int | None = None) -> BuiltRun:
     """Instantiate the classifier around the chosen net, the Trainer and the step plan for `datamodule`.
 
     The Trainer is built before the loggers, so that a Lightning config error surfaces before a W&B run
-    starts; `fast_dev_run` (Lightning's debug mode) logs nowhere, as in Lightning.
+    starts; `fast_dev_run` (Lightning's debug mode) logs nowhere, as in Lightning. A run resumed from a
+    checkpoint of step `resume_step` continues each logger's history (`start_loggers`).
     """
     plan = engine.make_plan(cfg, datamodule.batches_per_epoch)
     datamodule.plan = plan
@@ -141,8 +143,19 @@ def build(cfg: DictConfig, datamodule: MNIST1DDataModule) -> BuiltRun:
     engine.check(trainer)
     engine.cheap_cuda_check(trainer)
     if not plan.fast_dev_run:
-        trainer.loggers = [logger for logger in (instantiate(c) for c in cfg.logger.values()) if logger]
+        trainer.loggers = start_loggers(cfg.logger, resume_step)
     return BuiltRun(datamodule, module, trainer, plan, recorder, interrupt, cuda_graphs)
+
+
+def resume_point(cfg: DictConfig) -> int | None:
+    """The step the run resumes from (`ckpt_path`), or None for a fresh start. The checkpoint is read as
+    data first: one whose hyperparameters name other code than this config's net or the allowlist is
+    refused (`mnist1d.trusted`), although a resume builds everything from the config."""
+    if cfg.ckpt_path is None:
+        return None
+    saved = read_checkpoint(cfg.ckpt_path)
+    check_hyperparameters(saved.get("hyper_parameters", {}), cfg.ckpt_path, trusted=[cfg.model._target_])
+    return int(saved["global_step"])
 
 
 def measurements(run: BuiltRun) -> dict[str, Any]:
@@ -175,16 +188,15 @@ def fit(cfg: DictConfig) -> float | None:
     started = time.perf_counter()
     silence_harmless_messages()
     datamodule = validate(cfg)
+    resume_step = resume_point(cfg)  # a crafted checkpoint is refused here, before anything is touched
     run_dir = Path(cfg.paths.output_dir)
-    (run_dir / RESULTS_FILE).unlink(
-        missing_ok=True
-    )  # the config is accepted: a rerun must not leave a stale status
+    (run_dir / RESULTS_FILE).unlink(missing_ok=True)  # the config is accepted: no stale status may stay
     resolved = OmegaConf.to_container(cfg, resolve=True)
     if cfg.get("num_threads"):
         torch.set_num_threads(cfg.num_threads)
     prepare_determinism(cfg.trainer)
     pl.seed_everything(cfg.seed, workers=True, verbose=False)
-    run = build(cfg, datamodule)
+    run = build(cfg, datamodule, resume_step)
     trainer, module = run.trainer, run.module
     record = TrainRecord(
         model=cfg.model_name,
