@@ -37,8 +37,19 @@ def _evaluate(cfg: DictConfig) -> float:
         return evaluate(cfg)
 
 
+def register_plugins() -> None:
+    """Register the project's Hydra plugins (the stacked launcher) with Hydra: its scan of the
+    `hydra_plugins` namespace misses them in an editable install."""
+    from hydra.core.plugins import Plugins
+
+    from hydra_plugins.mnist1d_lab.stacked_launcher import StackedLauncher
+
+    Plugins.instance().register(StackedLauncher)
+
+
 def train() -> None:
     """`mnist1d-train [overrides]`: train one model (a multirun with `-m`); config conf/train/train.yaml."""
+    register_plugins()
     _train()
 
 

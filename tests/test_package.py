@@ -20,7 +20,7 @@ from mnist1d.config.compose import CONF_DIR, config_options
 from tests.helpers import ROOT, read_results
 
 # What the build reads from the checkout (pyproject.toml's readme, license-files, packages).
-SOURCES = ["pyproject.toml", "README.md", "LICENSE", "mnist1d", "conf"]
+SOURCES = ["pyproject.toml", "README.md", "LICENSE", "mnist1d", "conf", "hydra_plugins"]
 QUICK = ["model=logistic", "eval_every=10", "logger=csv"]
 
 
@@ -106,6 +106,9 @@ def test_the_wheel_holds_every_module_config_and_the_license(wheel: Path) -> Non
         (entry_points,) = [n for n in names if n.endswith(".dist-info/entry_points.txt")]
         scripts = archive.read(entry_points).decode()
     assert sorted(n for n in names if n.startswith("mnist1d/")) == packaged_files()
+    assert (
+        "hydra_plugins/mnist1d_lab/stacked_launcher.py" in names and "hydra_plugins/__init__.py" not in names
+    )
     assert "License-Expression: Apache-2.0" in meta and any(n.endswith("licenses/LICENSE") for n in names)
     for script, target in [("train", "train"), ("eval", "evaluate"), ("sweep", "sweep")]:
         assert f"mnist1d-{script} = mnist1d.cli:{target}" in scripts
@@ -131,6 +134,10 @@ def test_the_wheel_is_what_the_fresh_venv_imports(fresh_env: Path, tmp_path: Pat
     package, conf = run([python, "-c", code], tmp_path).stdout.split()
     purelib = run([python, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"], tmp_path)
     assert Path(package).parent == Path(conf).parent.parent == Path(purelib.stdout.strip()) / "mnist1d"
+    # Hydra's own scan of its plugin namespace finds the stacked launcher in an installed wheel.
+    code = "from hydra.core.plugins import Plugins; from hydra.plugins.launcher import Launcher; "
+    code += "print([p.__name__ for p in Plugins.instance().discover(Launcher)])"
+    assert "StackedLauncher" in run([python, "-c", code], tmp_path).stdout
     # An app finds its config in the wheel too (composed and printed, not run).
     app = run([python, "-m", "mnist1d.apps.metalearn_lr", "--cfg", "job"], tmp_path)
     assert "paths:" in app.stdout

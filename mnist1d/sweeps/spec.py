@@ -33,7 +33,7 @@ from mnist1d.sweeps import slurm
 
 SPEC_FILE = "sweep.json"
 STEPS_AXIS = "trainer.max_steps"
-LAUNCHERS = ("basic", "joblib", "submitit_local", slurm.LAUNCHER)
+LAUNCHERS = ("basic", "stacked", "joblib", "submitit_local", slurm.LAUNCHER)
 
 
 @dataclass

@@ -13,6 +13,7 @@ import torch
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 from pytorch_lightning.callbacks import ModelCheckpoint
+from pytorch_lightning.loggers import Logger
 
 from mnist1d.atomic import write_json
 from mnist1d.errors import DiskFullError, disk_full, disk_full_names
@@ -77,37 +78,60 @@ def build(
     """
     plan = make_plan(cfg, datamodule.batches_per_epoch)
     datamodule.plan = plan
-    trainer_cfg = cfg.trainer
-    module = Classifier(
-        net=container(cfg.model),
-        optimizer=container(cfg.optimizer),
-        scheduler=container(cfg.get("scheduler")),
-        seq_length=datamodule.seq_length,
-        num_classes=datamodule.num_classes,
-        eval_split=datamodule.eval_split,
-        log_every=plan.log_every,
-        accumulate=plan.accumulate,
-        gradient_clip_val=trainer_cfg.get("gradient_clip_val"),
-        gradient_clip_algorithm=trainer_cfg.get("gradient_clip_algorithm"),
-    )
+    module = Classifier(**classifier_arguments(cfg, datamodule, plan))
     if cfg.compile:
         module.net.compile()  # in place: checkpoints keep the plain net's parameter names
-    checkpointing = trainer_cfg.get("enable_checkpointing", True)
+    interrupt = InterruptCheckpoint(Path(cfg.paths.output_dir) / CHECKPOINTS_DIR)
+    trainer = make_trainer(cfg, plan, [*configured_callbacks(cfg), *run_callbacks(cfg, plan, interrupt)])
+    if not plan.fast_dev_run:
+        trainer.loggers = make_loggers(cfg)
+    return datamodule, module, trainer, plan
+
+
+def classifier_arguments(cfg: DictConfig, datamodule: MNIST1DDataModule, plan: StepPlan) -> dict[str, Any]:
+    """What the Classifier of `cfg` is built from (and saves as its hyperparameters)."""
+    return {
+        "net": container(cfg.model),
+        "optimizer": container(cfg.optimizer),
+        "scheduler": container(cfg.get("scheduler")),
+        "seq_length": datamodule.seq_length,
+        "num_classes": datamodule.num_classes,
+        "eval_split": datamodule.eval_split,
+        "log_every": plan.log_every,
+        "accumulate": plan.accumulate,
+        "gradient_clip_val": cfg.trainer.get("gradient_clip_val"),
+        "gradient_clip_algorithm": cfg.trainer.get("gradient_clip_algorithm"),
+    }
+
+
+def configured_callbacks(cfg: DictConfig) -> list[pl.Callback]:
+    """The callbacks config's callbacks; no checkpoint callbacks with `trainer.enable_checkpointing=false`."""
+    checkpointing = cfg.trainer.get("enable_checkpointing", True)
     callbacks = [instantiate(c) for c in cfg.callbacks.values()]
-    callbacks = [c for c in callbacks if checkpointing or not isinstance(c, ModelCheckpoint)]
-    callbacks += [RunSummary(plan.total_steps), EvaluateLastStep(plan.total_steps)]
-    callbacks += [InterruptCheckpoint(Path(cfg.paths.output_dir) / "checkpoints"), DivergenceGuard()]
-    callbacks.append(CudaGraphs(cfg.get("cuda_graphs", False), compiled=cfg.compile))
-    progress_bar = trainer_cfg.get("enable_progress_bar", False)
-    if progress_bar:
+    return [c for c in callbacks if checkpointing or not isinstance(c, ModelCheckpoint)]
+
+
+def run_callbacks(
+    cfg: DictConfig, plan: StepPlan, interrupt: InterruptCheckpoint, guard: DivergenceGuard | None = None
+) -> list[pl.Callback]:
+    """The callbacks every run has, whatever the callbacks config says."""
+    callbacks = [RunSummary(plan.total_steps), EvaluateLastStep(plan.total_steps), interrupt]
+    callbacks += [guard or DivergenceGuard(), CudaGraphs(cfg.get("cuda_graphs", False), compiled=cfg.compile)]
+    if cfg.trainer.get("enable_progress_bar", False):
         callbacks.append(StepProgressBar(plan.total_steps))
+    return callbacks
+
+
+def make_trainer(cfg: DictConfig, plan: StepPlan, callbacks: list[pl.Callback]) -> pl.Trainer:
+    """The Lightning Trainer of `cfg.trainer` carrying out `plan`, with `callbacks` and no loggers yet."""
+    trainer_cfg = cfg.trainer
     trainer = instantiate(
         trainer_cfg,
         callbacks=callbacks,
         logger=False,
         # Lightning adds a ModelCheckpoint of its own unless told that the callbacks config chose none
         enable_checkpointing=any(isinstance(c, ModelCheckpoint) for c in callbacks),
-        enable_progress_bar=progress_bar,
+        enable_progress_bar=any(isinstance(c, StepProgressBar) for c in callbacks),
         # every checkpoint (last, best, interrupt) is written atomically, by a background thread unless W&B
         # uploads checkpoint files as they are saved; on SLURM, Lightning neither saves nor requeues
         # (mnist1d/training/slurm.py)
@@ -119,9 +143,16 @@ def build(
         **trainer_arguments(trainer_cfg, plan),
     )
     lightning_internals.check(trainer)
-    if not plan.fast_dev_run:
-        trainer.loggers = [logger for logger in (instantiate(c) for c in cfg.logger.values()) if logger]
-    return datamodule, module, trainer, plan
+    return trainer
+
+
+def make_loggers(cfg: DictConfig, **wandb_arguments: Any) -> list[Logger]:
+    """The loggers of the logger config that started (W&B may fall back to none); `wandb_arguments` go to
+    the W&B logger."""
+    loggers = []
+    for name, options in cfg.logger.items():
+        loggers.append(instantiate(options, **(wandb_arguments if name == "wandb" else {})))
+    return [logger for logger in loggers if logger]
 
 
 def run_summary(trainer: pl.Trainer) -> RunSummary:
@@ -130,22 +161,41 @@ def run_summary(trainer: pl.Trainer) -> RunSummary:
 
 def summarise(trainer: pl.Trainer, module: Classifier, plan: StepPlan) -> dict[str, Any]:
     """Accuracies and timings of a (possibly unfinished) run, read from its RunSummary callback."""
-    summary = run_summary(trainer)
-    key = f"{module.eval_split}/acc"
-    accuracies = [record[key] for record in summary.history if key in record]
     final_test = trainer.callback_metrics.get("final/test_acc")
     return {
-        "steps": trainer.global_step,
-        "epochs": trainer.global_step * plan.accumulate / plan.batches_per_epoch,
+        **progress(trainer.global_step, plan),
+        **scores(
+            run_summary(trainer).history, module.eval_split, None if final_test is None else float(final_test)
+        ),
+        **timing(trainer),
+        **module.final_report,
+    }
+
+
+def progress(steps: int, plan: StepPlan) -> dict[str, Any]:
+    """How far a run got: optimizer steps, and passes over the training split."""
+    return {"steps": steps, "epochs": steps * plan.accumulate / plan.batches_per_epoch}
+
+
+def scores(history: list[dict[str, float]], eval_split: str, final_test_acc: float | None) -> dict[str, Any]:
+    """A run's accuracies: the last and best of its evaluation `history`, and the final test's."""
+    accuracies = [record[f"{eval_split}/acc"] for record in history if f"{eval_split}/acc" in record]
+    return {
         "final_acc": accuracies[-1] if accuracies else None,
         "best_acc": max(accuracies, default=None),
-        "final_test_acc": None if final_test is None else float(final_test),
-        "history": summary.history,
+        "final_test_acc": final_test_acc,
+        "history": history,
+    }
+
+
+def timing(trainer: pl.Trainer) -> dict[str, Any]:
+    """How long the training took and how fast it went (RunSummary), and whether CUDA graphs replayed it."""
+    summary = run_summary(trainer)
+    return {
         "fit_time_s": summary.fit_seconds,
         "fit_started_at": summary.fit_started_at,
         "steps_per_s": summary.steps_this_process / summary.fit_seconds if summary.fit_seconds else None,
         "cuda_graphs": next(c for c in trainer.callbacks if isinstance(c, CudaGraphs)).captured,
-        **module.final_report,
     }
 
 
@@ -166,17 +216,8 @@ def train(cfg: DictConfig) -> float | None:
     prepare_determinism(cfg.trainer)
     pl.seed_everything(cfg.seed, workers=True, verbose=False)
     datamodule, module, trainer, plan = build(cfg, datamodule)
-    results: dict[str, Any] = {
-        "model": cfg.model_name,
-        "seed": cfg.seed,
-        "max_steps": plan.total_steps,
-        "fast_dev_run": plan.fast_dev_run,
-        "eval_split": datamodule.eval_split,
-        "parameters": sum(p.numel() for p in module.net.parameters()),
-        "accelerator": str(trainer.strategy.root_device),
-        "status": STATUS_FAILED,
-        "error": None,
-    }
+    parameters = sum(p.numel() for p in module.net.parameters())
+    results = first_results(cfg, plan, module.eval_split, parameters, str(trainer.strategy.root_device))
     try:
         for logger in trainer.loggers:
             logger.log_hyperparams(resolved)
@@ -201,12 +242,7 @@ def train(cfg: DictConfig) -> float | None:
         results["status"], results["error"] = STATUS_INTERRUPTED, stop.describe(trainer)
         raise SystemExit(stop.exit_code) from interruption
     finally:
-        results |= summarise(trainer, module, plan)
-        results |= {
-            "wall_time_s": time.perf_counter() - started,
-            "versions": library_versions(),
-            "config": resolved,
-        }
+        results |= summarise(trainer, module, plan) | last_results(started, resolved)
         try:
             write_results(results_path, results)
         finally:
@@ -214,6 +250,28 @@ def train(cfg: DictConfig) -> float | None:
             for line in summary_lines(results, results_path.parent):
                 log.info(line)
     return results["final_acc"]
+
+
+def first_results(
+    cfg: DictConfig, plan: StepPlan, eval_split: str, parameters: int, device: str
+) -> dict[str, Any]:
+    """What results.json says about a run before it trains (it has failed until it completes)."""
+    return {
+        "model": cfg.model_name,
+        "seed": cfg.seed,
+        "max_steps": plan.total_steps,
+        "fast_dev_run": plan.fast_dev_run,
+        "eval_split": eval_split,
+        "parameters": parameters,
+        "accelerator": device,
+        "status": STATUS_FAILED,
+        "error": None,
+    }
+
+
+def last_results(started: float, resolved: dict[str, Any]) -> dict[str, Any]:
+    """What results.json says about a run once it has ended, however it ended."""
+    return {"wall_time_s": time.perf_counter() - started, "versions": library_versions(), "config": resolved}
 
 
 def write_results(path: Path, results: dict[str, Any]) -> None:

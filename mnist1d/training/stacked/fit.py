@@ -1,0 +1,216 @@
+"""One stack: the configs of its members -> StackedDataModule + StackedClassifier -> one Trainer -> each
+member's results.json, checkpoints, logger rows and confusion matrix, in its own run directory."""
+
+from __future__ import annotations
+
+import logging
+import time
+from pathlib import Path
+from typing import Any
+
+import pytorch_lightning as pl
+import torch
+from omegaconf import DictConfig, OmegaConf
+
+from mnist1d.errors import disk_full
+from mnist1d.training.callbacks import EvalCheckpoint, InterruptCheckpoint
+from mnist1d.training.checkpoint_io import disk_full_advice
+from mnist1d.training.fit import (
+    classifier_arguments,
+    configured_callbacks,
+    first_results,
+    last_results,
+    make_loggers,
+    make_trainer,
+    prepare_determinism,
+    progress,
+    run_callbacks,
+    scores,
+    timing,
+    write_results,
+)
+from mnist1d.training.loggers import finish_wandb, log_confusion_matrix
+from mnist1d.training.plan import make_plan
+from mnist1d.training.quiet import silence_harmless_messages
+from mnist1d.training.results import (
+    RESULTS_FILE,
+    STATUS_FAILED,
+    STATUS_INTERRUPTED,
+    STATUS_OK,
+    read_results,
+    save_confusion_figure,
+    summary_lines,
+)
+from mnist1d.training.run import (
+    FINAL_STATUSES,
+    checkpoint_step,
+    completed_results,
+    move_aside,
+    remove_partial_writes,
+)
+from mnist1d.training.stacked.data import StackedDataModule
+from mnist1d.training.stacked.members import Member, MemberRuns
+from mnist1d.training.stacked.module import StackedClassifier
+from mnist1d.training.validation import validate
+
+log = logging.getLogger(__name__)
+STACKS_DIR = "stacks"  # <sweep dir>/stacks/<stack>/stack.ckpt: what a stack resumes from
+STACK_CHECKPOINT = "stack"
+Outcome = float | None | BaseException  # a member's final evaluation accuracy, or the error it failed with
+
+
+def stack_dir(sweep_dir: Path, run_dirs: list[Path]) -> Path:
+    """Where the stack of these members keeps its own checkpoint: named after its first member and size."""
+    return sweep_dir / STACKS_DIR / f"{run_dirs[0].name}+{len(run_dirs) - 1}"
+
+
+def train_stack(cfgs: list[DictConfig], sweep_dir: Path) -> list[Outcome]:
+    """Train the runs of `cfgs` (resolved train.py configs that differ only in their seed) as one stack, as
+    `mnist1d.training.run.run_job` runs a single job: completed members are not trained again (with
+    `skip_completed`), an unfinished stack resumes from its checkpoint, and each member ends with its own
+    results.json. Returns each member's outcome."""
+    run_dirs = [Path(cfg.paths.output_dir) for cfg in cfgs]
+    done = [completed_results(cfg, run_dir) for cfg, run_dir in zip(cfgs, run_dirs, strict=True)]
+    if cfgs[0].skip_completed and all(done):
+        log.info("Skipping the stack of %s: every member already completed", [d.name for d in run_dirs])
+        return [results["final_acc"] for results in done]
+    directory = stack_dir(sweep_dir, run_dirs)
+    for folder in (*run_dirs, directory):
+        remove_partial_writes(folder)
+    resume = resume_checkpoint(directory, run_dirs) if cfgs[0].skip_completed else None
+    if resume is not None:
+        log.info("Resuming the stack from %s (step %d)", *resume)
+    return StackRun(cfgs, directory).train(None if resume is None else resume[0])
+
+
+def resume_checkpoint(directory: Path, run_dirs: list[Path]) -> tuple[Path, int] | None:
+    """The stack's checkpoint (and its step) when some member stopped without a final status, as a single
+    job resumes (`run.resume_checkpoint`); None when every member ended, or there is none to read."""
+    path = directory / f"{STACK_CHECKPOINT}.ckpt"
+    ended = [(read_results(d) or {}).get("status") in FINAL_STATUSES for d in run_dirs]
+    if all(ended) or not path.exists():
+        return None
+    step = checkpoint_step(path)
+    if step is None:
+        log.warning("%s cannot be loaded: moved to %s; the stack starts again", path, move_aside(path).name)
+        return None
+    return path, step
+
+
+class StackRun:
+    """The stack of `cfgs` built for training (module docstring); `train` runs it."""
+
+    def __init__(self, cfgs: list[DictConfig], directory: Path) -> None:
+        self.started = time.perf_counter()
+        silence_harmless_messages()
+        self.cfgs, self.cfg, self.directory = cfgs, cfgs[0], directory
+        member_datamodules = [validate(cfg) for cfg in cfgs]
+        self.run_dirs = [Path(cfg.paths.output_dir) for cfg in cfgs]
+        for run_dir in self.run_dirs:
+            (run_dir / RESULTS_FILE).unlink(missing_ok=True)  # accepted: no stale status may stay
+        self.resolved = [OmegaConf.to_container(cfg, resolve=True) for cfg in cfgs]
+        if self.cfg.get("num_threads"):
+            torch.set_num_threads(self.cfg.num_threads)
+        prepare_determinism(self.cfg.trainer)
+        seeds = [cfg.seed for cfg in cfgs]
+        data_args = {k: v for k, v in self.resolved[0]["data"].items() if k not in ("_target_", "_convert_")}
+        data_args.pop("shuffle_seed")
+        self.datamodule = StackedDataModule([cfg.data.shuffle_seed for cfg in cfgs], **data_args)
+        self.plan = make_plan(self.cfg, self.datamodule.batches_per_epoch)
+        self.datamodule.plan = self.plan
+        self.module = StackedClassifier(seeds, **classifier_arguments(self.cfg, self.datamodule, self.plan))
+        pl.seed_everything(seeds[0], workers=True, verbose=False)  # the stack's own random numbers (dropout)
+        self.members = [
+            Member(cfg.seed, run_dir, dict(datamodule.hparams), [*configured_callbacks(cfg)])
+            for cfg, run_dir, datamodule in zip(cfgs, self.run_dirs, member_datamodules, strict=True)
+        ]
+        saves = [self.stack_checkpoint()] if any(member.checkpoints for member in self.members) else []
+        interrupt = InterruptCheckpoint(directory, STACK_CHECKPOINT)
+        callbacks = [*saves, *run_callbacks(self.cfg, self.plan, interrupt, MemberRuns(self.members))]
+        self.trainer = make_trainer(self.cfg, self.plan, callbacks)
+        if not self.plan.fast_dev_run:
+            for member, cfg in zip(self.members, cfgs, strict=True):
+                member.loggers = make_loggers(cfg, reinit="create_new")  # one W&B run per member
+        self.module.member_loggers = [member.loggers for member in self.members]
+
+    def stack_checkpoint(self) -> EvalCheckpoint:
+        """The stack's own checkpoint, saved at every evaluation (what it resumes from); saving it writes the
+        members' checkpoints too (MemberRuns)."""
+        return EvalCheckpoint(
+            dirpath=self.directory, filename=STACK_CHECKPOINT, save_top_k=1, enable_version_counter=False
+        )
+
+    def train(self, ckpt_path: Path | None) -> list[Outcome]:
+        """Fit, test and write every member's results.json; each member's outcome."""
+        results = [self.first_results(k) for k in range(len(self.members))]
+        try:
+            for member, resolved in zip(self.members, self.resolved, strict=True):
+                for logger in member.loggers:
+                    logger.log_hyperparams(resolved)
+            self.trainer.fit(self.module, datamodule=self.datamodule, ckpt_path=ckpt_path, weights_only=True)
+            self.trainer.test(self.module, datamodule=self.datamodule, verbose=False)
+            for k in self.module.living():
+                self.finish(k)
+                results[k]["status"] = STATUS_OK
+        except Exception as error:
+            full = disk_full(error, self.directory, disk_full_advice(self.directory))
+            for k in self.module.living():
+                if full is None:
+                    results[k]["error"] = f"{type(error).__name__}: {error}"
+                else:  # out of space: the stack goes on from its checkpoint once there is space
+                    results[k]["status"], results[k]["error"] = (
+                        STATUS_INTERRUPTED,
+                        f"{type(full).__name__}: {full}",
+                    )
+            raise
+        except (
+            KeyboardInterrupt,
+            SystemExit,
+        ) as interruption:  # Lightning's SIGTERMException is a SystemExit
+            stop = next(c for c in self.trainer.callbacks if isinstance(c, InterruptCheckpoint))
+            for k in self.module.living():
+                results[k]["status"], results[k]["error"] = STATUS_INTERRUPTED, stop.describe(self.trainer)
+            raise SystemExit(stop.exit_code) from interruption
+        finally:
+            self.write(results)
+        return [self.outcome(member, result) for member, result in zip(self.members, results, strict=True)]
+
+    def first_results(self, k: int) -> dict[str, Any]:
+        parameters = sum(p[k].numel() for p in self.module.net.parameters())
+        device = str(self.trainer.strategy.root_device)
+        others = [d.name for d in self.run_dirs if d != self.run_dirs[k]]
+        return first_results(self.cfgs[k], self.plan, self.module.eval_split, parameters, device) | {
+            "stacked_with": others
+        }
+
+    def finish(self, k: int) -> None:
+        """Member k's confusion matrix figure, also to its W&B run."""
+        matrix = self.module.members[k].final_report["confusion_matrix"]
+        title = f"{self.cfgs[k].model_name}, step {self.trainer.global_step}: test confusion matrix"
+        png = save_confusion_figure(matrix, self.run_dirs[k], title)
+        log_confusion_matrix(self.members[k].loggers, matrix, png)
+
+    def write(self, results: list[dict[str, Any]]) -> None:
+        """Every member's results.json, however the stack ended (a member that failed says why)."""
+        for k, (member, result) in enumerate(zip(self.members, results, strict=True)):
+            if member.failure is not None:
+                result["status"], result["error"] = (
+                    STATUS_FAILED,
+                    f"{type(member.failure).__name__}: {member.failure}",
+                )
+            steps = self.trainer.global_step if member.failed_at is None else member.failed_at
+            test = self.module.tests[k]
+            result |= progress(steps, self.plan)
+            result |= scores(member.history, self.module.eval_split, test and test["final/test_acc"])
+            result |= timing(self.trainer) | self.module.members[k].final_report
+            result |= last_results(self.started, self.resolved[k])
+            try:
+                write_results(member.run_dir / RESULTS_FILE, result)
+            finally:
+                finish_wandb(member.loggers)
+                for line in summary_lines(result, member.run_dir):
+                    log.info(line)
+
+    @staticmethod
+    def outcome(member: Member, result: dict[str, Any]) -> Outcome:
+        return member.failure if member.failure is not None else result["final_acc"]
