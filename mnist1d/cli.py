@@ -19,13 +19,14 @@ from omegaconf import DictConfig
 
 from mnist1d.config.compose import TRAIN_CONF, config_path
 from mnist1d.errors import ConfigError, DiskFullError, reported_as_message
+from mnist1d.records import RecordError
 
 
 @hydra.main(config_path=config_path(TRAIN_CONF), config_name="train", version_base="1.3")
 def _train(cfg: DictConfig) -> float | None:
     from mnist1d.training.run import run_job
 
-    with reported_as_message(ConfigError, DiskFullError):
+    with reported_as_message(ConfigError, DiskFullError, RecordError):
         return run_job(cfg)
 
 

@@ -231,15 +231,28 @@ def test_import_warns_once_when_the_reference_distribution_is_installed_too(
 
 
 def test_the_commands_load_lightning_only_to_train_or_evaluate(tmp_path: Path) -> None:
-    """`python -m mnist1d.cli --help`-like work (importing the commands, composing a config) pays no
-    Lightning import: the config plumbing lives outside mnist1d.training."""
-    script = (
-        "import sys\n"
-        "import mnist1d.cli\n"
-        "from mnist1d.config.compose import compose_train\n"
-        "compose_train(['model=gru'])\n"
-        "print(sorted(name for name in ('pytorch_lightning', 'lightning_fabric') if name in sys.modules))\n"
-    )
+    """Importing the commands, composing a config and writing a sweep's report (`sweep.py report=<dir>`)
+    pay no Lightning import: the config plumbing and the run records live outside mnist1d.training."""
+    script = f"""
+import sys
+from pathlib import Path
+
+import mnist1d.cli
+from mnist1d.config.compose import compose_train
+from mnist1d.records import TrainRecord, write_run
+from mnist1d.sweeps.launch import main
+
+compose_train(["model=gru"])
+run = Path({str(tmp_path)!r}) / "0_cnn-10steps-seed0"
+run.mkdir()
+history = [{{"step": 10, "test/acc": 0.5}}]  # one evaluation of a run that completed
+record = TrainRecord(model="cnn", status="ok", seed=0, max_steps=10, parameters=5210, history=history)
+record.final_acc = record.best_acc = record.final_test_acc = 0.5
+write_run(run, record)
+assert main(["report=" + str(run.parent), "wandb_report=false"]) == 0
+print(sorted(name for name in ("pytorch_lightning", "lightning_fabric") if name in sys.modules))
+"""
     done = subprocess.run([sys.executable, "-c", script], cwd=tmp_path, capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
-    assert done.stdout.strip() == "[]"
+    assert done.stdout.strip().splitlines()[-1] == "[]"
+    assert (tmp_path / "summary.csv").exists() and (tmp_path / "results.md").exists()

@@ -14,7 +14,8 @@ synchronised before every clock read, and named in the output and the JSON. It a
 batches against a `DataLoader(TensorDataset)` and, with `--process`, the whole `python train.py` process
 against `python -c "import pytorch_lightning"`. With `--grid <sweep dir>` it sets a finished sweep's wall time
 beside its floor: the plain-loop time of all the steps its jobs trained, at the rates just measured, divided
-by `--parallel`. `--out` writes everything as JSON.
+by `--parallel`. `--stacked` measures stacked training instead (`mnist1d/apps/stacked_bench.py`). `--out`
+writes everything as JSON.
 """
 
 from __future__ import annotations
@@ -40,14 +41,15 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 from torch.utils.data import DataLoader, TensorDataset
 
+from mnist1d.apps.stacked_bench import bench_stacked
 from mnist1d.config.compose import CONF_DIR, compose_train, config_options
+from mnist1d.records import STATUS_OK, read_run
 from mnist1d.sweeps.summary import SUMMARY_FILE, TIMING_FILE
-from mnist1d.training.batches import TrainingChunks
 from mnist1d.training.callbacks import synchronize
 from mnist1d.training.datamodule import MNIST1DDataModule
+from mnist1d.training.engine.batches import TrainingChunks
 from mnist1d.training.fit import train
 from mnist1d.training.quiet import silence_harmless_messages
-from mnist1d.training.results import RESULTS_FILE, read_results
 
 ROOT = CONF_DIR.parent
 TINY_STEPS = 4
@@ -125,10 +127,10 @@ def plain_loop(cfg: DictConfig, steps: int, device: torch.device) -> float:
 def framework_run(cfg: DictConfig) -> float:
     """Seconds of `train(cfg)` from on_train_start to on_train_end (as results.json reports them)."""
     train(cfg)
-    results = read_results(Path(cfg.paths.output_dir))
-    if results is None or results["status"] != "ok":
-        raise RuntimeError(f"benchmark run failed: {results and results['error']}")
-    return results["fit_time_s"]
+    record = read_run(Path(cfg.paths.output_dir))
+    if record is None or record.status != STATUS_OK:
+        raise RuntimeError(f"benchmark run failed: {record and record.error}")
+    return record.fit_time_s
 
 
 def bench_model(
@@ -201,14 +203,14 @@ def bench_process(scratch: Path, overrides: list[str]) -> dict[str, float]:
     _, import_s = timed_process([sys.executable, "-c", "import pytorch_lightning"])
     run_dir = scratch / "process"
     launched, total_s = timed_process([sys.executable, "train.py", f"hydra.run.dir={run_dir}", *overrides])
-    results = json.loads((run_dir / RESULTS_FILE).read_text())
-    startup_s = results["fit_started_at"] - launched
+    record = read_run(run_dir)
+    startup_s = record.fit_started_at - launched
     return {
         "import_pytorch_lightning_s": import_s,
         "train_py_total_s": total_s,
         "train_py_startup_s": startup_s,
         "startup_beyond_import_s": startup_s - import_s,
-        "train_py_fit_s": results["fit_time_s"],
+        "train_py_fit_s": record.fit_time_s,
     }
 
 
@@ -278,6 +280,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--csv", action="store_true", help="the framework logs to CSV only (logger=csv), without W&B"
     )
+    parser.add_argument("--stacked", action="store_true", help="stacked vs separate runs of --seeds seeds")
+    parser.add_argument("--seeds", type=int, default=10, help="with --stacked: seeds per model (default 10)")
+    parser.add_argument("--loop-steps", type=int, default=200, help="with --stacked: steps per loop")
     parser.add_argument("--grid", type=Path, help="a finished sweep directory: its wall time vs its floor")
     parser.add_argument("--parallel", type=int, default=2, help="parallel jobs of --grid's sweep (default 2)")
     parser.add_argument(
@@ -290,11 +295,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         default=[],
     )
     args = parser.parse_args(argv)
-    for name in ("steps", "repeats", "threads", "parallel"):
+    for name in ("steps", "repeats", "threads", "parallel", "seeds", "loop_steps"):
         if getattr(args, name) is not None and getattr(args, name) < 1:
-            parser.error(f"--{name}={getattr(args, name)} is invalid: must be >= 1")
+            parser.error(f"--{name.replace('_', '-')}={getattr(args, name)} is invalid: must be >= 1")
     if args.tiny:
-        args.steps, args.repeats = TINY_STEPS, 1
+        args.steps, args.repeats, args.loop_steps = TINY_STEPS, 1, TINY_STEPS
     if args.grid and not (args.grid / SUMMARY_FILE).is_file():
         parser.error(f"--grid {args.grid}: no {SUMMARY_FILE} there (give a finished sweep directory)")
     return args
@@ -325,6 +330,11 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     print(f"device: {device} ({report['device_name']}); overrides: {' '.join(extra)}")
     with tempfile.TemporaryDirectory(prefix="mnist1d-bench-") as tmp:
         scratch = Path(tmp)
+        if args.stacked:
+            report |= bench_stacked(
+                args.models, args.seeds, args.steps, args.loop_steps, args.repeats, extra, device, scratch
+            )
+            return write_report(report, args.out)
         for model in args.models:
             report["models"].append(bench_model(model, args.steps, args.repeats, scratch, extra, device))
             print_table(report["models"][-1:])
@@ -355,8 +365,12 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             f" {grid['floor_s']:.0f} s (all budgets trained: {grid['floor_all_budgets_s']:.0f} s),"
             f" jobs' wall time {grid['jobs_wall_time_s']} s"
         )
-    if args.out:
-        args.out.write_text(json.dumps(report, indent=2))
+    return write_report(report, args.out)
+
+
+def write_report(report: dict[str, Any], out: Path | None) -> dict[str, Any]:
+    if out:
+        out.write_text(json.dumps(report, indent=2))
     return report
 
 

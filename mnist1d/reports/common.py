@@ -21,7 +21,7 @@ from typing import Any
 from omegaconf import OmegaConf
 
 from mnist1d.atomic import write_json
-from mnist1d.training.results import STATUS_OK
+from mnist1d.records import STATUS_OK
 
 # The two ways a run's accuracy is read: row key -> how tables and figures name it.
 PROTOCOLS = {"final_acc": "final", "best_acc": "best during training"}

@@ -27,12 +27,12 @@ from omegaconf import DictConfig, OmegaConf
 
 from mnist1d.atomic import write_json
 from mnist1d.errors import DiskFullError, reported_as_message
+from mnist1d.records import STATUS_OK
 from mnist1d.rules import Rule, refuse
 from mnist1d.sweeps import slurm
 from mnist1d.sweeps.spec import LAUNCHERS, SweepSpec, build_spec, compose_sweep, split_arguments, sweep_keys
 from mnist1d.sweeps.summary import TIMING_FILE, collect_rows, write_summary
 from mnist1d.sweeps.wandb_report import WANDB_REPORT_MODES, log_report, report_mode
-from mnist1d.training.results import STATUS_OK
 
 log = logging.getLogger("sweep")
 # What the keys of conf/sweeps/sweep.yaml must be, checked before any job starts (see mnist1d/rules.py).

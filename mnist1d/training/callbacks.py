@@ -18,8 +18,9 @@ from pytorch_lightning.callbacks import ModelCheckpoint
 from pytorch_lightning.utilities.exceptions import SIGTERMException
 
 from mnist1d.errors import DiskFullError
-from mnist1d.training import lightning_internals, slurm
+from mnist1d.training import slurm
 from mnist1d.training.checkpoint_io import wait_for_writes
+from mnist1d.training.engine import lightning_internals
 
 log = logging.getLogger(__name__)
 

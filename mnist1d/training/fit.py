@@ -15,27 +15,26 @@ from omegaconf import DictConfig, OmegaConf
 from pytorch_lightning.callbacks import ModelCheckpoint
 from pytorch_lightning.loggers import Logger
 
-from mnist1d.atomic import write_json
 from mnist1d.errors import DiskFullError, disk_full, disk_full_names
-from mnist1d.training import lightning_internals
-from mnist1d.training.callbacks import DivergenceGuard, EvaluateLastStep, InterruptCheckpoint, RunSummary
-from mnist1d.training.checkpoint_io import CHECKPOINTS_DIR, AtomicCheckpointIO, disk_full_advice
-from mnist1d.training.classifier import Classifier
-from mnist1d.training.cuda_graphs import CudaGraphs
-from mnist1d.training.datamodule import MNIST1DDataModule
-from mnist1d.training.loggers import finish_wandb, log_confusion_matrix
-from mnist1d.training.plan import StepPlan, make_plan, trainer_arguments
-from mnist1d.training.progress import StepProgressBar
-from mnist1d.training.quiet import silence_harmless_messages
-from mnist1d.training.results import (
+from mnist1d.records import (
     RESULTS_FILE,
     STATUS_FAILED,
     STATUS_INTERRUPTED,
     STATUS_OK,
+    TrainRecord,
     library_versions,
-    save_confusion_figure,
-    summary_lines,
+    write_run,
 )
+from mnist1d.training import engine
+from mnist1d.training.callbacks import DivergenceGuard, EvaluateLastStep, InterruptCheckpoint, RunSummary
+from mnist1d.training.checkpoint_io import CHECKPOINTS_DIR, AtomicCheckpointIO, disk_full_advice
+from mnist1d.training.classifier import Classifier
+from mnist1d.training.datamodule import MNIST1DDataModule
+from mnist1d.training.engine import StepPlan
+from mnist1d.training.engine.cuda_graphs import CudaGraphs
+from mnist1d.training.loggers import finish_wandb, log_confusion_matrix
+from mnist1d.training.outputs import closing_lines, save_confusion_figure
+from mnist1d.training.quiet import silence_harmless_messages
 from mnist1d.training.slurm import cluster_plugins
 from mnist1d.training.validation import validate
 
@@ -76,7 +75,7 @@ def build(
     The Trainer is built before the loggers, so that a Lightning config error surfaces before a W&B run
     starts; `fast_dev_run` (Lightning's debug mode) logs nowhere, as in Lightning.
     """
-    plan = make_plan(cfg, datamodule.batches_per_epoch)
+    plan = engine.make_plan(cfg, datamodule.batches_per_epoch)
     datamodule.plan = plan
     module = Classifier(**classifier_arguments(cfg, datamodule, plan))
     if cfg.compile:
@@ -114,12 +113,11 @@ def configured_callbacks(cfg: DictConfig) -> list[pl.Callback]:
 def run_callbacks(
     cfg: DictConfig, plan: StepPlan, interrupt: InterruptCheckpoint, guard: DivergenceGuard | None = None
 ) -> list[pl.Callback]:
-    """The callbacks every run has, whatever the callbacks config says."""
+    """The callbacks every run has, whatever the callbacks config says, and the engine's."""
     callbacks = [RunSummary(plan.total_steps), EvaluateLastStep(plan.total_steps), interrupt]
-    callbacks += [guard or DivergenceGuard(), CudaGraphs(cfg.get("cuda_graphs", False), compiled=cfg.compile)]
-    if cfg.trainer.get("enable_progress_bar", False):
-        callbacks.append(StepProgressBar(plan.total_steps))
-    return callbacks
+    callbacks.append(guard or DivergenceGuard())
+    progress_bar = cfg.trainer.get("enable_progress_bar", False)
+    return callbacks + engine.callbacks(plan, cfg.get("cuda_graphs", False), cfg.compile, progress_bar)
 
 
 def make_trainer(cfg: DictConfig, plan: StepPlan, callbacks: list[pl.Callback]) -> pl.Trainer:
@@ -131,7 +129,7 @@ def make_trainer(cfg: DictConfig, plan: StepPlan, callbacks: list[pl.Callback]) 
         logger=False,
         # Lightning adds a ModelCheckpoint of its own unless told that the callbacks config chose none
         enable_checkpointing=any(isinstance(c, ModelCheckpoint) for c in callbacks),
-        enable_progress_bar=any(isinstance(c, StepProgressBar) for c in callbacks),
+        enable_progress_bar=trainer_cfg.get("enable_progress_bar", False),
         # every checkpoint (last, best, interrupt) is written atomically, by a background thread unless W&B
         # uploads checkpoint files as they are saved; on SLURM, Lightning neither saves nor requeues
         # (mnist1d/training/slurm.py)
@@ -140,9 +138,9 @@ def make_trainer(cfg: DictConfig, plan: StepPlan, callbacks: list[pl.Callback]) 
             AtomicCheckpointIO(background=not OmegaConf.select(cfg, "logger.wandb.log_model", default=False)),
             *cluster_plugins(),
         ],
-        **trainer_arguments(trainer_cfg, plan),
+        **engine.trainer_arguments(trainer_cfg, plan),
     )
-    lightning_internals.check(trainer)
+    engine.check(trainer)
     return trainer
 
 
@@ -208,8 +206,8 @@ def train(cfg: DictConfig) -> float | None:
     started = time.perf_counter()
     silence_harmless_messages()
     datamodule = validate(cfg)
-    results_path = Path(cfg.paths.output_dir) / RESULTS_FILE
-    results_path.unlink(missing_ok=True)  # the config is accepted: a rerun must not leave a stale status
+    run_dir = Path(cfg.paths.output_dir)
+    (run_dir / RESULTS_FILE).unlink(missing_ok=True)  # accepted: a rerun must not leave a stale status
     resolved = OmegaConf.to_container(cfg, resolve=True)
     if cfg.get("num_threads"):
         torch.set_num_threads(cfg.num_threads)
@@ -217,73 +215,71 @@ def train(cfg: DictConfig) -> float | None:
     pl.seed_everything(cfg.seed, workers=True, verbose=False)
     datamodule, module, trainer, plan = build(cfg, datamodule)
     parameters = sum(p.numel() for p in module.net.parameters())
-    results = first_results(cfg, plan, module.eval_split, parameters, str(trainer.strategy.root_device))
+    record = new_record(cfg, plan, module.eval_split, parameters, str(trainer.strategy.root_device), resolved)
     try:
         for logger in trainer.loggers:
             logger.log_hyperparams(resolved)
         trainer.fit(module, datamodule=datamodule, ckpt_path=cfg.ckpt_path, weights_only=True)
         trainer.test(module, datamodule=datamodule, verbose=False)
         title = f"{cfg.model_name}, step {trainer.global_step}: test confusion matrix"
-        png = save_confusion_figure(module.final_report["confusion_matrix"], results_path.parent, title)
+        png = save_confusion_figure(module.final_report["confusion_matrix"], run_dir, title)
         log_confusion_matrix(trainer.loggers, module.final_report["confusion_matrix"], png)
-        results["status"] = STATUS_OK
+        record.status = STATUS_OK
     except Exception as error:
-        full = disk_full(error, results_path.parent, disk_full_advice(results_path.parent / CHECKPOINTS_DIR))
+        full = disk_full(error, run_dir, disk_full_advice(run_dir / CHECKPOINTS_DIR))
         if full is None:
-            results["error"] = f"{type(error).__name__}: {error}"
+            record.error = f"{type(error).__name__}: {error}"
             raise
         # Out of space: the run itself is fine and goes on from its last checkpoint once there is space.
-        results["status"], results["error"] = STATUS_INTERRUPTED, f"{type(full).__name__}: {full}"
+        record.status, record.error = STATUS_INTERRUPTED, f"{type(full).__name__}: {full}"
         if full is error:
             raise
         raise full from error
     except (KeyboardInterrupt, SystemExit) as interruption:  # Lightning's SIGTERMException is a SystemExit
         stop = next(c for c in trainer.callbacks if isinstance(c, InterruptCheckpoint))
-        results["status"], results["error"] = STATUS_INTERRUPTED, stop.describe(trainer)
+        record.status, record.error = STATUS_INTERRUPTED, stop.describe(trainer)
         raise SystemExit(stop.exit_code) from interruption
     finally:
-        results |= summarise(trainer, module, plan) | last_results(started, resolved)
+        for name, value in summarise(trainer, module, plan).items():
+            setattr(record, name, value)
+        record.wall_time_s, record.versions = time.perf_counter() - started, library_versions()
         try:
-            write_results(results_path, results)
+            write_results(run_dir, record)
         finally:
             finish_wandb(trainer.loggers)
-            for line in summary_lines(results, results_path.parent):
+            for line in closing_lines(record, run_dir):
                 log.info(line)
-    return results["final_acc"]
+    return record.final_acc
 
 
-def first_results(
-    cfg: DictConfig, plan: StepPlan, eval_split: str, parameters: int, device: str
-) -> dict[str, Any]:
-    """What results.json says about a run before it trains (it has failed until it completes)."""
-    return {
-        "model": cfg.model_name,
-        "seed": cfg.seed,
-        "max_steps": plan.total_steps,
-        "fast_dev_run": plan.fast_dev_run,
-        "eval_split": eval_split,
-        "parameters": parameters,
-        "accelerator": device,
-        "status": STATUS_FAILED,
-        "error": None,
-    }
+def new_record(
+    cfg: DictConfig, plan: StepPlan, eval_split: str, parameters: int, device: str, resolved: dict[str, Any]
+) -> TrainRecord:
+    """The record of a run before it trains (it has failed until it completes)."""
+    return TrainRecord(
+        model=cfg.model_name,
+        seed=cfg.seed,
+        max_steps=plan.total_steps,
+        fast_dev_run=plan.fast_dev_run,
+        eval_split=eval_split,
+        parameters=parameters,
+        accelerator=device,
+        status=STATUS_FAILED,
+        config=resolved,
+    )
 
 
-def last_results(started: float, resolved: dict[str, Any]) -> dict[str, Any]:
-    """What results.json says about a run once it has ended, however it ended."""
-    return {"wall_time_s": time.perf_counter() - started, "versions": library_versions(), "config": resolved}
-
-
-def write_results(path: Path, results: dict[str, Any]) -> None:
+def write_results(run_dir: Path, record: TrainRecord) -> None:
     """Write results.json. On a full disk the file is not written (a run that completed then stops with
     `DiskFullError`, resumable from its last checkpoint); a run that already failed or stopped keeps its own
     error, and this one is logged."""
+    path = run_dir / RESULTS_FILE
     try:
-        with disk_full_names(path, disk_full_advice(path.parent / CHECKPOINTS_DIR)):
-            write_json(path, results)
+        with disk_full_names(path, disk_full_advice(run_dir / CHECKPOINTS_DIR)):
+            write_run(run_dir, record)
     except DiskFullError as error:
-        if results["status"] != STATUS_OK:
+        if record.status != STATUS_OK:
             log.error("%s", error)
             return
-        results["status"], results["error"] = STATUS_INTERRUPTED, f"{type(error).__name__}: {error}"
+        record.status, record.error = STATUS_INTERRUPTED, f"{type(error).__name__}: {error}"
         raise

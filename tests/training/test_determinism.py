@@ -31,7 +31,7 @@ def test_deterministic_runs_set_cublas_workspace_before_building_anything(make_c
     monkeypatch.setattr(
         mnist1d.training.fit,
         "build",
-        lambda cfg: at_build.append(os.environ.get("CUBLAS_WORKSPACE_CONFIG")) or real_build(cfg),
+        lambda *args: at_build.append(os.environ.get("CUBLAS_WORKSPACE_CONFIG")) or real_build(*args),
     )
     run = ["model=cnn", "trainer.max_steps=4", "eval_every=2", "trainer.deterministic=true", ON_CPU]
     try:

@@ -13,6 +13,7 @@ import pytest
 import torch
 
 from mnist1d.errors import DiskFullError
+from mnist1d.records import TrainRecord
 from mnist1d.training.fit import train, write_results
 from mnist1d.training.run import run_job
 from tests.helpers import RESUMABLE, FullDisk, compose_run, read_results, signal_at
@@ -128,7 +129,7 @@ def test_disk_full_for_results_json_keeps_the_previous_file_and_the_run_resumes(
     previous.write_text('{"status": "interrupted"}')
     disk = FullDisk({"results.json"}).install(monkeypatch)
     with pytest.raises(DiskFullError, match=f"to write {previous} "):
-        write_results(previous, {"status": "ok"})
+        write_results(previous.parent, TrainRecord(model="cnn", status="ok"))
     assert previous.read_text() == '{"status": "interrupted"}' and os.listdir(previous.parent) == [
         "results.json"
     ]

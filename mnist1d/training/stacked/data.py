@@ -7,8 +7,8 @@ from typing import Any
 
 import torch
 
-from mnist1d.training.batches import Batch, TrainingChunks
 from mnist1d.training.datamodule import MNIST1DDataModule
+from mnist1d.training.engine.batches import Batch, TrainingChunks
 
 
 class StackedChunks(TrainingChunks):

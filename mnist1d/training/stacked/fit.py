@@ -6,22 +6,30 @@ from __future__ import annotations
 import logging
 import time
 from pathlib import Path
-from typing import Any
 
 import pytorch_lightning as pl
 import torch
 from omegaconf import DictConfig, OmegaConf
 
 from mnist1d.errors import disk_full
+from mnist1d.records import (
+    RESULTS_FILE,
+    STATUS_FAILED,
+    STATUS_INTERRUPTED,
+    STATUS_OK,
+    TrainRecord,
+    library_versions,
+    read_run,
+)
+from mnist1d.training import engine
 from mnist1d.training.callbacks import EvalCheckpoint, InterruptCheckpoint
 from mnist1d.training.checkpoint_io import disk_full_advice
 from mnist1d.training.fit import (
     classifier_arguments,
     configured_callbacks,
-    first_results,
-    last_results,
     make_loggers,
     make_trainer,
+    new_record,
     prepare_determinism,
     progress,
     run_callbacks,
@@ -30,21 +38,12 @@ from mnist1d.training.fit import (
     write_results,
 )
 from mnist1d.training.loggers import finish_wandb, log_confusion_matrix
-from mnist1d.training.plan import make_plan
+from mnist1d.training.outputs import closing_lines, save_confusion_figure
 from mnist1d.training.quiet import silence_harmless_messages
-from mnist1d.training.results import (
-    RESULTS_FILE,
-    STATUS_FAILED,
-    STATUS_INTERRUPTED,
-    STATUS_OK,
-    read_results,
-    save_confusion_figure,
-    summary_lines,
-)
 from mnist1d.training.run import (
     FINAL_STATUSES,
     checkpoint_step,
-    completed_results,
+    completed_record,
     move_aside,
     remove_partial_writes,
 )
@@ -70,10 +69,10 @@ def train_stack(cfgs: list[DictConfig], sweep_dir: Path) -> list[Outcome]:
     `skip_completed`), an unfinished stack resumes from its checkpoint, and each member ends with its own
     results.json. Returns each member's outcome."""
     run_dirs = [Path(cfg.paths.output_dir) for cfg in cfgs]
-    done = [completed_results(cfg, run_dir) for cfg, run_dir in zip(cfgs, run_dirs, strict=True)]
+    done = [completed_record(cfg, run_dir) for cfg, run_dir in zip(cfgs, run_dirs, strict=True)]
     if cfgs[0].skip_completed and all(done):
         log.info("Skipping the stack of %s: every member already completed", [d.name for d in run_dirs])
-        return [results["final_acc"] for results in done]
+        return [record.final_acc for record in done]
     directory = stack_dir(sweep_dir, run_dirs)
     for folder in (*run_dirs, directory):
         remove_partial_writes(folder)
@@ -87,7 +86,7 @@ def resume_checkpoint(directory: Path, run_dirs: list[Path]) -> tuple[Path, int]
     """The stack's checkpoint (and its step) when some member stopped without a final status, as a single
     job resumes (`run.resume_checkpoint`); None when every member ended, or there is none to read."""
     path = directory / f"{STACK_CHECKPOINT}.ckpt"
-    ended = [(read_results(d) or {}).get("status") in FINAL_STATUSES for d in run_dirs]
+    ended = [(record := read_run(d)) is not None and record.status in FINAL_STATUSES for d in run_dirs]
     if all(ended) or not path.exists():
         return None
     step = checkpoint_step(path)
@@ -116,7 +115,7 @@ class StackRun:
         data_args = {k: v for k, v in self.resolved[0]["data"].items() if k not in ("_target_", "_convert_")}
         data_args.pop("shuffle_seed")
         self.datamodule = StackedDataModule([cfg.data.shuffle_seed for cfg in cfgs], **data_args)
-        self.plan = make_plan(self.cfg, self.datamodule.batches_per_epoch)
+        self.plan = engine.make_plan(self.cfg, self.datamodule.batches_per_epoch)
         self.datamodule.plan = self.plan
         self.module = StackedClassifier(seeds, **classifier_arguments(self.cfg, self.datamodule, self.plan))
         pl.seed_everything(seeds[0], workers=True, verbose=False)  # the stack's own random numbers (dropout)
@@ -142,7 +141,7 @@ class StackRun:
 
     def train(self, ckpt_path: Path | None) -> list[Outcome]:
         """Fit, test and write every member's results.json; each member's outcome."""
-        results = [self.first_results(k) for k in range(len(self.members))]
+        records = [self.new_record(k) for k in range(len(self.members))]
         try:
             for member, resolved in zip(self.members, self.resolved, strict=True):
                 for logger in member.loggers:
@@ -151,17 +150,14 @@ class StackRun:
             self.trainer.test(self.module, datamodule=self.datamodule, verbose=False)
             for k in self.module.living():
                 self.finish(k)
-                results[k]["status"] = STATUS_OK
+                records[k].status = STATUS_OK
         except Exception as error:
             full = disk_full(error, self.directory, disk_full_advice(self.directory))
             for k in self.module.living():
                 if full is None:
-                    results[k]["error"] = f"{type(error).__name__}: {error}"
+                    records[k].error = f"{type(error).__name__}: {error}"
                 else:  # out of space: the stack goes on from its checkpoint once there is space
-                    results[k]["status"], results[k]["error"] = (
-                        STATUS_INTERRUPTED,
-                        f"{type(full).__name__}: {full}",
-                    )
+                    records[k].status, records[k].error = STATUS_INTERRUPTED, f"{type(full).__name__}: {full}"
             raise
         except (
             KeyboardInterrupt,
@@ -169,19 +165,22 @@ class StackRun:
         ) as interruption:  # Lightning's SIGTERMException is a SystemExit
             stop = next(c for c in self.trainer.callbacks if isinstance(c, InterruptCheckpoint))
             for k in self.module.living():
-                results[k]["status"], results[k]["error"] = STATUS_INTERRUPTED, stop.describe(self.trainer)
+                records[k].status, records[k].error = STATUS_INTERRUPTED, stop.describe(self.trainer)
             raise SystemExit(stop.exit_code) from interruption
         finally:
-            self.write(results)
-        return [self.outcome(member, result) for member, result in zip(self.members, results, strict=True)]
+            self.write(records)
+        return [
+            member.failure or record.final_acc for member, record in zip(self.members, records, strict=True)
+        ]
 
-    def first_results(self, k: int) -> dict[str, Any]:
+    def new_record(self, k: int) -> TrainRecord:
         parameters = sum(p[k].numel() for p in self.module.net.parameters())
         device = str(self.trainer.strategy.root_device)
-        others = [d.name for d in self.run_dirs if d != self.run_dirs[k]]
-        return first_results(self.cfgs[k], self.plan, self.module.eval_split, parameters, device) | {
-            "stacked_with": others
-        }
+        record = new_record(
+            self.cfgs[k], self.plan, self.module.eval_split, parameters, device, self.resolved[k]
+        )
+        record.stacked_with = [d.name for d in self.run_dirs if d != self.run_dirs[k]]
+        return record
 
     def finish(self, k: int) -> None:
         """Member k's confusion matrix figure, also to its W&B run."""
@@ -190,27 +189,24 @@ class StackRun:
         png = save_confusion_figure(matrix, self.run_dirs[k], title)
         log_confusion_matrix(self.members[k].loggers, matrix, png)
 
-    def write(self, results: list[dict[str, Any]]) -> None:
+    def write(self, records: list[TrainRecord]) -> None:
         """Every member's results.json, however the stack ended (a member that failed says why)."""
-        for k, (member, result) in enumerate(zip(self.members, results, strict=True)):
+        for k, (member, record) in enumerate(zip(self.members, records, strict=True)):
             if member.failure is not None:
-                result["status"], result["error"] = (
+                record.status, record.error = (
                     STATUS_FAILED,
                     f"{type(member.failure).__name__}: {member.failure}",
                 )
-            steps = self.trainer.global_step if member.failed_at is None else member.failed_at
             test = self.module.tests[k]
-            result |= progress(steps, self.plan)
-            result |= scores(member.history, self.module.eval_split, test and test["final/test_acc"])
-            result |= timing(self.trainer) | self.module.members[k].final_report
-            result |= last_results(self.started, self.resolved[k])
+            steps = self.trainer.global_step if member.failed_at is None else member.failed_at
+            fields = progress(steps, self.plan) | timing(self.trainer) | self.module.members[k].final_report
+            fields |= scores(member.history, self.module.eval_split, test and test["final/test_acc"])
+            for name, value in fields.items():
+                setattr(record, name, value)
+            record.wall_time_s, record.versions = time.perf_counter() - self.started, library_versions()
             try:
-                write_results(member.run_dir / RESULTS_FILE, result)
+                write_results(member.run_dir, record)
             finally:
                 finish_wandb(member.loggers)
-                for line in summary_lines(result, member.run_dir):
+                for line in closing_lines(record, member.run_dir):
                     log.info(line)
-
-    @staticmethod
-    def outcome(member: Member, result: dict[str, Any]) -> Outcome:
-        return member.failure if member.failure is not None else result["final_acc"]

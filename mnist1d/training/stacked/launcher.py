@@ -186,9 +186,8 @@ def stack_outcomes(cfgs: list[DictConfig], sweep_dir: Path) -> list[Any]:
     """Each member's outcome of training the stack of `cfgs`: its final accuracy or its error. An error of
     the whole stack is every member's; one that stops the stack before it could write the members' results
     is recorded in their results.json, as `run_job` records a job's."""
-    from mnist1d.atomic import write_json
     from mnist1d.errors import ConfigError, DiskFullError, disk_full, reported_as_message
-    from mnist1d.training.results import RESULTS_FILE, read_results
+    from mnist1d.records import read_run, write_run
     from mnist1d.training.run import failure_record
     from mnist1d.training.stacked.fit import train_stack
 
@@ -198,8 +197,8 @@ def stack_outcomes(cfgs: list[DictConfig], sweep_dir: Path) -> list[Any]:
     except Exception as error:
         for cfg in cfgs:
             run_dir = Path(cfg.paths.output_dir)
-            if read_results(run_dir) is None and disk_full(error, run_dir) is None:
-                write_json(run_dir / RESULTS_FILE, failure_record(cfg, error))
+            if read_run(run_dir) is None and disk_full(error, run_dir) is None:
+                write_run(run_dir, failure_record(cfg, error))
         return [error] * len(cfgs)
 
 

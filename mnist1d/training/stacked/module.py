@@ -10,8 +10,9 @@ from hydra.utils import instantiate
 from pytorch_lightning.loggers import Logger
 from torch import nn
 
-from mnist1d.training.batches import Batch
-from mnist1d.training.classifier import Classifier
+from mnist1d.training.classifier import optimizer_and_schedule
+from mnist1d.training.engine.batches import Batch
+from mnist1d.training.engine.chunked_step import ChunkedSteps
 from mnist1d.training.metrics import RunMetrics
 from mnist1d.training.stacked.net import StackedNet, member_losses
 
@@ -26,9 +27,9 @@ class MemberMetrics(RunMetrics, nn.Module):
         self.init_metrics(num_classes, eval_split)
 
 
-class StackedClassifier(Classifier):
-    """The runs of `seeds` (one Classifier configuration) trained together: the Classifier's chunked
-    training step on a `StackedNet`, with every member's arithmetic that of its own run.
+class StackedClassifier(ChunkedSteps):
+    """The runs of `seeds` (one Classifier configuration) trained together: the engine's chunked training
+    step (ChunkedSteps) on a `StackedNet`, with every member's arithmetic that of its own run.
 
     - Initial weights: member k's net is built right after `seed_everything(seeds[k])`, as its own run
       builds it, so it starts from the same weights bit for bit.
@@ -56,11 +57,8 @@ class StackedClassifier(Classifier):
         gradient_clip_val: float | None = None,
         gradient_clip_algorithm: str | None = None,
     ) -> None:
-        super(
-            Classifier, self
-        ).__init__()  # a LightningModule; the Classifier's own net and metrics are not its
+        super().__init__()
         self.save_hyperparameters()
-        self.automatic_optimization = False
         nets = []
         for seed in seeds:
             pl.seed_everything(seed, verbose=False)  # what the member's own run does before building its net
@@ -88,35 +86,25 @@ class StackedClassifier(Classifier):
 
     # --- training
 
-    def _optimizer_step(
-        self, optimizer: torch.optim.Optimizer, minibatches: list[Batch]
-    ) -> tuple[torch.Tensor, torch.Tensor]:
-        """One optimizer step of every member; the members' losses `(members,)` and the last minibatch's
-        logits `(members, batch, classes)`, both detached."""
-        hp = self.hparams
-        optimizer.zero_grad()
-        loss = None
-        for x, y in minibatches:
-            logits = self.net(x)
-            minibatch_losses = member_losses(logits, y) * self.alive
-            if hp.accumulate > 1:
-                minibatch_losses = minibatch_losses / hp.accumulate
-            minibatch_losses.sum().backward()
-            loss = minibatch_losses.detach() if loss is None else loss + minibatch_losses.detach()
-        if hp.gradient_clip_val:
-            self._clip_members(optimizer, hp.gradient_clip_val, hp.gradient_clip_algorithm or "norm")
-        optimizer.step()
-        return loss, logits.detach()
+    def training_loss(self, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """The members' losses `(members,)` (a frozen member's masked to zero) and logits."""
+        logits = self.net(x)
+        return member_losses(logits, y) * self.alive, logits
 
-    def _clip_members(self, optimizer: torch.optim.Optimizer, clip_val: float, algorithm: str) -> None:
-        """Gradient clipping as each member's own run does it: by value element-wise, by norm with the
-        member's own total norm (`torch.nn.utils.clip_grad_norm_`'s arithmetic per member)."""
-        if algorithm != "norm":
-            self.clip_gradients(optimizer, clip_val, algorithm)
+    def clip_gradients(
+        self,
+        optimizer: torch.optim.Optimizer,
+        gradient_clip_val: float | None = None,
+        gradient_clip_algorithm: str | None = None,
+    ) -> None:
+        """Gradient clipping as each member's own run does it: by value element-wise (Lightning's), by norm
+        with the member's own total norm (`torch.nn.utils.clip_grad_norm_`'s arithmetic per member)."""
+        if gradient_clip_algorithm not in (None, "norm"):
+            super().clip_gradients(optimizer, gradient_clip_val, gradient_clip_algorithm)
             return
         grads = [p.grad for p in self.net.parameters() if p.grad is not None]
         norms = torch.stack([grad.flatten(1).norm(dim=1) for grad in grads]).norm(dim=0)
-        scale = (clip_val / (norms + 1e-6)).clamp(max=1.0)
+        scale = (gradient_clip_val / (norms + 1e-6)).clamp(max=1.0)
         for grad in grads:
             grad.mul_(scale.view(-1, *[1] * (grad.dim() - 1)))
 
@@ -185,10 +173,8 @@ class StackedClassifier(Classifier):
             logger.log_metrics(metrics, step=self.global_step)
             logger.save()
 
-    def predict_step(self, batch: Batch | torch.Tensor, batch_idx: int) -> torch.Tensor:
-        """Each member's class probabilities, `(members, batch, num_classes)`."""
-        x = batch[0] if isinstance(batch, tuple | list) else batch
-        return torch.stack([self.net.member_forward(k, x).softmax(-1) for k in range(self.size)])
+    def configure_optimizers(self) -> Any:
+        return optimizer_and_schedule(self.hparams.optimizer, self.hparams.scheduler, self.parameters())
 
     # --- a member as its own run
 

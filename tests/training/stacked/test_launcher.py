@@ -70,4 +70,4 @@ def test_train_py_multirun_stacks_the_seeds_it_can_and_runs_the_others_one_by_on
         assert (sweep_dir / f"{job}_logistic-4steps-seed{seed}" / "checkpoints" / "best.ckpt").exists()
     for job, seed in ((2, 0), (3, 1)):
         results = read_results(sweep_dir / f"{job}_gru-4steps-seed{seed}")
-        assert results["status"] == "ok" and "stacked_with" not in results
+        assert results["status"] == "ok" and results["stacked_with"] is None

@@ -11,8 +11,8 @@ import torch.nn.functional as F
 from hydra.utils import instantiate
 
 from mnist1d.errors import ConfigError
-from mnist1d.training import progress
-from mnist1d.training.batches import TrainingChunks
+from mnist1d.training.engine import progress
+from mnist1d.training.engine.batches import TrainingChunks
 from mnist1d.training.fit import train
 from tests.helpers import build_run, read_results
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from mnist1d.training.batches import TrainingChunks
+from mnist1d.training.engine.batches import TrainingChunks
 from mnist1d.training.fit import train
 from tests.helpers import RESUMABLE
 

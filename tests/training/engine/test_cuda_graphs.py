@@ -13,7 +13,7 @@ import pytorch_lightning as pl
 import torch
 from torch import nn
 
-from mnist1d.training.cuda_graphs import (
+from mnist1d.training.engine.cuda_graphs import (
     GraphedStep,
     as_eager_checkpoint,
     make_capturable,
@@ -58,7 +58,7 @@ def test_which_runs_can_be_captured(changes, reason):
 
 
 def test_each_fallback_logs_at_most_one_line_and_none_off_cuda_unless_asked(caplog):
-    caplog.set_level(logging.INFO, logger="mnist1d.training.cuda_graphs")
+    caplog.set_level(logging.INFO, logger="mnist1d.training.engine.cuda_graphs")
     off_cuda, on_cuda = capture_refusal(device=torch.device("cpu")), capture_refusal(has_scheduler=True)
     assert wanted("auto", None) and wanted(True, None) and not wanted(False, None)
     assert not wanted("auto", off_cuda) and not wanted(False, on_cuda) and caplog.records == []

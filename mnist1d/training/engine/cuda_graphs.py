@@ -14,7 +14,7 @@ mostly waits. A CUDA graph records those launches once and replays them with one
 - random numbers: dropout draws from the CUDA generator, which PyTorch registers with every graph, so each
   replay draws new masks, in the order eager steps would.
 
-`GraphedStep` runs the same step function as the eager path (`Classifier._optimizer_step`): the first
+`GraphedStep` runs the same step function as the eager path (`ChunkedSteps._optimizer_step`): the first
 `WARMUP_STEPS` steps eagerly on a side stream, then one capture, then replays. A capture that fails, or a
 batch of another shape (the last, smaller batch of an epoch), runs eagerly. `CudaGraphs`, a callback, decides
 per run (`cuda_graphs: auto | true | false`) and logs one line when it falls back; `refusal` says why a run

@@ -9,7 +9,7 @@ import pytest
 import pytorch_lightning as pl
 from pytorch_lightning.callbacks import ModelCheckpoint
 
-from mnist1d.training import lightning_internals
+from mnist1d.training.engine import lightning_internals
 from tests.helpers import build_run
 
 
