@@ -99,6 +99,7 @@ def test_process_timing_measures_startup_before_the_first_step(tmp_path, cache_d
     )
 
 
+@pytest.mark.slow  # four `train.py -m` processes: about a minute
 def test_tiny_stacked_benchmark_times_loops_and_launchers_and_says_what_was_stacked(
     tmp_path, cache_dir, capsys
 ):
