@@ -105,23 +105,25 @@ class StackedLauncher(Launcher):
         return [job.job_return for job in jobs]
 
     def _run_group(self, group: list[Job]) -> None:
+        """The group as one stack when its first job's config may be stacked (the others differ only in
+        their seed), else its jobs one by one."""
         if len(group) == 1:
             self._run_one(group[0])
             return
-        for job in group:
-            self._set_up(job)
-        unresolved = [job for job in group if job.task_cfg is None]
-        reason = (
-            f"job #{unresolved[0].num}'s config fails" if unresolved else self._refusal(group[0].task_cfg)
-        )
+        self._set_up(group[0])
+        reason = self._refusal(group[0].task_cfg) if group[0].task_cfg is not None else "its config fails"
+        if reason is None:
+            for job in group[1:]:
+                self._set_up(job)
+            failing = [job for job in group if job.task_cfg is None]
+            reason = f"the config of job #{failing[0].num} fails" if failing else None
         if reason is not None:
             log.info("Jobs %s run one by one, not stacked: %s", job_numbers(group), reason)
             for job in group:
                 self._run_one(job)
             return
-        log.info(
-            "Jobs %s (seeds %s) train as one stack", job_numbers(group), [j.task_cfg.seed for j in group]
-        )
+        seeds = [job.task_cfg.seed for job in group]
+        log.info("Jobs %s (seeds %s) train as one stack", job_numbers(group), seeds)
         self._run_stack(group)
 
     def _refusal(self, task_cfg: DictConfig) -> str | None:
@@ -193,12 +195,15 @@ def stack_outcomes(cfgs: list[DictConfig], sweep_dir: Path) -> list[Any]:
 
     try:
         with reported_as_message(ConfigError, DiskFullError):
-            return train_stack(cfgs, sweep_dir)
-    except Exception as error:
-        for cfg in cfgs:
-            run_dir = Path(cfg.paths.output_dir)
-            if read_run(run_dir) is None and disk_full(error, run_dir) is None:
-                write_run(run_dir, failure_record(cfg, error))
+            try:
+                return train_stack(cfgs, sweep_dir)
+            except Exception as error:
+                for cfg in cfgs:
+                    run_dir = Path(cfg.paths.output_dir)
+                    if read_run(run_dir) is None and disk_full(error, run_dir) is None:
+                        write_run(run_dir, failure_record(cfg, error))
+                raise
+    except Exception as error:  # as Hydra keeps a failed job's: raised when the multirun ends
         return [error] * len(cfgs)
 
 

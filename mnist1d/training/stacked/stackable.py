@@ -62,6 +62,13 @@ def device_of(trainer_cfg: DictConfig) -> torch.device:
 
 def refusal(cfg: DictConfig, max_flops_per_sample: Mapping[str, float | None]) -> str | None:
     """Why the seeds of `cfg` (a resolved train.py config) do not train as one stack, or None."""
+    from mnist1d.errors import ConfigError
+    from mnist1d.training.validation import validate
+
+    try:
+        validate(cfg)
+    except ConfigError:
+        return "the config is refused (each job says why)"
     return config_refusal(cfg) or net_or_device_refusal(cfg, max_flops_per_sample)
 
 

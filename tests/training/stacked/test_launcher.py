@@ -40,6 +40,7 @@ def test_jobs_that_differ_only_in_their_seed_share_a_stack_key():
         ),
         (["model=cnn", "+trainer.max_time=00:00:01:00"], "trainer.max_time is set"),
         (["model=cnn", "compile=true"], "compile=true"),
+        (["model=cnn", "trainer.max_steps=-5"], "the config is refused (each job says why)"),
     ],
 )
 def test_refusal_says_why_a_config_is_not_stacked(overrides, reason, tmp_path, cache_dir):
