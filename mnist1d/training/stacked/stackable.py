@@ -67,8 +67,8 @@ def refusal(cfg: DictConfig, max_flops_per_sample: Mapping[str, float | None]) -
 
     try:
         validate(cfg)
-    except ConfigError:
-        return "the config is refused (each job says why)"
+    except ConfigError as error:
+        return f"the config is refused ({error.problems[0]}; each job reports it)"
     return config_refusal(cfg) or net_or_device_refusal(cfg, max_flops_per_sample)
 
 
