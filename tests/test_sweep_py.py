@@ -277,3 +277,16 @@ def test_sigkill_of_the_training_process_then_resume_continues_from_the_last_che
     assert resumed["status"] == "ok" and resumed["history"] == uninterrupted["history"]
     assert resumed["final_test_acc"] == uninterrupted["final_test_acc"]
     assert [row["status"] for row in summary(sweep_dir)] == ["ok", "ok"]
+
+
+def test_stacked_launcher_trains_each_configurations_seeds_as_one_stack(tmp_path, cache_dir):
+    sweep_dir = tmp_path / "stacked"
+    status = run_sweep(
+        sweep_dir, cache_dir, "model=logistic", "trainer.max_steps=5", "seed=0,1", "launcher=stacked"
+    )
+    assert status == 0
+    rows = summary(sweep_dir)
+    assert [(row["seed"], row["status"]) for row in rows] == [("0", "ok"), ("1", "ok")]
+    first, second = (read_results(sweep_dir / row["job_dir"]) for row in rows)
+    assert first["stacked_with"] == [rows[1]["job_dir"]] and second["stacked_with"] == [rows[0]["job_dir"]]
+    assert (sweep_dir / "results.md").exists()

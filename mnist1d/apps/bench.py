@@ -30,7 +30,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -50,6 +50,7 @@ from mnist1d.training.datamodule import MNIST1DDataModule
 from mnist1d.training.engine.batches import TrainingChunks
 from mnist1d.training.fit import train
 from mnist1d.training.quiet import silence_harmless_messages
+from mnist1d.training.stacked.stackable import device_of
 
 ROOT = CONF_DIR.parent
 TINY_STEPS = 4
@@ -63,15 +64,7 @@ def study_models() -> list[str]:
 
 def run_device(cfg: DictConfig) -> torch.device:
     """The device a run of `cfg` trains on: what its `trainer.accelerator` picks (auto: a GPU if any)."""
-    trainer = pl.Trainer(
-        accelerator=cfg.trainer.accelerator,
-        devices=1,
-        logger=False,
-        enable_checkpointing=False,
-        enable_progress_bar=False,
-        enable_model_summary=False,
-    )
-    return trainer.strategy.root_device
+    return device_of(cfg.trainer)
 
 
 def device_name(device: torch.device) -> str:
@@ -103,20 +96,36 @@ def plain_loop(cfg: DictConfig, steps: int, device: torch.device) -> float:
     net = instantiate(cfg.model, seq_length=datamodule.seq_length, num_classes=datamodule.num_classes)
     net = net.to(device)
     optimizer = instantiate(cfg.optimizer)(net.parameters())
-    x_eval, y_eval = (t.to(device) for t in datamodule.splits[datamodule.eval_split])
+    evaluation = tuple(t.to(device) for t in datamodule.splits[datamodule.eval_split])
     batches = endless_batches(datamodule, cfg.seed, device)
+    return timed_loop(net, optimizer, batches, F.cross_entropy, evaluation, cfg.eval_every, steps, device)
+
+
+def timed_loop(
+    net: torch.nn.Module,
+    optimizer: torch.optim.Optimizer,
+    batches: Iterator[tuple[torch.Tensor, torch.Tensor]],
+    loss: Callable[[torch.Tensor, torch.Tensor], torch.Tensor],
+    evaluation: tuple[torch.Tensor, torch.Tensor],
+    eval_every: int,
+    steps: int,
+    device: torch.device,
+) -> float:
+    """Seconds of `steps` optimizer steps on `batches`, scoring `evaluation` every `eval_every` steps and at
+    the last one."""
+    x_eval, y_eval = evaluation
     accuracies = []
     synchronize(device)
     started = time.perf_counter()
     for done, (x, y) in enumerate(batches, start=1):
-        loss = F.cross_entropy(net(x), y)
+        value = loss(net(x), y)
         optimizer.zero_grad()
-        loss.backward()
+        value.backward()
         optimizer.step()
-        if done % cfg.eval_every == 0 or done == steps:
+        if done % eval_every == 0 or done == steps:
             net.eval()
             with torch.no_grad():
-                accuracies.append((net(x_eval).argmax(1) == y_eval).float().mean())
+                accuracies.append((net(x_eval).argmax(-1) == y_eval).float().mean(-1))
             net.train()
         if done == steps:
             break

@@ -17,10 +17,12 @@ and prints both times (the processes' wall times, start-up included) and their r
 
 from __future__ import annotations
 
+import itertools
 import statistics
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -30,7 +32,6 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
 from mnist1d.config.compose import CONF_DIR
-from mnist1d.training.callbacks import synchronize
 from mnist1d.training.engine.batches import TrainingChunks
 from mnist1d.training.stacked.net import StackedNet, member_losses, refusal, training_flops_per_sample
 
@@ -47,6 +48,8 @@ def with_seed(cfg: DictConfig, seed: int) -> DictConfig:
 def stacked_loop(cfg: DictConfig, seeds: list[int], steps: int, device: torch.device) -> float:
     """Seconds of one plain loop training the nets of `seeds` as one StackedNet on `device`: the work of
     the separate plain loops of those seeds (steps on each seed's batches, evaluation every eval_every)."""
+    from mnist1d.apps.bench import timed_loop
+
     if cfg.get("num_threads"):
         torch.set_num_threads(cfg.num_threads)
     datamodule = instantiate(cfg.data)
@@ -61,26 +64,23 @@ def stacked_loop(cfg: DictConfig, seeds: list[int], steps: int, device: torch.de
     optimizer = instantiate(cfg.optimizer)(net.parameters())
     x, y = (t.to(device) for t in datamodule.splits["train"])
     x_eval, y_eval = (t.to(device) for t in datamodule.splits[datamodule.eval_split])
-    x_eval = x_eval.expand(len(seeds), *x_eval.shape)
-    streams = [TrainingChunks(x, y, datamodule.batch_size, seed=seed) for seed in seeds]
-    size, per_epoch = datamodule.batch_size, streams[0].batches_per_epoch
-    accuracies = []
-    synchronize(device)
-    started = time.perf_counter()
-    for done in range(1, steps + 1):
-        epoch, batch = divmod(done - 1, per_epoch)
-        take = torch.stack([stream.order(epoch)[batch * size : (batch + 1) * size] for stream in streams])
-        loss = member_losses(net(x[take]), y[take]).sum()
-        optimizer.zero_grad()
-        loss.backward()
-        optimizer.step()
-        if done % cfg.eval_every == 0 or done == steps:
-            net.eval()
-            with torch.no_grad():
-                accuracies.append((net(x_eval).argmax(-1) == y_eval).float().mean(-1))
-            net.train()
-    synchronize(device)
-    return time.perf_counter() - started
+    evaluation = (x_eval.expand(len(seeds), *x_eval.shape), y_eval)
+    batches = stacked_batches(x, y, datamodule.batch_size, seeds)
+
+    def loss(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+        return member_losses(logits, labels).sum()
+
+    return timed_loop(net, optimizer, batches, loss, evaluation, cfg.eval_every, steps, device)
+
+
+def stacked_batches(
+    x: torch.Tensor, y: torch.Tensor, batch_size: int, seeds: list[int]
+) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+    """Each seed's training minibatches in its own order, stacked: `(members, batch, ...)` per step."""
+    streams = [TrainingChunks(x, y, batch_size, seed=seed) for seed in seeds]
+    for step in itertools.count():
+        take = torch.stack([stream.take(step) for stream in streams])
+        yield x[take], y[take]
 
 
 def bench_loops(

@@ -43,29 +43,23 @@ class StackedClassifier(ChunkedSteps):
       (`member_loggers[k]`); `evaluations[k]` holds its latest evaluation, `tests[k]` its test.
     """
 
-    def __init__(
-        self,
-        seeds: list[int],
-        net: dict[str, Any],
-        optimizer: dict[str, Any],
-        scheduler: dict[str, Any] | None = None,
-        seq_length: int = 40,
-        num_classes: int = 10,
-        eval_split: str = "test",
-        log_every: int = 50,
-        accumulate: int = 1,
-        gradient_clip_val: float | None = None,
-        gradient_clip_algorithm: str | None = None,
-    ) -> None:
+    def __init__(self, seeds: list[int], **classifier: Any) -> None:
+        """`classifier`: the arguments of the members' Classifier (`fit.classifier_arguments`)."""
         super().__init__()
         self.save_hyperparameters()
         nets = []
         for seed in seeds:
             pl.seed_everything(seed, verbose=False)  # what the member's own run does before building its net
-            nets.append(instantiate(net, seq_length=seq_length, num_classes=num_classes))
+            nets.append(
+                instantiate(
+                    classifier["net"],
+                    seq_length=classifier["seq_length"],
+                    num_classes=classifier["num_classes"],
+                )
+            )
         self.net = StackedNet(nets)
-        self.eval_split = eval_split
-        self.members = nn.ModuleList(MemberMetrics(num_classes, eval_split) for _ in seeds)
+        self.eval_split = classifier["eval_split"]
+        self.members = nn.ModuleList(MemberMetrics(classifier["num_classes"], self.eval_split) for _ in seeds)
         self.register_buffer("alive", torch.ones(len(seeds)))
         self.member_loggers: list[list[Logger]] = [[] for _ in seeds]
         self.evaluations: list[dict[str, float] | None] = [None] * len(seeds)

@@ -3,43 +3,37 @@ and the stack stops and resumes as one."""
 
 from __future__ import annotations
 
-import csv
 import signal
 from pathlib import Path
 
 import pytest
 import pytorch_lightning as pl
 import torch
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig
 
 from mnist1d.training.classifier import Classifier
+from mnist1d.training.evaluate import evaluate
 from mnist1d.training.fit import train
 from mnist1d.training.stacked.fit import STACKS_DIR, StackRun, train_stack
-from tests.helpers import ON_CPU, SignalAtStep, build_run, compose_run, read_results
+from tests.helpers import (
+    QUICK_STACK,
+    SignalAtStep,
+    build_run,
+    compose_eval,
+    compose_run,
+    first_train_loss,
+    metrics_rows,
+    read_results,
+    seed_cfgs,
+)
 
 SEEDS = [0, 1, 2]
-QUICK = ["logger=csv", "eval_every=4", "trainer.max_steps=8", "chunk_steps=2", ON_CPU, "num_threads=1"]
 
 
 def member_cfgs(
     tmp_path: Path, cache_dir: Path, *overrides: str, seeds: list[int] = SEEDS
 ) -> list[DictConfig]:
-    """The resolved configs of `train.py -m seed=<seeds> <overrides>`, each in its own run directory."""
-    cfgs = []
-    for seed in seeds:
-        cfg = compose_run([*QUICK, *overrides, f"seed={seed}"], tmp_path / f"{seed}_run", cache_dir)
-        OmegaConf.resolve(cfg)
-        cfgs.append(cfg)
-    return cfgs
-
-
-def metrics_rows(run_dir: Path) -> list[dict[str, str]]:
-    with (run_dir / "csv" / "metrics.csv").open() as file:
-        return list(csv.DictReader(file))
-
-
-def first_train_loss(run_dir: Path) -> float:
-    return next(float(row["train/loss"]) for row in metrics_rows(run_dir) if row["train/loss"])
+    return seed_cfgs(tmp_path, cache_dir, [*QUICK_STACK, *overrides], seeds)
 
 
 @pytest.mark.parametrize("model", ["mlp", "resnet"])
@@ -86,20 +80,28 @@ def test_members_train_as_their_own_runs_and_write_what_they_write(model, tmp_pa
         assert (stacked_dir / "confusion_matrix.png").exists()
 
 
-def test_member_checkpoints_are_ordinary_runs_checkpoints(tmp_path, cache_dir):
-    cfgs = member_cfgs(tmp_path, cache_dir, "model=mlp")
+def test_member_checkpoints_and_loggers_are_ordinary_runs(tmp_path, cache_dir):
+    cfgs = member_cfgs(tmp_path, cache_dir, "model=mlp", "logger=wandb", "logger.wandb.mode=offline")
     train_stack(cfgs, tmp_path)
-    last = tmp_path / "1_run" / "checkpoints" / "last.ckpt"
-    loaded = Classifier.load_from_checkpoint(last).net
-    x = torch.randn(5, 40)
-    with torch.no_grad():  # the member's final weights, as its results' test accuracy was scored with
-        assert loaded.eval()(x).shape == (5, 10)
     results = read_results(tmp_path / "1_run")
+    last = tmp_path / "1_run" / "checkpoints" / "last.ckpt"
+    loaded = Classifier.load_from_checkpoint(last, weights_only=True)
+    (stack_checkpoint,) = (tmp_path / STACKS_DIR).glob("*/stack.ckpt")
+    stacked = torch.load(stack_checkpoint, weights_only=True)["state_dict"]
+    for name, value in loaded.state_dict().items():  # the member's final weights, exactly
+        assert torch.equal(
+            value, stacked[name][1] if name.startswith("net.") else stacked[f"members.1.{name}"]
+        )
+    scored = evaluate(compose_eval([f"ckpt_path={last}"], tmp_path / "eval", cache_dir))
+    assert scored == results["final_test_acc"]  # eval.py scores it as the stack scored the member
+    assert read_results(tmp_path / "eval")["confusion_matrix"] == results["confusion_matrix"]
     best = torch.load(tmp_path / "1_run" / "checkpoints" / "best.ckpt", weights_only=True)
     assert best["callbacks"]["RunSummary"]["history"][-1]["test/acc"] == results["best_acc"]
+    runs = [next((tmp_path / f"{seed}_run" / "wandb").glob("offline-run-*")).name for seed in SEEDS]
+    assert len(set(runs)) == len(SEEDS)  # one W&B run per member
     # resumed as the run of its own seed, with the basic launcher: it goes on from the member's state
     longer = compose_run(
-        [*QUICK, "model=mlp", "seed=1", "trainer.max_steps=12", f"ckpt_path={last}"],
+        [*QUICK_STACK, "model=mlp", "seed=1", "trainer.max_steps=12", f"ckpt_path={last}"],
         tmp_path / "alone",
         cache_dir,
     )
@@ -174,3 +176,22 @@ def test_sigterm_stops_the_stack_and_resume_gives_the_uninterrupted_results(tmp_
         assert (
             resumed["history"] == full["history"] and resumed["confusion_matrix"] == full["confusion_matrix"]
         )
+
+
+@pytest.mark.slow  # ten seeds, stacked and one by one: about a minute
+def test_ten_stacked_seeds_agree_with_ten_separate_runs(tmp_path, cache_dir):
+    """After the first steps the batched kernels round differently, so a member drifts from its separate run
+    as two runs on different hardware would: the ten members' accuracies must agree in distribution."""
+    seeds = list(range(10))
+    overrides = ["model=cnn", "trainer.max_steps=400", "eval_every=200", "chunk_steps=50"]
+    train_stack(member_cfgs(tmp_path / "stack", cache_dir, *overrides, seeds=seeds), tmp_path / "stack")
+    for cfg in member_cfgs(tmp_path / "separate", cache_dir, *overrides, seeds=seeds):
+        train(cfg)
+    accuracies = {
+        way: torch.tensor([read_results(tmp_path / way / f"{seed}_run")["final_test_acc"] for seed in seeds])
+        for way in ("stack", "separate")
+    }
+    stacked, separate = accuracies["stack"], accuracies["separate"]
+    standard_error = ((stacked.var() + separate.var()) / len(seeds)).sqrt()
+    assert abs(stacked.mean() - separate.mean()) < 3 * standard_error + 0.005
+    assert (stacked - separate).abs().max() < 0.05  # each member near its own run
