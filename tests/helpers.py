@@ -20,9 +20,16 @@ from omegaconf import DictConfig, OmegaConf
 from torch import nn
 
 from mnist1d.config.compose import APPS_CONF, CONF_DIR, TRAIN_CONF, compose_config, compose_train
-from mnist1d.training.fit import build, train
+from mnist1d.extras import EXTRAS, installed
+from mnist1d.training.fit import BuiltRun, build, fit
 
 ROOT = CONF_DIR.parent
+
+
+def needs(module: str) -> pytest.MarkDecorator:
+    """Skip a test of an optional feature where its extra is not installed, naming the extra."""
+    reason = f"the {EXTRAS[module]} extra is not installed (pip install -e '.[{EXTRAS[module]}]')"
+    return pytest.mark.skipif(not installed(module), reason=reason)
 
 
 def compose_run(overrides: list[str], output_dir: Path, cache_dir: Path) -> DictConfig:
@@ -39,8 +46,8 @@ def compose_eval(overrides: list[str], output_dir: Path, cache_dir: Path) -> Dic
     )
 
 
-def build_run(cfg: DictConfig) -> Any:
-    """What `train` builds for `cfg` before it fits (without the validation, whose probe draws random
+def build_run(cfg: DictConfig) -> BuiltRun:
+    """What `fit` builds for `cfg` before it trains (without the validation, whose probe draws random
     numbers)."""
     return build(cfg, instantiate(cfg.data))
 
@@ -141,7 +148,7 @@ def n_parameters(model: nn.Module) -> int:
 def train_grid(make_cfg: Callable[..., DictConfig], grid: list[list[str]]) -> None:
     """Train each override set into its own job directory, as a multirun of train.py would."""
     for job, overrides in enumerate(grid):
-        train(make_cfg(*overrides, run=f"{job}_job"))
+        fit(make_cfg(*overrides, run=f"{job}_job"))
 
 
 def report_files(paths: list[Path], stem: str) -> dict[str, Any]:

@@ -17,8 +17,8 @@ import pytest
 import torch
 
 from mnist1d.sweeps import launch
-from mnist1d.training.fit import train
-from tests.helpers import ON_CPU, ROOT, read_results
+from mnist1d.training.fit import fit
+from tests.helpers import ON_CPU, ROOT, needs, read_results
 
 FIGURES = ["accuracy_5steps.png", "accuracy_10steps.png", "learning_curves.png", "accuracy_vs_parameters.png"]
 FIGURES += ["learning_curves_5steps.png", "per_digit_errors.png"]  # the last budget's curves: learning_curves
@@ -229,6 +229,7 @@ def test_same_metrics_with_the_basic_and_joblib_launchers_at_equal_threads(tmp_p
 
 
 @pytest.mark.slow
+@needs("hydra_plugins.hydra_submitit_launcher")
 def test_submitit_local_launcher(tmp_path, cache_dir):
     sweep_dir = tmp_path / "submitit"
     assert run_sweep(sweep_dir, cache_dir, *TINY_GRID, "launcher=submitit_local") == 0
@@ -272,7 +273,7 @@ def test_sigkill_of_the_training_process_then_resume_continues_from_the_last_che
     assert launch.sweep([f"resume={sweep_dir}"]) == 0
     resumed = read_results(sweep_dir / killed["job_dir"])
     assert resumed["config"]["ckpt_path"] == str(sweep_dir / killed["job_dir"] / "checkpoints" / "last.ckpt")
-    train(make_cfg(*job, "seed=0"))
+    fit(make_cfg(*job, "seed=0"))
     uninterrupted = read_results(tmp_path / "run")
     assert resumed["status"] == "ok" and resumed["history"] == uninterrupted["history"]
     assert resumed["final_test_acc"] == uninterrupted["final_test_acc"]

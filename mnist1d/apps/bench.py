@@ -5,9 +5,10 @@ processes hits both alike, it times on the device the run's Trainer picks (`trai
 `auto`: a GPU when there is one)
   (a) a plain PyTorch loop on that device: the same net, optimizer, batches, threads and periodic evaluation,
       no Lightning;
-  (b) the real training path, `mnist1d.training.train` on the configuration `python train.py` runs by default
-      (W&B offline and the CSV log, checkpoints at every evaluation; `--csv`: the CSV log only, no W&B), from
-      `on_train_start` to `on_train_end` (logging, evaluation and checkpoints included, start-up excluded);
+  (b) the real training path, `mnist1d.training.fit.fit` on the configuration `python train.py` runs by
+      default (W&B offline and the CSV log, checkpoints at every evaluation; `--csv`: the CSV log only, no
+      W&B), from `on_train_start` to `on_train_end` (logging, evaluation and checkpoints included, start-up
+      excluded);
   (c) on CUDA, (b) with `cuda_graphs=false`: the eager path, while (b) replays CUDA graphs;
 and prints steps/s of each, their ratio to (a) and the framework's overhead per step. The device is
 synchronised before every clock read, and named in the output and the JSON. It also times the DataModule's
@@ -48,7 +49,7 @@ from mnist1d.sweeps.summary import SUMMARY_FILE, TIMING_FILE
 from mnist1d.training.callbacks import synchronize
 from mnist1d.training.datamodule import MNIST1DDataModule
 from mnist1d.training.engine.batches import TrainingChunks
-from mnist1d.training.fit import train
+from mnist1d.training.fit import fit
 from mnist1d.training.quiet import silence_harmless_messages
 from mnist1d.training.stacked.stackable import device_of
 
@@ -134,8 +135,8 @@ def timed_loop(
 
 
 def framework_run(cfg: DictConfig) -> float:
-    """Seconds of `train(cfg)` from on_train_start to on_train_end (as results.json reports them)."""
-    train(cfg)
+    """Seconds of `fit(cfg)` from on_train_start to on_train_end (as results.json reports them)."""
+    fit(cfg)
     record = read_run(Path(cfg.paths.output_dir))
     if record is None or record.status != STATUS_OK:
         raise RuntimeError(f"benchmark run failed: {record and record.error}")

@@ -16,7 +16,7 @@ from omegaconf import DictConfig
 from mnist1d.atomic import write_text
 from mnist1d.records import STATUS_OK, read_run
 from mnist1d.reports import study_figures
-from mnist1d.reports.common import cell, distance, finished, published, published_results, summary
+from mnist1d.reports.common import cell, distance, finished, published, published_results, seed_stats
 from mnist1d.reports.study_figures import Curve, Stat
 
 RESULTS_MD = "results.md"
@@ -27,11 +27,11 @@ GK_STEPS = 6000  # Greydanus & Kobak's training length
 
 
 def accuracy_stats(rows: list[dict[str, Any]], key: str = "final_acc") -> dict[tuple[str, int], Stat]:
-    """(model, steps) -> summary over seeds, in percent, of `final_acc` or `best_acc`."""
+    """(model, steps) -> statistics over seeds, in percent, of `final_acc` or `best_acc`."""
     groups: dict[tuple[str, int], list[float]] = defaultdict(list)
     for row in finished(rows):
         groups[(row["model"], row["steps"])].append(100 * row[key])
-    return {key: summary(values) for key, values in groups.items()}
+    return {key: seed_stats(values) for key, values in groups.items()}
 
 
 def models_by_size(rows: list[dict[str, Any]]) -> dict[str, int]:

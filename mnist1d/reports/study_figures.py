@@ -25,7 +25,7 @@ FIGURE_SIZE_PX = (900, 500)
 HUMAN_STYLE = {"color": "black", "linestyle": "--", "linewidth": 1.2}
 ZOOM = (85.0, 100.0)  # the zoomed panel's accuracy range (%)
 STRONG_ERROR = 15.0  # models whose mean per-digit error is at most this are drawn in the zoomed digit panel
-Stat = dict[str, Any]  # `common.summary` of one model's accuracies (percent) over seeds
+Stat = dict[str, Any]  # `common.seed_stats` of one model's accuracies (percent) over seeds
 
 
 class Curve(NamedTuple):

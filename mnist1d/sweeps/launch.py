@@ -29,8 +29,15 @@ from mnist1d.atomic import write_json
 from mnist1d.errors import DiskFullError, reported_as_message
 from mnist1d.records import STATUS_OK
 from mnist1d.rules import Rule, refuse
-from mnist1d.sweeps import slurm
-from mnist1d.sweeps.spec import LAUNCHERS, SweepSpec, build_spec, compose_sweep, split_arguments, sweep_keys
+from mnist1d.sweeps.spec import (
+    LAUNCHERS,
+    SLURM_LAUNCHER,
+    SweepSpec,
+    build_spec,
+    compose_sweep,
+    split_arguments,
+    sweep_keys,
+)
 from mnist1d.sweeps.summary import TIMING_FILE, collect_rows, write_summary
 from mnist1d.sweeps.wandb_report import WANDB_REPORT_MODES, log_report, report_mode
 
@@ -83,14 +90,20 @@ def resume_spec(sweep_dir: Path, sweep_overrides: list[str], train_overrides: li
     return spec
 
 
+def wait_for_slurm_jobs(sweep_dir: Path) -> None:
+    from mnist1d.sweeps import slurm_jobs  # the slurm extra (submitit)
+
+    slurm_jobs.wait_for_jobs(sweep_dir)
+
+
 def run_jobs(spec: SweepSpec, sweep_dir: Path, resume: bool) -> None:
     """The Hydra multirun of train.py. Its exit status is not checked: failed jobs are in the report."""
     command = [*TRAIN_COMMAND, *spec.train_arguments(sweep_dir, resume)]
     log.info("Sweep %s: %d jobs into %s\n  %s", spec.name, len(spec.jobs()), sweep_dir, " ".join(command))
     started = time.perf_counter()
     subprocess.run(command, check=False)
-    if spec.launcher == slurm.LAUNCHER:  # the multirun stops waiting at a job that ended without its result
-        slurm.wait_for_jobs(sweep_dir)
+    if spec.launcher == SLURM_LAUNCHER:  # the multirun stops waiting at a job that ended without its result
+        wait_for_slurm_jobs(sweep_dir)
     seconds = time.perf_counter() - started
     log.info("Jobs finished in %.1f s (launcher %s)", seconds, spec.launcher)
     write_json(sweep_dir / TIMING_FILE, {"launcher": spec.launcher, "jobs_wall_time_s": seconds})
@@ -124,8 +137,8 @@ def sweep(argv: list[str]) -> int:
     if cfg.resume:
         sweep_dir = existing_dir("resume", cfg.resume)
         spec = resume_spec(sweep_dir, sweep_overrides, train_overrides)
-        if SweepSpec.load(sweep_dir).launcher == slurm.LAUNCHER:  # no job runs twice at once
-            slurm.wait_for_jobs(sweep_dir)
+        if SweepSpec.load(sweep_dir).launcher == SLURM_LAUNCHER:  # no job runs twice at once
+            wait_for_slurm_jobs(sweep_dir)
     else:
         spec = build_spec(cfg, train_overrides)
         sweep_dir = new_sweep_dir(cfg.dir, spec.name)

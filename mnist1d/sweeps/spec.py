@@ -28,11 +28,11 @@ from omegaconf import DictConfig, OmegaConf, open_dict
 
 from mnist1d.config.compose import SWEEP_CONF, compose_config, compose_train
 from mnist1d.records import read_record, write_record
-from mnist1d.sweeps import slurm
 
 SPEC_FILE = "sweep.json"
 STEPS_AXIS = "trainer.max_steps"
-LAUNCHERS = ("basic", "stacked", "joblib", "submitit_local", slurm.LAUNCHER)
+SLURM_LAUNCHER = "submitit_slurm"  # the slurm extra: mnist1d/sweeps/slurm_jobs.py
+LAUNCHERS = ("basic", "stacked", "joblib", "submitit_local", SLURM_LAUNCHER)
 
 
 @dataclass
@@ -68,8 +68,10 @@ class SweepSpec:
         """The arguments of `python train.py` that run this sweep into sweep_dir."""
         arguments = ["-m", f"hydra/launcher={self.launcher}", f"hydra.sweep.dir={sweep_dir}", *self.fixed]
         arguments += [f"{key}={','.join(values)}" for key, values in self.launched_axes().items()]
-        if self.launcher == slurm.LAUNCHER:  # with skip_completed=true: a requeued job resumes
-            return [*arguments, *slurm.TRAIN_ARGUMENTS]
+        if self.launcher == SLURM_LAUNCHER:  # with skip_completed=true: a requeued job resumes
+            from mnist1d.sweeps import slurm_jobs
+
+            return [*arguments, *slurm_jobs.TRAIN_ARGUMENTS]
         return [*arguments, "skip_completed=true"] if resume else arguments
 
     def save(self, sweep_dir: Path) -> None:

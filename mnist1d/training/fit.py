@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -26,16 +27,20 @@ from mnist1d.records import (
     write_run,
 )
 from mnist1d.training import engine
-from mnist1d.training.callbacks import DivergenceGuard, EvaluateLastStep, InterruptCheckpoint, RunSummary
-from mnist1d.training.checkpoint_io import CHECKPOINTS_DIR, AtomicCheckpointIO, disk_full_advice
+from mnist1d.training.callbacks import DivergenceGuard, EvaluateLastStep, InterruptCheckpoint, RunRecorder
+from mnist1d.training.checkpoint_io import (
+    CHECKPOINTS_DIR,
+    AtomicCheckpointIO,
+    disk_full_advice,
+    wait_for_writes,
+)
 from mnist1d.training.classifier import Classifier
 from mnist1d.training.datamodule import MNIST1DDataModule
 from mnist1d.training.engine import StepPlan
-from mnist1d.training.engine.cuda_graphs import CudaGraphs
 from mnist1d.training.loggers import finish_wandb, log_confusion_matrix
 from mnist1d.training.outputs import closing_lines, save_confusion_figure
+from mnist1d.training.preemption import cluster_plugins
 from mnist1d.training.quiet import silence_harmless_messages
-from mnist1d.training.slurm import cluster_plugins
 from mnist1d.training.validation import validate
 
 log = logging.getLogger(__name__)
@@ -67,9 +72,21 @@ def prepare_determinism(trainer_cfg: DictConfig) -> None:
     os.environ.setdefault(name, value)
 
 
-def build(
-    cfg: DictConfig, datamodule: MNIST1DDataModule
-) -> tuple[MNIST1DDataModule, Classifier, pl.Trainer, StepPlan]:
+@dataclass(frozen=True)
+class BuiltRun:
+    """What `build` makes for one run: the parts `Trainer.fit` takes, the plan, and the callbacks whose state
+    the run's record reads afterwards."""
+
+    datamodule: MNIST1DDataModule
+    module: Classifier
+    trainer: pl.Trainer
+    plan: StepPlan
+    recorder: RunRecorder
+    interrupt: InterruptCheckpoint
+    cuda_graphs: engine.CudaGraphs
+
+
+def build(cfg: DictConfig, datamodule: MNIST1DDataModule) -> BuiltRun:
     """Instantiate the classifier around the chosen net, the Trainer and the step plan for `datamodule`.
 
     The Trainer is built before the loggers, so that a Lightning config error surfaces before a W&B run
@@ -81,10 +98,11 @@ def build(
     if cfg.compile:
         module.net.compile()  # in place: checkpoints keep the plain net's parameter names
     interrupt = InterruptCheckpoint(Path(cfg.paths.output_dir) / CHECKPOINTS_DIR)
-    trainer = make_trainer(cfg, plan, [*configured_callbacks(cfg), *run_callbacks(cfg, plan, interrupt)])
+    recorder, cuda_graphs, callbacks = run_callbacks(cfg, plan, interrupt, DivergenceGuard())
+    trainer = make_trainer(cfg, plan, [*configured_callbacks(cfg), *callbacks])
     if not plan.fast_dev_run:
         trainer.loggers = make_loggers(cfg)
-    return datamodule, module, trainer, plan
+    return BuiltRun(datamodule, module, trainer, plan, recorder, interrupt, cuda_graphs)
 
 
 def classifier_arguments(cfg: DictConfig, datamodule: MNIST1DDataModule, plan: StepPlan) -> dict[str, Any]:
@@ -111,13 +129,19 @@ def configured_callbacks(cfg: DictConfig) -> list[pl.Callback]:
 
 
 def run_callbacks(
-    cfg: DictConfig, plan: StepPlan, interrupt: InterruptCheckpoint, guard: DivergenceGuard | None = None
-) -> list[pl.Callback]:
-    """The callbacks every run has, whatever the callbacks config says, and the engine's."""
-    callbacks = [RunSummary(plan.total_steps), EvaluateLastStep(plan.total_steps), interrupt]
-    callbacks.append(guard or DivergenceGuard())
-    progress_bar = cfg.trainer.get("enable_progress_bar", False)
-    return callbacks + engine.callbacks(plan, cfg.get("cuda_graphs", False), cfg.compile, progress_bar)
+    cfg: DictConfig, plan: StepPlan, interrupt: InterruptCheckpoint, guard: DivergenceGuard
+) -> tuple[RunRecorder, engine.CudaGraphs, list[pl.Callback]]:
+    """The callbacks every run has, whatever the callbacks config says (the recorder and the CUDA-graphs
+    callback, whose state the record reads afterwards, also on their own)."""
+    recorder = RunRecorder(plan.total_steps)
+    # a capture waits for the background checkpoint writes, which copy tensors from the device
+    cuda_graphs = engine.CudaGraphs(
+        cfg.get("cuda_graphs", False), cfg.compile, before_capture=wait_for_writes
+    )
+    callbacks = [recorder, EvaluateLastStep(plan.total_steps), interrupt, guard, cuda_graphs]
+    if cfg.trainer.get("enable_progress_bar", False):
+        callbacks.append(engine.StepProgressBar(plan.total_steps))
+    return recorder, cuda_graphs, callbacks
 
 
 def make_trainer(cfg: DictConfig, plan: StepPlan, callbacks: list[pl.Callback]) -> pl.Trainer:
@@ -132,7 +156,7 @@ def make_trainer(cfg: DictConfig, plan: StepPlan, callbacks: list[pl.Callback]) 
         enable_progress_bar=trainer_cfg.get("enable_progress_bar", False),
         # every checkpoint (last, best, interrupt) is written atomically, by a background thread unless W&B
         # uploads checkpoint files as they are saved; on SLURM, Lightning neither saves nor requeues
-        # (mnist1d/training/slurm.py)
+        # (mnist1d/training/preemption.py)
         plugins=[
             *instantiate(trainer_cfg.get("plugins") or []),
             AtomicCheckpointIO(background=not OmegaConf.select(cfg, "logger.wandb.log_model", default=False)),
@@ -141,6 +165,7 @@ def make_trainer(cfg: DictConfig, plan: StepPlan, callbacks: list[pl.Callback]) 
         **engine.trainer_arguments(trainer_cfg, plan),
     )
     engine.check(trainer)
+    engine.cheap_cuda_check(trainer)
     return trainer
 
 
@@ -153,20 +178,16 @@ def make_loggers(cfg: DictConfig, **wandb_arguments: Any) -> list[Logger]:
     return [logger for logger in loggers if logger]
 
 
-def run_summary(trainer: pl.Trainer) -> RunSummary:
-    return next(c for c in trainer.callbacks if isinstance(c, RunSummary))
-
-
-def summarise(trainer: pl.Trainer, module: Classifier, plan: StepPlan) -> dict[str, Any]:
-    """Accuracies and timings of a (possibly unfinished) run, read from its RunSummary callback."""
-    final_test = trainer.callback_metrics.get("final/test_acc")
+def measurements(run: BuiltRun) -> dict[str, Any]:
+    """The record's accuracies and timings of a (possibly unfinished) run, from its RunRecorder."""
+    final_test = run.trainer.callback_metrics.get("final/test_acc")
     return {
-        **progress(trainer.global_step, plan),
+        **progress(run.trainer.global_step, run.plan),
         **scores(
-            run_summary(trainer).history, module.eval_split, None if final_test is None else float(final_test)
+            run.recorder.history, run.module.eval_split, None if final_test is None else float(final_test)
         ),
-        **timing(trainer),
-        **module.final_report,
+        **timing(run.recorder, run.cuda_graphs),
+        **run.module.final_report,
     }
 
 
@@ -177,7 +198,9 @@ def progress(steps: int, plan: StepPlan) -> dict[str, Any]:
 
 def scores(history: list[dict[str, float]], eval_split: str, final_test_acc: float | None) -> dict[str, Any]:
     """A run's accuracies: the last and best of its evaluation `history`, and the final test's."""
-    accuracies = [record[f"{eval_split}/acc"] for record in history if f"{eval_split}/acc" in record]
+    accuracies = [
+        evaluation[f"{eval_split}/acc"] for evaluation in history if f"{eval_split}/acc" in evaluation
+    ]
     return {
         "final_acc": accuracies[-1] if accuracies else None,
         "best_acc": max(accuracies, default=None),
@@ -186,18 +209,34 @@ def scores(history: list[dict[str, float]], eval_split: str, final_test_acc: flo
     }
 
 
-def timing(trainer: pl.Trainer) -> dict[str, Any]:
-    """How long the training took and how fast it went (RunSummary), and whether CUDA graphs replayed it."""
-    summary = run_summary(trainer)
+def timing(recorder: RunRecorder, cuda_graphs: engine.CudaGraphs) -> dict[str, Any]:
+    """How long the training took and how fast it went, and whether CUDA graphs replayed its step."""
     return {
-        "fit_time_s": summary.fit_seconds,
-        "fit_started_at": summary.fit_started_at,
-        "steps_per_s": summary.steps_this_process / summary.fit_seconds if summary.fit_seconds else None,
-        "cuda_graphs": next(c for c in trainer.callbacks if isinstance(c, CudaGraphs)).captured,
+        "fit_time_s": recorder.fit_seconds,
+        "fit_started_at": recorder.fit_started_at,
+        "steps_per_s": recorder.steps_this_process / recorder.fit_seconds if recorder.fit_seconds else None,
+        "cuda_graphs": cuda_graphs.captured,
     }
 
 
-def train(cfg: DictConfig) -> float | None:
+def new_record(
+    cfg: DictConfig, plan: StepPlan, eval_split: str, parameters: int, device: str, resolved: dict[str, Any]
+) -> TrainRecord:
+    """The record of a run before it trains (it has failed until it completes)."""
+    return TrainRecord(
+        model=cfg.model_name,
+        seed=cfg.seed,
+        max_steps=plan.total_steps,
+        fast_dev_run=plan.fast_dev_run,
+        eval_split=eval_split,
+        parameters=parameters,
+        accelerator=device,
+        status=STATUS_FAILED,
+        config=resolved,
+    )
+
+
+def fit(cfg: DictConfig) -> float | None:
     """Train, evaluate and write results.json; returns the final evaluation accuracy (what sweepers optimise).
 
     Accuracies are fractions in [0, 1]; `final_acc`/`best_acc`/`history` come from the evaluation split
@@ -207,15 +246,19 @@ def train(cfg: DictConfig) -> float | None:
     silence_harmless_messages()
     datamodule = validate(cfg)
     run_dir = Path(cfg.paths.output_dir)
-    (run_dir / RESULTS_FILE).unlink(missing_ok=True)  # accepted: a rerun must not leave a stale status
+    (run_dir / RESULTS_FILE).unlink(
+        missing_ok=True
+    )  # the config is accepted: a rerun must not leave a stale status
     resolved = OmegaConf.to_container(cfg, resolve=True)
     if cfg.get("num_threads"):
         torch.set_num_threads(cfg.num_threads)
     prepare_determinism(cfg.trainer)
     pl.seed_everything(cfg.seed, workers=True, verbose=False)
-    datamodule, module, trainer, plan = build(cfg, datamodule)
+    run = build(cfg, datamodule)
+    trainer, module = run.trainer, run.module
     parameters = sum(p.numel() for p in module.net.parameters())
-    record = new_record(cfg, plan, module.eval_split, parameters, str(trainer.strategy.root_device), resolved)
+    device = str(trainer.strategy.root_device)
+    record = new_record(cfg, run.plan, datamodule.eval_split, parameters, device, resolved)
     try:
         for logger in trainer.loggers:
             logger.log_hyperparams(resolved)
@@ -236,11 +279,10 @@ def train(cfg: DictConfig) -> float | None:
             raise
         raise full from error
     except (KeyboardInterrupt, SystemExit) as interruption:  # Lightning's SIGTERMException is a SystemExit
-        stop = next(c for c in trainer.callbacks if isinstance(c, InterruptCheckpoint))
-        record.status, record.error = STATUS_INTERRUPTED, stop.describe(trainer)
-        raise SystemExit(stop.exit_code) from interruption
+        record.status, record.error = STATUS_INTERRUPTED, run.interrupt.describe(trainer)
+        raise SystemExit(run.interrupt.exit_code) from interruption
     finally:
-        for name, value in summarise(trainer, module, plan).items():
+        for name, value in measurements(run).items():
             setattr(record, name, value)
         record.wall_time_s, record.versions = time.perf_counter() - started, library_versions()
         try:
@@ -250,23 +292,6 @@ def train(cfg: DictConfig) -> float | None:
             for line in closing_lines(record, run_dir):
                 log.info(line)
     return record.final_acc
-
-
-def new_record(
-    cfg: DictConfig, plan: StepPlan, eval_split: str, parameters: int, device: str, resolved: dict[str, Any]
-) -> TrainRecord:
-    """The record of a run before it trains (it has failed until it completes)."""
-    return TrainRecord(
-        model=cfg.model_name,
-        seed=cfg.seed,
-        max_steps=plan.total_steps,
-        fast_dev_run=plan.fast_dev_run,
-        eval_split=eval_split,
-        parameters=parameters,
-        accelerator=device,
-        status=STATUS_FAILED,
-        config=resolved,
-    )
 
 
 def write_results(run_dir: Path, record: TrainRecord) -> None:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import inspect
 import logging
-import netrc
 import os
 from collections.abc import Iterable
 from pathlib import Path
@@ -15,18 +14,22 @@ if TYPE_CHECKING:  # Lightning is imported where a logger is made, not by the sw
 
 log = logging.getLogger(__name__)
 WANDB_MODES = ("auto", "online", "offline")
-WANDB_HOST = "api.wandb.ai"
 INIT_TIMEOUT_S = 30
+OFFLINE_MODES = ("offline", "dryrun", "disabled")  # W&B's own WANDB_MODE values that never go online
 
 
 def has_wandb_credentials() -> bool:
-    """True when an API key is in the environment or in ~/.netrc (where `wandb login` puts it)."""
-    if os.environ.get("WANDB_API_KEY"):
-        return True
-    try:
-        return netrc.netrc().authenticators(WANDB_HOST) is not None
-    except (FileNotFoundError, netrc.NetrcParseError):
+    """Whether W&B has credentials for the server it would log to, by W&B's own resolution: the host of
+    `WANDB_BASE_URL` or the one `wandb login --host` saved (a self-hosted server, or W&B's), and the key for
+    it (`WANDB_API_KEY`, that host's netrc entry, ...). Never prompts. W&B releases without
+    `wandb.login(prompt=False)` are asked through their API client's key for that host."""
+    import wandb
+
+    if os.environ.get("WANDB_MODE") in OFFLINE_MODES:
         return False
+    if "prompt" in inspect.signature(wandb.login).parameters:
+        return wandb.login(prompt=False, verify=False)
+    return bool(wandb.api.api_key)
 
 
 # WandbLogger's own arguments; every other one goes to `wandb.init` (entity, notes, job_type, id, ...).

@@ -14,7 +14,7 @@ from mnist1d.apps.human import app
 from mnist1d.records import HumanRecord, read_run, write_run
 from mnist1d.reports.common import published
 from mnist1d.reports.human import comparison, correlation, error_rates, run_results, write_comparison
-from mnist1d.training.fit import train
+from mnist1d.training.fit import fit
 from tests.helpers import compose_app, report_files
 
 PERSON_ACC = [1.0, 0.9, 0.8, 1.0, 0.9, 1.0, 1.0, 0.7, 1.0, 0.9]
@@ -109,7 +109,7 @@ def test_comparison_from_run_and_sweep_directories(tmp_path):
 
 def test_a_real_run_is_read_and_the_shuffled_person_gets_the_shuffled_reference(make_cfg, tmp_path):
     quick = ["trainer.max_steps=20", "eval_every=10", "callbacks=none"]
-    train(make_cfg("model=logistic", "data=mnist1d_shuffled", *quick, run="runs/0_logistic-20steps-seed0"))
+    fit(make_cfg("model=logistic", "data=mnist1d_shuffled", *quick, run="runs/0_logistic-20steps-seed0"))
     person = person_results(PERSON_ACC, shuffled=True)
     paths = write_comparison(tmp_path / "out", person, run_results(tmp_path / "runs"))
     numbers = report_files([p for p in paths if p.suffix != ".md"], "human_vs_models")

@@ -4,14 +4,17 @@ TensorBoard."""
 from __future__ import annotations
 
 import logging
+import os
 import socket
+import subprocess
+import sys
 import time
 
 import pytest
 
 from mnist1d.errors import ConfigError
-from mnist1d.training.fit import train
-from tests.helpers import read_results
+from mnist1d.training.fit import fit
+from tests.helpers import needs, read_results
 
 QUICK = ["model=logistic", "trainer.max_steps=4", "eval_every=2"]
 
@@ -19,8 +22,8 @@ QUICK = ["model=logistic", "trainer.max_steps=4", "eval_every=2"]
 def test_wandb_offline_run_is_written_per_run(make_cfg, tmp_path, monkeypatch):
     monkeypatch.delenv("WANDB_API_KEY", raising=False)
     monkeypatch.setenv("NETRC", str(tmp_path / "no-netrc"))
-    train(make_cfg("logger=wandb", "model=logistic", *QUICK, run="w1"))
-    train(make_cfg("logger=wandb", "model=logistic", *QUICK, "seed=1", run="w2"))
+    fit(make_cfg("logger=wandb", "model=logistic", *QUICK, run="w1"))
+    fit(make_cfg("logger=wandb", "model=logistic", *QUICK, "seed=1", run="w2"))
     pytest.importorskip(
         "wandb"
     ).teardown()  # stops this process's W&B service, which flushes the offline logs to disk
@@ -52,7 +55,7 @@ def test_wandb_online_without_network_or_credentials_keeps_local_results(
         monkeypatch.setenv("WANDB_API_KEY", api_key)
     started = time.monotonic()
     with caplog.at_level(logging.WARNING, logger="mnist1d.training.loggers"):
-        train(make_cfg("logger=wandb", "logger.wandb.mode=online", "logger.wandb.init_timeout=3", *QUICK))
+        fit(make_cfg("logger=wandb", "logger.wandb.mode=online", "logger.wandb.init_timeout=3", *QUICK))
     assert time.monotonic() - started < 90  # bounded: no prompt, no endless retry
     warnings = [r.getMessage() for r in caplog.records if r.name == "mnist1d.training.loggers"]
     assert len(warnings) == 1 and "logging offline" in warnings[0]
@@ -66,7 +69,7 @@ def test_wandb_takes_any_wandb_argument_and_logs_the_confusion_matrix(make_cfg, 
     monkeypatch.delenv("WANDB_API_KEY", raising=False)
     monkeypatch.setenv("NETRC", str(tmp_path / "no-netrc"))
     extra = ["+logger.wandb.notes=passed-through-note", "+logger.wandb.job_type=training"]
-    train(make_cfg("logger=wandb", *QUICK, *extra, "+logger.wandb.log_model=true"))
+    fit(make_cfg("logger=wandb", *QUICK, *extra, "+logger.wandb.log_model=true"))
     pytest.importorskip("wandb").teardown()
     (records,) = (tmp_path / "run" / "wandb").glob("offline-run-*/run-*.wandb")
     log = records.read_bytes()
@@ -80,11 +83,42 @@ def test_an_unknown_wandb_argument_is_refused_before_any_work(make_cfg, tmp_path
     with pytest.raises(
         ConfigError, match=r"logger\.wandb\.colour is not an argument of WandbLogger or wandb\.init"
     ):
-        train(make_cfg("logger=wandb", *QUICK, "+logger.wandb.colour=blue"))
+        fit(make_cfg("logger=wandb", *QUICK, "+logger.wandb.colour=blue"))
     assert not (tmp_path / "run").exists()
 
 
+@needs("tensorboard")
 def test_tensorboard_logger_writes_event_files(make_cfg, tmp_path):
-    train(make_cfg("logger=tensorboard", *QUICK))
+    fit(make_cfg("logger=tensorboard", *QUICK))
     assert list((tmp_path / "run" / "tensorboard").glob("events.out.tfevents.*"))
     assert read_results(tmp_path / "run")["status"] == "ok"
+
+
+def test_wandb_credentials_are_those_of_the_server_wandb_resolves(tmp_path):
+    """A self-hosted server, named by WANDB_BASE_URL or saved by `wandb login --host` (W&B's settings file),
+    goes online with its netrc entry; W&B's own server has no key here, so a run logs offline. Each case in a
+    fresh process: W&B keeps a process's credentials once it found them."""
+    netrc = tmp_path / "netrc"
+    netrc.write_text(f"machine wandb.example.internal\n  login user\n  password {'k' * 40}\n")
+    netrc.chmod(0o600)
+    self_hosted = "https://wandb.example.internal"
+    cases = {
+        "WANDB_BASE_URL": ({"WANDB_BASE_URL": self_hosted}, True),
+        "wandb login --host": ({}, True),
+        "W&B's server": ({}, False),
+        "WANDB_MODE=offline": ({"WANDB_BASE_URL": self_hosted, "WANDB_MODE": "offline"}, False),
+    }
+    (tmp_path / "wandb login --host").mkdir()
+    (tmp_path / "wandb login --host" / "settings").write_text(f"[default]\nbase_url = {self_hosted}\n")
+    code = "from mnist1d.training.loggers import has_wandb_credentials as found; print(found())"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("WANDB_")}
+    env |= {"HOME": str(tmp_path / "home"), "NETRC": str(netrc)}
+    running = {
+        name: subprocess.Popen(
+            [sys.executable, "-c", code], env=env | extra | {"WANDB_CONFIG_DIR": str(tmp_path / name)},
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        )
+        for name, (extra, _) in cases.items()
+    }  # fmt: skip
+    found = {name: process.communicate(timeout=300)[0].split()[-1] for name, process in running.items()}
+    assert found == {name: str(expected) for name, (_, expected) in cases.items()}

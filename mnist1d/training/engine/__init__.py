@@ -30,20 +30,19 @@ bit (tests/training/engine/test_plan.py) and gives the same results for every ch
 
 from __future__ import annotations
 
-import pytorch_lightning as pl
-
 from mnist1d.training.engine.cuda_graphs import CudaGraphs
-from mnist1d.training.engine.lightning_internals import check
+from mnist1d.training.engine.lightning_internals import cheap_cuda_check, check
 from mnist1d.training.engine.plan import TRAINER_RULES, StepPlan, eval_part, make_plan, trainer_arguments
 from mnist1d.training.engine.progress import StepProgressBar
 
-__all__ = ["TRAINER_RULES", "StepPlan", "callbacks", "check", "eval_part", "make_plan", "trainer_arguments"]
-
-
-def callbacks(
-    plan: StepPlan, cuda_graphs: bool | str, compiled: bool, progress_bar: bool
-) -> list[pl.Callback]:
-    """The engine's callbacks for a run: CUDA graphs (`cuda_graphs`: auto, true, false) and, when wanted,
-    the progress bar in optimizer steps."""
-    found: list[pl.Callback] = [CudaGraphs(cuda_graphs, compiled=compiled)]
-    return [*found, StepProgressBar(plan.total_steps)] if progress_bar else found
+__all__ = [
+    "TRAINER_RULES",
+    "CudaGraphs",
+    "StepPlan",
+    "StepProgressBar",
+    "cheap_cuda_check",
+    "check",
+    "eval_part",
+    "make_plan",
+    "trainer_arguments",
+]

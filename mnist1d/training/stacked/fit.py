@@ -37,16 +37,16 @@ from mnist1d.training.fit import (
     timing,
     write_results,
 )
-from mnist1d.training.loggers import finish_wandb, log_confusion_matrix
-from mnist1d.training.outputs import closing_lines, save_confusion_figure
-from mnist1d.training.quiet import silence_harmless_messages
-from mnist1d.training.run import (
+from mnist1d.training.job import (
     FINAL_STATUSES,
     checkpoint_step,
     completed_record,
     move_aside,
     remove_partial_writes,
 )
+from mnist1d.training.loggers import finish_wandb, log_confusion_matrix
+from mnist1d.training.outputs import closing_lines, save_confusion_figure
+from mnist1d.training.quiet import silence_harmless_messages
 from mnist1d.training.stacked.data import StackedDataModule
 from mnist1d.training.stacked.members import Member, MemberRuns
 from mnist1d.training.stacked.module import StackedClassifier
@@ -65,7 +65,7 @@ def stack_dir(sweep_dir: Path, run_dirs: list[Path]) -> Path:
 
 def train_stack(cfgs: list[DictConfig], sweep_dir: Path) -> list[Outcome]:
     """Train the runs of `cfgs` (resolved train.py configs that differ only in their seed) as one stack, as
-    `mnist1d.training.run.run_job` runs a single job: completed members are not trained again (with
+    `mnist1d.training.job.run_job` runs a single job: completed members are not trained again (with
     `skip_completed`), an unfinished stack resumes from its checkpoint, and each member ends with its own
     results.json. Returns each member's outcome."""
     run_dirs = [Path(cfg.paths.output_dir) for cfg in cfgs]
@@ -124,9 +124,11 @@ class StackRun:
             for cfg, run_dir, datamodule in zip(cfgs, self.run_dirs, member_datamodules, strict=True)
         ]
         saves = [self.stack_checkpoint()] if any(member.checkpoints for member in self.members) else []
-        interrupt = InterruptCheckpoint(directory, STACK_CHECKPOINT)
-        callbacks = [*saves, *run_callbacks(self.cfg, self.plan, interrupt, MemberRuns(self.members))]
-        self.trainer = make_trainer(self.cfg, self.plan, callbacks)
+        self.interrupt = InterruptCheckpoint(directory, STACK_CHECKPOINT)
+        self.recorder, self.cuda_graphs, callbacks = run_callbacks(
+            self.cfg, self.plan, self.interrupt, MemberRuns(self.members)
+        )
+        self.trainer = make_trainer(self.cfg, self.plan, [*saves, *callbacks])
         if not self.plan.fast_dev_run:
             for member, cfg in zip(self.members, cfgs, strict=True):
                 member.loggers = make_loggers(cfg, reinit="create_new")  # one W&B run per member
@@ -163,10 +165,12 @@ class StackRun:
             KeyboardInterrupt,
             SystemExit,
         ) as interruption:  # Lightning's SIGTERMException is a SystemExit
-            stop = next(c for c in self.trainer.callbacks if isinstance(c, InterruptCheckpoint))
             for k in self.module.living():
-                records[k].status, records[k].error = STATUS_INTERRUPTED, stop.describe(self.trainer)
-            raise SystemExit(stop.exit_code) from interruption
+                records[k].status, records[k].error = (
+                    STATUS_INTERRUPTED,
+                    self.interrupt.describe(self.trainer),
+                )
+            raise SystemExit(self.interrupt.exit_code) from interruption
         finally:
             self.write(records)
         return [
@@ -199,7 +203,8 @@ class StackRun:
                 )
             test = self.module.tests[k]
             steps = self.trainer.global_step if member.failed_at is None else member.failed_at
-            fields = progress(steps, self.plan) | timing(self.trainer) | self.module.members[k].final_report
+            fields = progress(steps, self.plan) | timing(self.recorder, self.cuda_graphs)
+            fields |= self.module.members[k].final_report
             fields |= scores(member.history, self.module.eval_split, test and test["final/test_acc"])
             for name, value in fields.items():
                 setattr(record, name, value)

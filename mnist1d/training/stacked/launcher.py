@@ -190,7 +190,7 @@ def stack_outcomes(cfgs: list[DictConfig], sweep_dir: Path) -> list[Any]:
     is recorded in their results.json, as `run_job` records a job's."""
     from mnist1d.errors import ConfigError, DiskFullError, disk_full, reported_as_message
     from mnist1d.records import read_run, write_run
-    from mnist1d.training.run import failure_record
+    from mnist1d.training.job import failure_record
     from mnist1d.training.stacked.fit import train_stack
 
     try:

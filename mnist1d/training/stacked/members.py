@@ -13,7 +13,7 @@ import torch
 from pytorch_lightning.callbacks import ModelCheckpoint
 from pytorch_lightning.loggers import Logger
 
-from mnist1d.training.callbacks import DivergenceGuard, InterruptCheckpoint, NonFiniteLossError, RunSummary
+from mnist1d.training.callbacks import DivergenceGuard, InterruptCheckpoint, NonFiniteLossError, RunRecorder
 from mnist1d.training.checkpoint_io import CHECKPOINTS_DIR, LAST
 from mnist1d.training.stacked.module import StackedClassifier
 
@@ -131,7 +131,7 @@ class MemberRuns(DivergenceGuard):
         if "combined_loader" in fit_state:
             fit_state["combined_loader"] = [module.trainer.train_dataloader.member_state(k)]
         own["callbacks"] = {
-            RunSummary.__qualname__: {"history": list(member.history)},
+            RunRecorder.__qualname__: {"history": list(member.history)},
             **{cb.state_key: cb.state_dict() for cb in member.checkpoints},
         }
         interrupt = checkpoint["callbacks"].get(InterruptCheckpoint.__qualname__)

@@ -8,13 +8,13 @@ launcher logs when it runs the jobs one by one instead.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from importlib.metadata import version
 
 import torch
 from hydra.utils import get_class, instantiate
 from omegaconf import DictConfig, OmegaConf
-from packaging.version import Version
 
 from mnist1d.training.stacked.net import refusal as net_refusal
 from mnist1d.training.stacked.net import training_flops_per_sample
@@ -42,7 +42,12 @@ PER_RUN_TRAINER_OPTIONS = {
     "max_time": "it limits each run's own wall time",
     "profiler": "it profiles one run",
 }
-WANDB_RUNS_PER_PROCESS = Version("0.19.10")  # the first W&B with wandb.init(reinit="create_new")
+WANDB_RUNS_PER_PROCESS = (0, 19, 10)  # the first W&B with wandb.init(reinit="create_new")
+
+
+def release(version_text: str) -> tuple[int, ...]:
+    """The release numbers of a version (`0.19.10rc1` -> (0, 19, 10))."""
+    return tuple(int(number) for number in re.findall(r"\d+", version_text)[:3])
 
 
 def device_of(trainer_cfg: DictConfig) -> torch.device:
@@ -94,8 +99,9 @@ def config_refusal(cfg: DictConfig) -> str | None:
     wandb = OmegaConf.select(cfg, "logger.wandb")
     if wandb and wandb.get("log_model"):
         return "logger.wandb.log_model is set: W&B uploads the checkpoints Lightning's callbacks save"
-    if wandb and Version(version("wandb")) < WANDB_RUNS_PER_PROCESS:
-        return f"wandb {version('wandb')} holds one run per process (stacks need >= {WANDB_RUNS_PER_PROCESS})"
+    if wandb and release(version("wandb")) < WANDB_RUNS_PER_PROCESS:
+        needed = ".".join(map(str, WANDB_RUNS_PER_PROCESS))
+        return f"wandb {version('wandb')} holds one run per process (stacks need wandb >= {needed})"
     return None
 
 

@@ -13,7 +13,7 @@ from omegaconf import DictConfig
 
 from mnist1d.training.classifier import Classifier
 from mnist1d.training.evaluate import evaluate
-from mnist1d.training.fit import train
+from mnist1d.training.fit import fit
 from mnist1d.training.stacked.fit import STACKS_DIR, StackRun, train_stack
 from tests.helpers import (
     QUICK_STACK,
@@ -43,9 +43,9 @@ def test_members_start_with_their_own_runs_weights_and_batches(model, tmp_path, 
     stack.datamodule.setup()
     stacked_batches = stack.datamodule.train_dataloader()
     for k, cfg in enumerate(cfgs):
-        pl.seed_everything(cfg.seed, verbose=False)  # as train() does before it builds the run
-        datamodule, module, _, _ = build_run(cfg)
-        own = module.net.state_dict()
+        pl.seed_everything(cfg.seed, verbose=False)  # as fit() does before it builds the run
+        run = build_run(cfg)
+        datamodule, own = run.datamodule, run.module.net.state_dict()
         member = stack.module.net.member_state(k)
         assert member.keys() == own.keys()
         assert all(torch.equal(member[name], own[name]) for name in own)
@@ -64,7 +64,7 @@ def test_members_train_as_their_own_runs_and_write_what_they_write(model, tmp_pa
     cfgs = member_cfgs(tmp_path / "stack", cache_dir, *overrides)
     assert len(train_stack(cfgs, tmp_path / "stack")) == len(SEEDS)
     for cfg in member_cfgs(tmp_path / "separate", cache_dir, *overrides):
-        train(cfg)
+        fit(cfg)
     for seed in SEEDS:
         stacked_dir, separate_dir = tmp_path / "stack" / f"{seed}_run", tmp_path / "separate" / f"{seed}_run"
         assert abs(first_train_loss(stacked_dir) - first_train_loss(separate_dir)) < 1e-6
@@ -96,7 +96,7 @@ def test_member_checkpoints_and_loggers_are_ordinary_runs(tmp_path, cache_dir):
     assert scored == results["final_test_acc"]  # eval.py scores it as the stack scored the member
     assert read_results(tmp_path / "eval")["confusion_matrix"] == results["confusion_matrix"]
     best = torch.load(tmp_path / "1_run" / "checkpoints" / "best.ckpt", weights_only=True)
-    assert best["callbacks"]["RunSummary"]["history"][-1]["test/acc"] == results["best_acc"]
+    assert best["callbacks"]["RunRecorder"]["history"][-1]["test/acc"] == results["best_acc"]
     runs = [next((tmp_path / f"{seed}_run" / "wandb").glob("offline-run-*")).name for seed in SEEDS]
     assert len(set(runs)) == len(SEEDS)  # one W&B run per member
     # resumed as the run of its own seed, with the basic launcher: it goes on from the member's state
@@ -105,7 +105,7 @@ def test_member_checkpoints_and_loggers_are_ordinary_runs(tmp_path, cache_dir):
         tmp_path / "alone",
         cache_dir,
     )
-    train(longer)
+    fit(longer)
     resumed = read_results(tmp_path / "alone")
     assert resumed["status"] == "ok" and resumed["steps"] == 12
     assert resumed["history"][:2] == results["history"]
@@ -186,7 +186,7 @@ def test_ten_stacked_seeds_agree_with_ten_separate_runs(tmp_path, cache_dir):
     overrides = ["model=cnn", "trainer.max_steps=400", "eval_every=200", "chunk_steps=50"]
     train_stack(member_cfgs(tmp_path / "stack", cache_dir, *overrides, seeds=seeds), tmp_path / "stack")
     for cfg in member_cfgs(tmp_path / "separate", cache_dir, *overrides, seeds=seeds):
-        train(cfg)
+        fit(cfg)
     accuracies = {
         way: torch.tensor([read_results(tmp_path / way / f"{seed}_run")["final_test_acc"] for seed in seeds])
         for way in ("stack", "separate")

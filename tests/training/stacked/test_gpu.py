@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from mnist1d.training.fit import train
+from mnist1d.training.fit import fit
 from mnist1d.training.stacked.fit import train_stack
 from tests.helpers import QUICK_STACK, first_train_loss, read_results, seed_cfgs
 
@@ -35,7 +35,7 @@ def test_members_first_losses_match_their_own_runs_on_the_gpu(tmp_path, cache_di
     cfgs = seed_cfgs(tmp_path / "stack", cache_dir, [*QUICK_STACK, *overrides], SEEDS)
     train_stack(cfgs, tmp_path / "stack")
     for cfg in seed_cfgs(tmp_path / "separate", cache_dir, [*QUICK_STACK, *overrides], SEEDS):
-        train(cfg)
+        fit(cfg)
         stacked, alone = (
             first_train_loss(tmp_path / way / f"{cfg.seed}_run") for way in ("stack", "separate")
         )

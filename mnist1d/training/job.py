@@ -1,11 +1,11 @@
-"""What train.py runs per job: `train`, plus the two things a sweep needs around it.
+"""What train.py runs per job (`run_job`): one run (`fit`), plus the two things a sweep needs around it.
 
 - resume (`skip_completed=true`): a job whose results.json already says "ok" for the same config is not
   trained again, and one that stopped without a final status continues from its newest readable
   checkpoint: interrupted (Ctrl-C, SIGTERM, a SLURM preemption, a full disk) or killed outright (SIGKILL,
   the OOM killer, a lost node: no results.json at all). A checkpoint that cannot be loaded is reported and
   moved aside, and the job goes on from the next one, or from scratch;
-- failures that happen before `train` can record them (e.g. a net that cannot be built from its config)
+- failures that happen before `fit` can record them (e.g. a net that cannot be built from its config)
   still leave a results.json with status "failed" and the error, so the sweep report can list them.
 
 The exception is re-raised either way: a single run fails non-zero, and in a multirun Hydra's launchers
@@ -25,7 +25,7 @@ from omegaconf import DictConfig, OmegaConf
 from mnist1d.errors import disk_full
 from mnist1d.records import STATUS_FAILED, STATUS_OK, RunRecord, TrainRecord, read_run, write_run
 from mnist1d.training.checkpoint_io import CHECKPOINTS_DIR, LAST
-from mnist1d.training.fit import train
+from mnist1d.training.fit import fit
 
 log = logging.getLogger(__name__)
 FINAL_STATUSES = (STATUS_OK, STATUS_FAILED)  # any other status, or none, leaves a job to resume
@@ -60,7 +60,7 @@ def run_job(cfg: DictConfig) -> float | None:
         log.info("Resuming %s from %s (step %d)", output_dir.name, *checkpoint)
         cfg.ckpt_path = str(checkpoint[0])
     try:
-        return train(cfg)
+        return fit(cfg)
     except Exception as error:
         # A refused config leaves earlier results untouched; a full disk would refuse this write too, and
         # the job must stay resumable (a "failed" job reruns from scratch).
@@ -73,7 +73,7 @@ def resume_checkpoint(output_dir: Path) -> tuple[Path, int] | None:
     """The newest readable checkpoint (and its step) of a job that stopped without a final status, or None.
 
     A job's final status is "ok" or "failed" in its results.json. Any other status ("interrupted"), or no
-    results.json at all (`train` removes it when it starts, so a killed job has none), means the job
+    results.json at all (`fit` removes it when it starts, so a killed job has none), means the job
     stopped part-way. Unreadable checkpoints are moved aside; of the others the one of the latest step is
     chosen, last.ckpt on a tie.
     """
