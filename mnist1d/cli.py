@@ -42,13 +42,15 @@ def _evaluate(cfg: DictConfig) -> float:
 
 
 def register_plugins() -> None:
-    """Register the project's Hydra plugins (the Optuna sweeper) with Hydra: its scan of the `hydra_plugins`
-    namespace misses them in an editable install."""
+    """Register the project's Hydra plugins (the Optuna sweeper, the stacked launcher) with Hydra: its scan
+    of the `hydra_plugins` namespace misses them in an editable install."""
     from hydra.core.plugins import Plugins
 
     from hydra_plugins.mnist1d_lab.optuna_sweeper import OptunaSweeper
+    from hydra_plugins.mnist1d_lab.stacked_launcher import StackedLauncher
 
     Plugins.instance().register(OptunaSweeper)
+    Plugins.instance().register(StackedLauncher)
 
 
 def check_extras() -> None:

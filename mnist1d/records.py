@@ -165,6 +165,8 @@ class TrainRecord(RunRecord):
     fit_time_s: float | None = None
     fit_started_at: float | None = None  # wall-clock time of the first step (time.time())
     cuda_graphs: bool = False  # whether the training step was replayed as a CUDA graph
+    # the run directories of the other runs it trained with as one stack (hydra/launcher=stacked), if any
+    stacked_with: list[str] | None = None
 
 
 @dataclass(kw_only=True)

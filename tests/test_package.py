@@ -136,7 +136,9 @@ def test_the_wheel_holds_every_module_config_and_the_license(wheel: Path) -> Non
         (entry_points,) = [n for n in names if n.endswith(".dist-info/entry_points.txt")]
         scripts = archive.read(entry_points).decode()
     assert sorted(n for n in names if n.startswith("mnist1d/")) == packaged_files()
-    assert "hydra_plugins/mnist1d_lab/optuna_sweeper.py" in names and "hydra_plugins/__init__.py" not in names
+    plugins = ("optuna_sweeper.py", "stacked_launcher.py")
+    assert all(f"hydra_plugins/mnist1d_lab/{plugin}" in names for plugin in plugins)
+    assert "hydra_plugins/__init__.py" not in names
     assert "License-Expression: Apache-2.0" in meta and any(n.endswith("licenses/LICENSE") for n in names)
     for script, target in [("train", "train"), ("eval", "evaluate"), ("sweep", "sweep")]:
         assert f"mnist1d-{script} = mnist1d.cli:{target}" in scripts
@@ -162,6 +164,10 @@ def test_the_wheel_is_what_the_fresh_venv_imports(fresh_env: Path, tmp_path: Pat
     package, conf = run([python, "-c", code], tmp_path).stdout.split()
     purelib = run([python, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"], tmp_path)
     assert Path(package).parent == Path(conf).parent.parent == Path(purelib.stdout.strip()) / "mnist1d"
+    # Hydra's own scan of its plugin namespace finds the stacked launcher in an installed wheel.
+    code = "from hydra.core.plugins import Plugins; from hydra.plugins.launcher import Launcher; "
+    code += "print([p.__name__ for p in Plugins.instance().discover(Launcher)])"
+    assert "StackedLauncher" in run([python, "-c", code], tmp_path).stdout
     # An app finds its config in the wheel too (composed and printed, not run).
     app = run([python, "-m", "mnist1d.apps.metalearn_lr", "--cfg", "job"], tmp_path)
     assert "paths:" in app.stdout

@@ -335,3 +335,16 @@ def test_one_driver_per_sweep_directory(basic_sweep, tmp_path, caplog):
     assert f"taking over from pid {driver.pid} " in caplog.text
     assert f"taking over from pid {multirun.pid} " in caplog.text
     assert not list(copy.glob(".*.json"))  # the records went with their holders
+
+
+def test_stacked_launcher_trains_each_configurations_seeds_as_one_stack(tmp_path, cache_dir):
+    sweep_dir = tmp_path / "stacked"
+    status = run_sweep(
+        sweep_dir, cache_dir, "model=logistic", "trainer.max_steps=5", "seed=0,1", "launcher=stacked"
+    )
+    assert status == 0
+    rows = summary(sweep_dir)
+    assert [(row["seed"], row["status"]) for row in rows] == [("0", "ok"), ("1", "ok")]
+    first, second = (read_results(sweep_dir / row["job_dir"]) for row in rows)
+    assert first["stacked_with"] == [rows[1]["job_dir"]] and second["stacked_with"] == [rows[0]["job_dir"]]
+    assert (sweep_dir / "results.md").exists()

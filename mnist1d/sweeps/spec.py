@@ -41,7 +41,7 @@ from mnist1d.trusted import SPECIAL_KEYS, UntrustedFileError, check_data, report
 SPEC_FILE = "sweep.json"
 STEPS_AXIS = "trainer.max_steps"
 SLURM_LAUNCHER = "submitit_slurm"  # the slurm extra: mnist1d/sweeps/slurm_jobs.py
-LAUNCHERS = ("basic", "joblib", "submitit_local", SLURM_LAUNCHER)
+LAUNCHERS = ("basic", "stacked", "joblib", "submitit_local", SLURM_LAUNCHER)
 # The launcher options a sweep.json may set on its own: how many jobs, where and how large they run. Not
 # submitit's `setup` or `srun_args` (commands), `additional_parameters` or folders.
 LAUNCHER_OPTIONS = frozenset({

@@ -27,14 +27,15 @@ RESUMED_FROM = ".metrics.before-resume.csv"  # a resumed run's CSV log until its
 WANDB_RUN_DIR = re.compile(r"^(offline-)?run-(?P<started>\d{8}_\d{6})-(?P<id>[a-z0-9]+)$")
 
 
-def start_loggers(configs: DictConfig, resume_step: int | None) -> list[Logger]:
+def start_loggers(configs: DictConfig, resume_step: int | None, **wandb_arguments: Any) -> list[Logger]:
     """The run's loggers (`cfg.logger`), each holding the run's history once, also after a resume from a
     checkpoint of step `resume_step` (None: a fresh start, whose directory may hold an earlier attempt):
 
     - CSV: the rows up to that step are kept and the rows logged after it, before the run stopped, dropped,
       to be logged again (Lightning's CSVLogger would delete them all);
     - TensorBoard: events after that step are hidden (`purge_step`; all of them on a fresh start);
-    - W&B: the run continues the W&B run its directory holds (same id), online or offline.
+    - W&B: the run continues the W&B run its directory holds (same id), online or offline; `wandb_arguments`
+      go to its logger.
     """
     from pytorch_lightning.loggers import CSVLogger, TensorBoardLogger
 
@@ -44,7 +45,7 @@ def start_loggers(configs: DictConfig, resume_step: int | None) -> list[Logger]:
         if isinstance(kind, type) and issubclass(kind, TensorBoardLogger):
             extra["purge_step"] = 0 if resume_step is None else resume_step + 1
         elif kind is wandb_logger:
-            extra["continue_run"] = resume_step is not None
+            extra = {**wandb_arguments, "continue_run": resume_step is not None}
         logger = instantiate(config, **extra)
         if isinstance(logger, CSVLogger):
             continue_csv(logger, resume_step)

@@ -10,15 +10,13 @@ from pathlib import Path
 import pytest
 import pytorch_lightning as pl
 import torch
-from omegaconf import DictConfig
 
-from mnist1d.config.compose import TRAIN_CONF, compose_config
 from mnist1d.errors import ConfigError
 from mnist1d.training.classifier import Classifier
 from mnist1d.training.evaluate import evaluate
 from mnist1d.training.fit import fit
 from mnist1d.trusted import UntrustedFileError
-from tests.helpers import ON_CPU, ROOT, build_run, compose_run, read_results
+from tests.helpers import ON_CPU, ROOT, build_run, compose_eval, compose_run, read_results
 from tests.test_trusted import touches
 
 
@@ -30,15 +28,6 @@ def trained(tmp_path_factory: pytest.TempPathFactory, cache_dir) -> tuple:
     )
     fit(cfg)
     return cfg, run_dir
-
-
-def compose_eval(overrides: list[str], output_dir, cache_dir) -> DictConfig:
-    """The config `python eval.py <overrides>` would run, writing into `output_dir`."""
-    return compose_config(
-        TRAIN_CONF,
-        "eval",
-        [f"paths.output_dir={output_dir}", f"paths.cache_dir={cache_dir}", ON_CPU, *overrides],
-    )
 
 
 def test_a_checkpoint_loads_with_one_call_and_predicts_what_the_test_scored(trained):
