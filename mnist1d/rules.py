@@ -19,9 +19,9 @@ constructor does; training collects every problem of its config at once (`Config
 Adding a rule is adding one line to the table of the config that has the field:
 
 - train.py and eval.py: `RULES` in mnist1d/training/validation.py; the Lightning Trainer options:
-  `TRAINER_RULES` in mnist1d/training/plan.py
+  `TRAINER_RULES` in mnist1d/training/engine/plan.py
 - the data: the generator's arguments in `DATASET_RULES` (mnist1d/dataset_config.py), how they are served
-  in `MNIST1DDataModule.rules` (mnist1d/training/datamodule.py)
+  in `SERVING_RULES` (mnist1d/training/datamodule.py)
 - a net's own arguments: its constructor, as in mnist1d/models/pool_cnn.py
 - sweep.py: `SWEEP_RULES` in mnist1d/sweeps/launch.py
 - an app: `RULES` at the top of mnist1d/apps/<name>.py (the human benchmark's: mnist1d/apps/human/app.py)

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import contextlib
+import csv
 import errno
 import functools
 import json
 import os
+import subprocess
+import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -20,10 +23,17 @@ from omegaconf import DictConfig, OmegaConf
 from torch import nn
 
 from mnist1d.config.compose import APPS_CONF, CONF_DIR, TRAIN_CONF, compose_config, compose_train
+from mnist1d.extras import EXTRAS, installed
 from mnist1d.training.eval_norm import split_net_config
-from mnist1d.training.fit import build, train
+from mnist1d.training.fit import BuiltRun, build, fit
 
 ROOT = CONF_DIR.parent
+
+
+def needs(module: str) -> pytest.MarkDecorator:
+    """Skip a test of an optional feature where its extra is not installed, naming the extra."""
+    reason = f"the {EXTRAS[module]} extra is not installed (pip install -e '.[{EXTRAS[module]}]')"
+    return pytest.mark.skipif(not installed(module), reason=reason)
 
 
 def compose_run(overrides: list[str], output_dir: Path, cache_dir: Path) -> DictConfig:
@@ -33,12 +43,15 @@ def compose_run(overrides: list[str], output_dir: Path, cache_dir: Path) -> Dict
 
 def compose_eval(overrides: list[str], output_dir: Path, cache_dir: Path) -> DictConfig:
     """The config `python eval.py <overrides>` would run on the CPU, writing into `output_dir`."""
-    overrides = [f"paths.output_dir={output_dir}", f"paths.cache_dir={cache_dir}", ON_CPU, *overrides]
-    return compose_config(TRAIN_CONF, "eval", overrides)
+    return compose_config(
+        TRAIN_CONF,
+        "eval",
+        [f"paths.output_dir={output_dir}", f"paths.cache_dir={cache_dir}", ON_CPU, *overrides],
+    )
 
 
-def build_run(cfg: DictConfig) -> Any:
-    """What `train` builds for `cfg` before it fits (without the validation, whose probe draws random
+def build_run(cfg: DictConfig) -> BuiltRun:
+    """What `fit` builds for `cfg` before it trains (without the validation, whose probe draws random
     numbers)."""
     return build(cfg, instantiate(cfg.data))
 
@@ -101,6 +114,28 @@ RESUMABLE += ["chunk_steps=5"]
 # they do only with trainer.deterministic=true (tests/training/test_gpu.py checks that).
 ON_CPU = "trainer.accelerator=cpu"
 RESUMABLE += [ON_CPU]
+# Short runs to compare stacked with separate ones: on the CPU, one thread, an evaluation every 4 steps.
+QUICK_STACK = ["logger=csv", "eval_every=4", "trainer.max_steps=8", "chunk_steps=2", ON_CPU, "num_threads=1"]
+
+
+def seed_cfgs(tmp_path: Path, cache_dir: Path, overrides: list[str], seeds: list[int]) -> list[DictConfig]:
+    """The resolved configs of `train.py -m seed=<seeds> <overrides>`, in `<tmp_path>/<seed>_run`."""
+    cfgs = []
+    for seed in seeds:
+        cfg = compose_run([*overrides, f"seed={seed}"], tmp_path / f"{seed}_run", cache_dir)
+        OmegaConf.resolve(cfg)  # now, while Hydra's config is this one's
+        cfgs.append(cfg)
+    return cfgs
+
+
+def metrics_rows(run_dir: Path) -> list[dict[str, str]]:
+    """The rows of a run's CSV log."""
+    with (run_dir / "csv" / "metrics.csv").open() as file:
+        return list(csv.DictReader(file))
+
+
+def first_train_loss(run_dir: Path) -> float:
+    return next(float(row["train/loss"]) for row in metrics_rows(run_dir) if row["train/loss"])
 
 
 @functools.cache
@@ -123,7 +158,7 @@ def n_parameters(model: nn.Module) -> int:
 def train_grid(make_cfg: Callable[..., DictConfig], grid: list[list[str]]) -> None:
     """Train each override set into its own job directory, as a multirun of train.py would."""
     for job, overrides in enumerate(grid):
-        train(make_cfg(*overrides, run=f"{job}_job"))
+        fit(make_cfg(*overrides, run=f"{job}_job"))
 
 
 def report_files(paths: list[Path], stem: str) -> dict[str, Any]:
@@ -197,3 +232,28 @@ class _NoSpaceAfter:
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._file, name)
+
+
+@contextlib.contextmanager
+def lock_held_elsewhere(directory: Path, name: str = ".lock") -> Iterator[subprocess.Popen]:
+    """Another process that holds `directory` (lock file `name`) as a command would, until the block ends;
+    it is then killed with SIGKILL, as the OOM killer would, leaving its record behind."""
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLD, str(directory), name], cwd=ROOT, stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert holder.stdout.readline() == "held\n"
+        yield holder
+    finally:
+        holder.kill()
+        holder.wait()
+
+
+HOLD = """
+import sys, time
+from pathlib import Path
+from mnist1d.locks import DirectoryLock
+DirectoryLock(Path(sys.argv[1]), sys.argv[2])
+print("held", flush=True)
+time.sleep(600)
+"""

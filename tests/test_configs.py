@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from mnist1d.config.compose import compose_train, config_options
+from mnist1d.config.compose import CONF_DIR, compose_train, config_options
 from mnist1d.reports.common import published
 from mnist1d.sweeps.spec import build_spec, compose_sweep
 from mnist1d.training.validation import validate
@@ -75,3 +75,13 @@ def test_paper_sweeps_run_under_the_papers_protocols_with_ten_seeds(sweep, prese
     spec = build_spec(compose_sweep([f"sweep={sweep}"]), [])
     assert f"experiment={preset}" in spec.fixed
     assert spec.axes["seed"] == [str(seed) for seed in range(10)]
+
+
+def test_every_logger_keeps_the_csv_log_composed_from_its_one_file(tmp_path, cache_dir):
+    """A logger config names `csv` in its defaults list instead of copying the CSV block (a new logger is
+    one file); the first logger stays the one it names, Lightning's `trainer.logger`."""
+    for option in config_options("logger"):
+        loggers = list(compose_run([f"logger={option}"], tmp_path, cache_dir).logger)
+        assert loggers == ([option, "csv"] if option != "csv" else ["csv"])
+    files = (CONF_DIR / "train" / "logger").glob("*.yaml")
+    assert [path.name for path in files if "CSVLogger" in path.read_text()] == ["csv.yaml"]

@@ -5,16 +5,18 @@ processes hits both alike, it times on the device the run's Trainer picks (`trai
 `auto`: a GPU when there is one)
   (a) a plain PyTorch loop on that device: the same net, optimizer, batches, threads and periodic evaluation,
       no Lightning;
-  (b) the real training path, `mnist1d.training.train` on the configuration `python train.py` runs by default
-      (W&B offline and the CSV log, checkpoints at every evaluation; `--csv`: the CSV log only, no W&B), from
-      `on_train_start` to `on_train_end` (logging, evaluation and checkpoints included, start-up excluded);
+  (b) the real training path, `mnist1d.training.fit.fit` on the configuration `python train.py` runs by
+      default (W&B offline and the CSV log, checkpoints at every evaluation; `--csv`: the CSV log only, no
+      W&B), from `on_train_start` to `on_train_end` (logging, evaluation and checkpoints included, start-up
+      excluded);
   (c) on CUDA, (b) with `cuda_graphs=false`: the eager path, while (b) replays CUDA graphs;
 and prints steps/s of each, their ratio to (a) and the framework's overhead per step. The device is
 synchronised before every clock read, and named in the output and the JSON. It also times the DataModule's
 batches against a `DataLoader(TensorDataset)` and, with `--process`, the whole `python train.py` process
 against `python -c "import pytorch_lightning"`. With `--grid <sweep dir>` it sets a finished sweep's wall time
 beside its floor: the plain-loop time of all the steps its jobs trained, at the rates just measured, divided
-by `--parallel`. `--out` writes everything as JSON.
+by `--parallel`. `--stacked` measures stacked training instead (`mnist1d/apps/stacked_bench.py`). `--out`
+writes everything as JSON.
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -40,15 +42,17 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 from torch.utils.data import DataLoader, TensorDataset
 
+from mnist1d.apps.stacked_bench import bench_stacked
 from mnist1d.config.compose import CONF_DIR, compose_train, config_options
+from mnist1d.records import STATUS_OK, read_run
 from mnist1d.sweeps.summary import SUMMARY_FILE, TIMING_FILE
-from mnist1d.training.batches import TrainingChunks
 from mnist1d.training.callbacks import synchronize
 from mnist1d.training.datamodule import MNIST1DDataModule
-from mnist1d.training.eval_norm import split_net_config
-from mnist1d.training.fit import train
+from mnist1d.training.engine.batches import TrainingChunks
+from mnist1d.training.eval_norm import net_config
+from mnist1d.training.fit import fit
 from mnist1d.training.quiet import silence_harmless_messages
-from mnist1d.training.results import RESULTS_FILE, read_results
+from mnist1d.training.stacked.stackable import device_of
 
 ROOT = CONF_DIR.parent
 TINY_STEPS = 4
@@ -62,15 +66,7 @@ def study_models() -> list[str]:
 
 def run_device(cfg: DictConfig) -> torch.device:
     """The device a run of `cfg` trains on: what its `trainer.accelerator` picks (auto: a GPU if any)."""
-    trainer = pl.Trainer(
-        accelerator=cfg.trainer.accelerator,
-        devices=1,
-        logger=False,
-        enable_checkpointing=False,
-        enable_progress_bar=False,
-        enable_model_summary=False,
-    )
-    return trainer.strategy.root_device
+    return device_of(cfg.trainer)
 
 
 def device_name(device: torch.device) -> str:
@@ -99,24 +95,41 @@ def plain_loop(cfg: DictConfig, steps: int, device: torch.device) -> float:
     pl.seed_everything(cfg.seed, verbose=False)
     datamodule = instantiate(cfg.data)
     datamodule.setup()
-    net_config, _ = split_net_config(OmegaConf.to_container(cfg.model, resolve=True))
-    net = instantiate(net_config, seq_length=datamodule.seq_length, num_classes=datamodule.num_classes)
+    net = instantiate(
+        net_config(cfg.model), seq_length=datamodule.seq_length, num_classes=datamodule.num_classes
+    )
     net = net.to(device)
     optimizer = instantiate(cfg.optimizer)(net.parameters())
-    x_eval, y_eval = (t.to(device) for t in datamodule.splits[datamodule.eval_split])
+    evaluation = tuple(t.to(device) for t in datamodule.splits[datamodule.eval_split])
     batches = endless_batches(datamodule, cfg.seed, device)
+    return timed_loop(net, optimizer, batches, F.cross_entropy, evaluation, cfg.eval_every, steps, device)
+
+
+def timed_loop(
+    net: torch.nn.Module,
+    optimizer: torch.optim.Optimizer,
+    batches: Iterator[tuple[torch.Tensor, torch.Tensor]],
+    loss: Callable[[torch.Tensor, torch.Tensor], torch.Tensor],
+    evaluation: tuple[torch.Tensor, torch.Tensor],
+    eval_every: int,
+    steps: int,
+    device: torch.device,
+) -> float:
+    """Seconds of `steps` optimizer steps on `batches`, scoring `evaluation` every `eval_every` steps and at
+    the last one."""
+    x_eval, y_eval = evaluation
     accuracies = []
     synchronize(device)
     started = time.perf_counter()
     for done, (x, y) in enumerate(batches, start=1):
-        loss = F.cross_entropy(net(x), y)
+        value = loss(net(x), y)
         optimizer.zero_grad()
-        loss.backward()
+        value.backward()
         optimizer.step()
-        if done % cfg.eval_every == 0 or done == steps:
+        if done % eval_every == 0 or done == steps:
             net.eval()
             with torch.no_grad():
-                accuracies.append((net(x_eval).argmax(1) == y_eval).float().mean())
+                accuracies.append((net(x_eval).argmax(-1) == y_eval).float().mean(-1))
             net.train()
         if done == steps:
             break
@@ -125,12 +138,12 @@ def plain_loop(cfg: DictConfig, steps: int, device: torch.device) -> float:
 
 
 def framework_run(cfg: DictConfig) -> float:
-    """Seconds of `train(cfg)` from on_train_start to on_train_end (as results.json reports them)."""
-    train(cfg)
-    results = read_results(Path(cfg.paths.output_dir))
-    if results is None or results["status"] != "ok":
-        raise RuntimeError(f"benchmark run failed: {results and results['error']}")
-    return results["fit_time_s"]
+    """Seconds of `fit(cfg)` from on_train_start to on_train_end (as results.json reports them)."""
+    fit(cfg)
+    record = read_run(Path(cfg.paths.output_dir))
+    if record is None or record.status != STATUS_OK:
+        raise RuntimeError(f"benchmark run failed: {record and record.error}")
+    return record.fit_time_s
 
 
 def bench_model(
@@ -203,14 +216,14 @@ def bench_process(scratch: Path, overrides: list[str]) -> dict[str, float]:
     _, import_s = timed_process([sys.executable, "-c", "import pytorch_lightning"])
     run_dir = scratch / "process"
     launched, total_s = timed_process([sys.executable, "train.py", f"hydra.run.dir={run_dir}", *overrides])
-    results = json.loads((run_dir / RESULTS_FILE).read_text())
-    startup_s = results["fit_started_at"] - launched
+    record = read_run(run_dir)
+    startup_s = record.fit_started_at - launched
     return {
         "import_pytorch_lightning_s": import_s,
         "train_py_total_s": total_s,
         "train_py_startup_s": startup_s,
         "startup_beyond_import_s": startup_s - import_s,
-        "train_py_fit_s": results["fit_time_s"],
+        "train_py_fit_s": record.fit_time_s,
     }
 
 
@@ -280,6 +293,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--csv", action="store_true", help="the framework logs to CSV only (logger=csv), without W&B"
     )
+    parser.add_argument("--stacked", action="store_true", help="stacked vs separate runs of --seeds seeds")
+    parser.add_argument("--seeds", type=int, default=10, help="with --stacked: seeds per model (default 10)")
+    parser.add_argument("--loop-steps", type=int, default=200, help="with --stacked: steps per loop")
     parser.add_argument("--grid", type=Path, help="a finished sweep directory: its wall time vs its floor")
     parser.add_argument("--parallel", type=int, default=2, help="parallel jobs of --grid's sweep (default 2)")
     parser.add_argument(
@@ -292,11 +308,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         default=[],
     )
     args = parser.parse_args(argv)
-    for name in ("steps", "repeats", "threads", "parallel"):
+    for name in ("steps", "repeats", "threads", "parallel", "seeds", "loop_steps"):
         if getattr(args, name) is not None and getattr(args, name) < 1:
-            parser.error(f"--{name}={getattr(args, name)} is invalid: must be >= 1")
+            parser.error(f"--{name.replace('_', '-')}={getattr(args, name)} is invalid: must be >= 1")
     if args.tiny:
-        args.steps, args.repeats = TINY_STEPS, 1
+        args.steps, args.repeats, args.loop_steps = TINY_STEPS, 1, TINY_STEPS
     if args.grid and not (args.grid / SUMMARY_FILE).is_file():
         parser.error(f"--grid {args.grid}: no {SUMMARY_FILE} there (give a finished sweep directory)")
     return args
@@ -327,6 +343,11 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     print(f"device: {device} ({report['device_name']}); overrides: {' '.join(extra)}")
     with tempfile.TemporaryDirectory(prefix="mnist1d-bench-") as tmp:
         scratch = Path(tmp)
+        if args.stacked:
+            report |= bench_stacked(
+                args.models, args.seeds, args.steps, args.loop_steps, args.repeats, extra, device, scratch
+            )
+            return write_report(report, args.out)
         for model in args.models:
             report["models"].append(bench_model(model, args.steps, args.repeats, scratch, extra, device))
             print_table(report["models"][-1:])
@@ -357,8 +378,12 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             f" {grid['floor_s']:.0f} s (all budgets trained: {grid['floor_all_budgets_s']:.0f} s),"
             f" jobs' wall time {grid['jobs_wall_time_s']} s"
         )
-    if args.out:
-        args.out.write_text(json.dumps(report, indent=2))
+    return write_report(report, args.out)
+
+
+def write_report(report: dict[str, Any], out: Path | None) -> dict[str, Any]:
+    if out:
+        out.write_text(json.dumps(report, indent=2))
     return report
 
 

@@ -20,8 +20,8 @@ from omegaconf import DictConfig, OmegaConf
 from mnist1d.atomic import save_figure, write_json
 from mnist1d.data import load_dataset
 from mnist1d.dataset_config import DatasetConfig
+from mnist1d.records import library_versions
 from mnist1d.rules import Rule, is_number
-from mnist1d.training.results import library_versions
 
 
 def dataset_tensors(data_cfg: DictConfig, cache_dir: str) -> dict[str, torch.Tensor]:

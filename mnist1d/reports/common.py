@@ -27,10 +27,9 @@ from pathlib import Path
 from typing import Any
 
 import scipy.stats
-from omegaconf import OmegaConf
 
 from mnist1d.atomic import write_json
-from mnist1d.training.results import STATUS_OK
+from mnist1d.records import STATUS_OK
 
 # The two ways a run's accuracy is read (a published section's `accuracy`) -> the row key holding it.
 READINGS = {"final": "final_acc", "best": "best_acc"}
@@ -54,8 +53,14 @@ def finished(rows: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 def setting(row: dict[str, Any], key: str, default: Any = None) -> Any:
-    """A value of the run's resolved config by dotted key (e.g. `model.pooling`)."""
-    return OmegaConf.select(OmegaConf.create(row["config"]), key, default=default)
+    """A value of the run's resolved config by dotted key (e.g. `model.pooling`), `default` where absent.
+    Read as plain data: the config comes from a file, so nothing in it is resolved or built."""
+    value: Any = row["config"]
+    for part in key.split("."):
+        if not isinstance(value, dict) or part not in value:
+            return default
+        value = value[part]
+    return value
 
 
 def protocol_of(rows: Iterable[dict[str, Any]]) -> str:
@@ -65,7 +70,7 @@ def protocol_of(rows: Iterable[dict[str, Any]]) -> str:
     return names.pop() if len(names) == 1 else "mixed"
 
 
-def summary(values: Sequence[float]) -> dict[str, Any]:
+def seed_stats(values: Sequence[float]) -> dict[str, Any]:
     """Mean, sample standard deviation (0 for one seed), count and the values themselves."""
     std = statistics.stdev(values) if len(values) > 1 else 0.0
     return {"mean": statistics.fmean(values), "std": std, "n": len(values), "values": list(values)}

@@ -35,8 +35,8 @@ from mnist1d.reports.common import (
     protocol_of,
     published,
     save_numbers,
+    seed_stats,
     setting,
-    summary,
     verdict_cell,
 )
 
@@ -63,7 +63,7 @@ def accuracies(rows: list[dict[str, Any]], key: str = "final_acc") -> dict[str, 
     for row in finished(rows):
         grouped[row["model"]][variant(row)].append(100 * row[key])
     return {
-        model: {v: summary(grouped[model][v]) for v in VARIANTS.values() if v in grouped[model]}
+        model: {v: seed_stats(grouped[model][v]) for v in VARIANTS.values() if v in grouped[model]}
         for model in model_order(rows)
     }
 

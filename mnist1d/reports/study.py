@@ -15,6 +15,7 @@ import numpy as np
 from omegaconf import DictConfig
 
 from mnist1d.atomic import write_text
+from mnist1d.records import STATUS_OK, read_run
 from mnist1d.reports import study_figures
 from mnist1d.reports.common import (
     READINGS,
@@ -26,12 +27,11 @@ from mnist1d.reports.common import (
     protocol_of,
     published,
     published_results,
+    seed_stats,
     setting,
-    summary,
     verdict_cell,
 )
 from mnist1d.reports.study_figures import Curve, Stat
-from mnist1d.training.results import STATUS_OK, read_results
 
 RESULTS_MD = "results.md"
 BEEBE, GK = "Beebe et al.", "Greydanus & Kobak"
@@ -41,11 +41,11 @@ PROTOCOL_KEYS = ("data.order", "model.eval_norm", "eval_every")
 
 
 def accuracy_stats(rows: list[dict[str, Any]], key: str = "final_acc") -> dict[tuple[str, int], Stat]:
-    """(model, steps) -> summary over seeds, in percent, of `final_acc` or `best_acc`."""
+    """(model, steps) -> statistics over seeds, in percent, of `final_acc` or `best_acc`."""
     groups: dict[tuple[str, int], list[float]] = defaultdict(list)
     for row in finished(rows):
         groups[(row["model"], row["steps"])].append(100 * row[key])
-    return {key: summary(values) for key, values in groups.items()}
+    return {key: seed_stats(values) for key, values in groups.items()}
 
 
 def models_by_size(rows: list[dict[str, Any]]) -> dict[str, int]:
@@ -199,9 +199,9 @@ def per_digit(sweep_dir: Path, rows: list[dict[str, Any]]) -> dict[str, Any]:
         per_class = []
         for row in runs:
             if row["model"] == model and row["steps"] == longest:
-                results = read_results(sweep_dir / row["job_dir"]) or {}
-                if results.get("per_class_acc"):
-                    per_class.append(results["per_class_acc"])
+                record = read_run(sweep_dir / row["job_dir"])
+                if record is not None and record.per_class_acc:
+                    per_class.append(record.per_class_acc)
         if per_class:
             errors = [100 * (1 - acc) for acc in np.mean(per_class, axis=0)]
             r = float(np.corrcoef(errors, human["as_published"]["error_rate"])[0, 1])

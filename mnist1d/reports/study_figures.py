@@ -27,7 +27,7 @@ ZOOM = (85.0, 100.0)  # the zoomed panel's accuracy range (%)
 STRONG_ERROR = 15.0  # models whose mean per-digit error is at most this are drawn in the zoomed digit panel
 SHARED_COUNT_STEP = 1.3  # models with counts closer than this factor are drawn this factor apart (log x)
 PUBLISHED_OFFSET = 1.1  # a published model's marker sits this factor right of ours
-Stat = dict[str, Any]  # `common.summary` of one model's accuracies (percent) over seeds
+Stat = dict[str, Any]  # `common.seed_stats` of one model's accuracies (percent) over seeds
 
 
 class Curve(NamedTuple):

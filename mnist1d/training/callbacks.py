@@ -18,18 +18,17 @@ from pytorch_lightning.callbacks import ModelCheckpoint
 from pytorch_lightning.utilities.exceptions import SIGTERMException
 
 from mnist1d.errors import DiskFullError
-from mnist1d.training import lightning_internals, slurm
+from mnist1d.training import preemption
 from mnist1d.training.checkpoint_io import wait_for_writes
+from mnist1d.training.engine import lightning_internals
 
 log = logging.getLogger(__name__)
 
 
 class EvalCheckpoint(ModelCheckpoint):
-    """Lightning's ModelCheckpoint without its per-step cost when it only saves at evaluations.
-
-    Its `on_train_batch_end` saves only for `every_n_train_steps` / `train_time_interval`, and its
-    `state_key` is rebuilt at every hook call: both showed up as per-step work in a profile of an MLP run.
-    """
+    """Lightning's ModelCheckpoint without its per-step cost when it only saves at evaluations: its
+    `on_train_batch_end` is skipped unless it saves every n steps or time interval, and its `state_key` is
+    computed once instead of at every hook call."""
 
     @functools.cached_property
     def state_key(self) -> str:
@@ -48,8 +47,9 @@ def synchronize(device: torch.device) -> None:
         torch.mps.synchronize()
 
 
-class RunSummary(pl.Callback):
-    """Records (and prints) every evaluation with its step, and the training throughput of this process.
+class RunRecorder(pl.Callback):
+    """Records (and prints) every evaluation with its step, and the training throughput of this process:
+    what the run's record (results.json) reports.
 
     The evaluation history is saved in checkpoints, so a resumed run reports its whole history. Every run
     has one (the training code adds it), whatever the callbacks config says.
@@ -80,6 +80,8 @@ class RunSummary(pl.Callback):
             return
         prefix = f"{pl_module.eval_split}/"
         metrics = {name: float(v) for name, v in trainer.callback_metrics.items() if name.startswith(prefix)}
+        if not metrics:  # a stack's: its members' are their own (MemberRuns)
+            return
         self.history.append({"step": trainer.global_step} | metrics)
         summary = "  ".join(f"{name} {value:.4f}" for name, value in metrics.items())
         log.info("step %d/%d  %s", trainer.global_step, self.total_steps, summary)
@@ -114,7 +116,7 @@ class InterruptCheckpoint(pl.Callback):
     Lightning already turns SIGTERM into `SIGTERMException` at the end of the current step (after its
     callbacks and any evaluation, so the saved state is consistent); Ctrl-C is routed to that same handler
     (a second Ctrl-C stops at once), and so is SLURM's signal before the time limit of a submitit job,
-    whose own handler (the requeue) runs once the checkpoint is saved (mnist1d/training/slurm.py says who
+    whose own handler (the requeue) runs once the checkpoint is saved (mnist1d/training/preemption.py says who
     does what on SLURM). Checkpoints also carry the torch RNG states, so dropout after a resume draws the
     masks the uninterrupted run would have drawn.
     """
@@ -126,7 +128,7 @@ class InterruptCheckpoint(pl.Callback):
         self.requeued: str | None = None  # what submitit did after a time-limit signal
         self._stop_after_step: Callable[[int, Any], None] | None = None
         # SLURM's signal before the time limit and the handler it had (submitit's), for a submitit job
-        self._time_limit: tuple[signal.Signals, slurm.Handler] | None = None
+        self._time_limit: tuple[signal.Signals, preemption.Handler] | None = None
         self._time_limit_received = False
 
     def on_train_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
@@ -135,7 +137,7 @@ class InterruptCheckpoint(pl.Callback):
         if threading.current_thread() is threading.main_thread():
             self._stop_after_step = lightning_internals.sigterm_handler()
             signal.signal(signal.SIGINT, self._on_sigint)
-            self._time_limit = slurm.take_time_limit_signal(self._on_time_limit)
+            self._time_limit = preemption.take_time_limit_signal(self._on_time_limit)
 
     def _on_time_limit(self, signum: int, frame: FrameType | None) -> None:
         log.warning(
@@ -167,7 +169,7 @@ class InterruptCheckpoint(pl.Callback):
             else:
                 log.warning("%s at step %d: saved %s", self.signal_name, trainer.global_step, self.ckpt_path)
             if self._time_limit_received:
-                self.requeued = slurm.requeue(self._time_limit[1], self._time_limit[0])
+                self.requeued = preemption.requeue(self._time_limit[1], self._time_limit[0])
                 log.warning("%s", self.requeued)
 
     @property
@@ -211,10 +213,11 @@ class NonFiniteLossError(FloatingPointError):
 class DivergenceGuard(pl.Callback):
     """Stops a diverging run with `NonFiniteLossError`, naming the first step whose loss was not finite.
 
-    `training_step` returns the losses of its chunk of steps. On the CPU they are checked at once (reading
-    them costs about a microsecond). On an accelerator a read would synchronise host and device, so their
-    finiteness flags stay on the device, read every `check_every` steps (default: `log_every_n_steps`
-    training_step calls, when Lightning synchronises to log anyway); the error still names the exact step.
+    `training_step` returns the losses of its chunk of steps (one column per member for a stack of runs).
+    On the CPU they are checked at once (reading them costs about a microsecond). On an accelerator a read
+    would synchronise host and device, so their finiteness flags stay on the device, read every
+    `check_every` steps (default: `log_every_n_steps` training_step calls, when Lightning synchronises to log
+    anyway); the error still names the exact step. What a non-finite loss does is `diverged`'s to say.
     """
 
     def __init__(self, check_every: int | None = None) -> None:
@@ -225,7 +228,8 @@ class DivergenceGuard(pl.Callback):
     def on_train_batch_end(
         self, trainer: pl.Trainer, pl_module: pl.LightningModule, outputs: Any, batch: Any, batch_idx: int
     ) -> None:
-        losses = (outputs["loss"] if isinstance(outputs, dict) else outputs).detach().reshape(-1)
+        losses = (outputs["loss"] if isinstance(outputs, dict) else outputs).detach()
+        losses = losses.reshape(-1, 1) if losses.dim() < 2 else losses  # (steps, runs)
         if not self._pending:
             self._first_step = trainer.global_step - len(losses) + 1
         self._pending.append(torch.isfinite(losses))
@@ -233,7 +237,10 @@ class DivergenceGuard(pl.Callback):
         check_every = self.check_every or max(trainer.log_every_n_steps * len(losses), 1)
         on_host = losses.device.type == "cpu" and self.check_every is None
         if on_host or pending_steps >= check_every or trainer.global_step >= trainer.max_steps:
-            finite, self._pending = torch.cat(self._pending), []
-            bad = (~finite).nonzero()
-            if len(bad):
-                raise NonFiniteLossError.at(self._first_step + int(bad[0]))
+            bad, self._pending = ~torch.cat(self._pending), []
+            for run in bad.any(0).nonzero().flatten().tolist():
+                self.diverged(trainer, pl_module, run, self._first_step + int(bad[:, run].int().argmax()))
+
+    def diverged(self, trainer: pl.Trainer, pl_module: pl.LightningModule, run: int, step: int) -> None:
+        """Run `run`'s loss was first not finite at optimizer step `step`: the run fails."""
+        raise NonFiniteLossError.at(step)

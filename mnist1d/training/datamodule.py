@@ -14,8 +14,8 @@ from mnist1d.config.splits import eval_split
 from mnist1d.data import load_dataset
 from mnist1d.dataset_config import NUM_CLASSES, DatasetConfig
 from mnist1d.rules import Rule, refuse
-from mnist1d.training.batches import ORDER_RULE, TensorBatches, TrainingChunks
-from mnist1d.training.plan import StepPlan
+from mnist1d.training.engine import StepPlan
+from mnist1d.training.engine.batches import ORDER_RULE, TensorBatches, TrainingChunks
 
 LABEL_NOISE_MODES = ("other", "resample")
 # How the generated data may be served (mnist1d/rules.py); the generator's own arguments are DatasetConfig's.

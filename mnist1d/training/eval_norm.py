@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+from omegaconf import DictConfig, OmegaConf
 from torch import nn
 from torch.nn.modules.batchnorm import _BatchNorm  # the base of every BatchNorm variant
 
@@ -34,6 +35,11 @@ def split_net_config(model: dict) -> tuple[dict, str]:
     evaluation choice, which is no argument of the net."""
     net = dict(model)
     return net, check_eval_norm(net.pop("eval_norm", "running"))
+
+
+def net_config(model: DictConfig) -> dict:
+    """The net's constructor config of a composed `model` config (resolved, without `eval_norm`)."""
+    return split_net_config(OmegaConf.to_container(model, resolve=True))[0]
 
 
 @contextmanager

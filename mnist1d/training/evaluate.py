@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -18,22 +19,16 @@ import torch
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
-from mnist1d.atomic import write_json
 from mnist1d.dataset_config import DatasetConfig
 from mnist1d.errors import ConfigError, disk_full_names
+from mnist1d.records import STATUS_OK, EvalRecord, library_versions, write_run
 from mnist1d.rules import Rule, one_of, problems
 from mnist1d.training.classifier import Classifier
 from mnist1d.training.datamodule import MNIST1DDataModule
+from mnist1d.training.engine import StepPlan, eval_part
 from mnist1d.training.eval_norm import EVAL_NORMS
-from mnist1d.training.plan import StepPlan, eval_part
+from mnist1d.training.outputs import closing_lines, save_confusion_figure
 from mnist1d.training.quiet import silence_harmless_messages
-from mnist1d.training.results import (
-    RESULTS_FILE,
-    STATUS_OK,
-    library_versions,
-    save_confusion_figure,
-    summary_lines,
-)
 from mnist1d.training.validation import readable_checkpoint
 
 log = logging.getLogger(__name__)
@@ -43,6 +38,11 @@ log = logging.getLogger(__name__)
 RULES = (
     Rule("ckpt_path", "a readable checkpoint file (e.g. .../best.ckpt)", readable_checkpoint, required=True),
     Rule("model.eval_norm", f"null or {one_of(EVAL_NORMS)}", lambda v: v is None or v in EVAL_NORMS),
+    Rule(
+        "trusted_nets",
+        "a list of net classes by dotted path (e.g. [my_package.nets.BigNet])",
+        lambda v: isinstance(v, Sequence) and not isinstance(v, str) and all(isinstance(x, str) for x in v),
+    ),
 )
 
 
@@ -71,7 +71,13 @@ def evaluate(cfg: DictConfig) -> float:
     pl.seed_everything(cfg.seed, verbose=False)
     eval_norm = OmegaConf.select(cfg, "model.eval_norm")
     scoring = {} if eval_norm is None else {"eval_norm": eval_norm}  # else the run's own
-    module = Classifier.load_from_checkpoint(cfg.ckpt_path, map_location="cpu", weights_only=True, **scoring)
+    module = Classifier.load_from_checkpoint(
+        cfg.ckpt_path,
+        map_location="cpu",
+        weights_only=True,
+        trusted_nets=cfg.get("trusted_nets") or (),
+        **scoring,
+    )  # the config you pass may vouch for nets outside the package; the checkpoint cannot
     checkpoint = torch.load(cfg.ckpt_path, map_location="cpu", weights_only=True)
     datamodule: MNIST1DDataModule = instantiate(cfg.data)
     if datamodule.seq_length != module.hparams.seq_length:
@@ -96,28 +102,28 @@ def evaluate(cfg: DictConfig) -> float:
     out_dir = Path(cfg.paths.output_dir)
     trained_on = checkpoint.get("datamodule_hyper_parameters", {})
     report = module.final_report
-    results = {
-        "model": model_name(module.hparams.net),
-        "checkpoint": str(Path(cfg.ckpt_path).resolve()),
-        "steps": checkpoint["global_step"],
-        "status": STATUS_OK,
-        "error": None,
-        "parameters": sum(p.numel() for p in module.net.parameters()),
-        "accelerator": str(trainer.strategy.root_device),
-        "final_test_acc": float(trainer.callback_metrics["final/test_acc"]),
-        "final_test_loss": float(trainer.callback_metrics["final/test_loss"]),
-        "eval_norm": module.hparams.eval_norm,
-        **report,
-        "same_data_as_training": same_data(trained_on, datamodule.config),
-        "trained_on": trained_on,
-        "wall_time_s": time.perf_counter() - started,
-        "versions": library_versions(),
-        "config": OmegaConf.to_container(cfg, resolve=True),
-    }
-    title = f"{results['model']}, step {results['steps']}: test confusion matrix"
+    record = EvalRecord(
+        model=model_name(module.hparams.net),
+        checkpoint=str(Path(cfg.ckpt_path).resolve()),
+        steps=checkpoint["global_step"],
+        status=STATUS_OK,
+        parameters=sum(p.numel() for p in module.net.parameters()),
+        accelerator=str(trainer.strategy.root_device),
+        final_test_acc=float(trainer.callback_metrics["final/test_acc"]),
+        final_test_loss=float(trainer.callback_metrics["final/test_loss"]),
+        eval_norm=module.hparams.eval_norm,
+        per_class_acc=report["per_class_acc"],
+        confusion_matrix=report["confusion_matrix"],
+        same_data_as_training=same_data(trained_on, datamodule.config),
+        trained_on=trained_on,
+        wall_time_s=time.perf_counter() - started,
+        versions=library_versions(),
+        config=OmegaConf.to_container(cfg, resolve=True),
+    )
+    title = f"{record.model}, step {record.steps}: test confusion matrix"
     with disk_full_names(out_dir, "free some space, then run the evaluation again"):
-        save_confusion_figure(report["confusion_matrix"], out_dir, title)
-        write_json(out_dir / RESULTS_FILE, results)
-    for line in summary_lines(results, out_dir):
+        save_confusion_figure(record.confusion_matrix, out_dir, title)
+        write_run(out_dir, record)
+    for line in closing_lines(record, out_dir):
         log.info(line)
-    return results["final_test_acc"]
+    return record.final_test_acc

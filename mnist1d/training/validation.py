@@ -1,11 +1,11 @@
 """Refuse a bad training config before any work, naming every bad field, its value and what is allowed.
 
 The fields are checked against rule tables (mnist1d/rules.py says how to add one): `RULES` below for the
-run's own keys, `TRAINER_RULES` (plan.py) for the Lightning Trainer's; the data's arguments are checked by
-`DatasetConfig` and `MNIST1DDataModule` when the DataModule is built. Then the model and optimizer are built
-on the CPU and probed with one tiny forward/backward pass, so that errors only torch would find (a sequence
-too short for an architecture, a bad optimizer argument) surface here instead of mid-run. Nothing is
-written: no dataset is generated or cached, no checkpoint loaded, no output file created.
+run's own keys, `TRAINER_RULES` (engine/plan.py) for the Lightning Trainer's; the data's arguments are
+checked by `DatasetConfig` and `MNIST1DDataModule` when the DataModule is built. Then the model and
+optimizer are built on the CPU and probed with one tiny forward/backward pass, so that errors only torch
+would find (a sequence too short for an architecture, a bad optimizer argument) surface here instead of
+mid-run. Nothing is written: no dataset is generated or cached, no checkpoint loaded, no output file created.
 """
 
 from __future__ import annotations
@@ -23,9 +23,9 @@ from omegaconf import DictConfig, OmegaConf
 from mnist1d.errors import ConfigError
 from mnist1d.rules import Rule, is_int, is_number, one_of, problems
 from mnist1d.training.datamodule import MNIST1DDataModule
-from mnist1d.training.eval_norm import EVAL_NORMS, split_net_config
+from mnist1d.training.engine import TRAINER_RULES
+from mnist1d.training.eval_norm import EVAL_NORMS, net_config
 from mnist1d.training.loggers import WANDB_MODES, wandb_option_problems
-from mnist1d.training.plan import TRAINER_RULES
 
 LONGEST_PROBED_LENGTH = 256  # search bound for an architecture's minimum sequence length
 PRECISIONS = ("32-true", "32", "64-true", "64", "bf16-mixed", "bf16-true", "16-true")
@@ -65,8 +65,7 @@ RULES = (
 def _trains(cfg: DictConfig, seq_length: int, batch_size: int, num_classes: int) -> str | None:
     """None when the model and optimizer survive one step on a (batch, seq_length) input, else the error."""
     try:
-        net_config, _ = split_net_config(OmegaConf.to_container(cfg.model, resolve=True))
-        net = instantiate(net_config, seq_length=seq_length, num_classes=num_classes).train()
+        net = instantiate(net_config(cfg.model), seq_length=seq_length, num_classes=num_classes).train()
         optimizer = instantiate(cfg.optimizer)(net.parameters())
         if cfg.get("scheduler"):
             instantiate(cfg.scheduler)(optimizer)

@@ -18,8 +18,9 @@ MODELS = config_options("model")
 
 
 def documented_sizes() -> dict[str, int]:
-    """Model -> parameter count, from the README's model table (`| `cnn` | 5,210 | ...`)."""
-    rows = re.findall(r"^\| `(\w+)` \| ([\d,]+) \|", (ROOT / "README.md").read_text(), flags=re.MULTILINE)
+    """Model -> parameter count, from the README's model table (`| `cnn` | 5,210 | ...`, after its header)."""
+    table = (ROOT / "README.md").read_text().split("| model | parameters |", 1)[1].split("\n\n", 1)[0]
+    rows = re.findall(r"^\| `(\w+)` \| ([\d,]+) \|", table, flags=re.MULTILINE)
     return {name: int(count.replace(",", "")) for name, count in rows}
 
 

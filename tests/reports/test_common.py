@@ -13,7 +13,8 @@ from mnist1d.reports.common import (
     prediction_interval,
     published,
     published_results,
-    summary,
+    seed_stats,
+    setting,
 )
 
 
@@ -27,22 +28,22 @@ def test_published_numbers_ship_with_the_package():
 
 def test_prediction_interval_for_one_new_run():
     """mean ± t(n-1, 0.975) · sd · sqrt(1 + 1/n): t(9) = 2.2622, t(2) = 4.3027 (tables)."""
-    ten = summary([97.0, 98.0] * 5)
+    ten = seed_stats([97.0, 98.0] * 5)
     half = 2.2622 * ten["std"] * (1 + 1 / 10) ** 0.5
     assert prediction_interval(ten) == pytest.approx((97.5 - half, 97.5 + half), abs=1e-3)
-    three = summary([90.0, 92.0, 94.0])
+    three = seed_stats([90.0, 92.0, 94.0])
     assert prediction_interval(three) == pytest.approx(
         (92 - 4.3027 * 2 * 1.1547, 92 + 4.3027 * 2 * 1.1547), abs=1e-3
     )
-    assert prediction_interval(summary([50.0])) is None
+    assert prediction_interval(seed_stats([50.0])) is None
 
 
 def test_judging_published_numbers():
-    ten = summary([97.0, 98.0] * 5)  # interval about [96.3, 98.7]
+    ten = seed_stats([97.0, 98.0] * 5)  # interval about [96.3, 98.7]
     inside, outside = judge(ten, 98.6), judge(ten, 98.8)
     assert inside["inside"] is True and outside["inside"] is False and outside["n"] == 10
     assert inside["delta"] == pytest.approx(-1.1)
-    single = judge(summary([50.0]), 60.0)
+    single = judge(seed_stats([50.0]), 60.0)
     assert single["interval"] is None and single["inside"] is None
     assert count_inside([inside, outside, single]) == "1 of 2"
 
@@ -53,8 +54,8 @@ def test_one_colour_per_model():
 
 
 def test_summary_of_seeds():
-    assert summary([90.0, 92.0, 94.0]) == {"mean": 92.0, "std": 2.0, "n": 3, "values": [90.0, 92.0, 94.0]}
-    assert summary([50.0])["std"] == 0.0
+    assert seed_stats([90.0, 92.0, 94.0]) == {"mean": 92.0, "std": 2.0, "n": 3, "values": [90.0, 92.0, 94.0]}
+    assert seed_stats([50.0])["std"] == 0.0
 
 
 def test_figure_is_written_in_every_format_and_nothing_else(tmp_path):
@@ -72,3 +73,11 @@ def test_a_failed_figure_leaves_no_file(tmp_path):
     with pytest.raises(ValueError):
         save_figure(fig, tmp_path, "broken", formats=("png", "no-such-format"))
     assert [p.name for p in tmp_path.iterdir()] == ["broken.png"]  # the finished one only, never a partial
+
+
+def test_a_run_config_read_back_is_data(monkeypatch):
+    """A results.json is a file anyone may hand over: what the reports read from it is never resolved."""
+    monkeypatch.setenv("MNIST1D_TEST_SECRET", "s3cret")
+    row = {"config": {"model": {"pooling": "${oc.env:MNIST1D_TEST_SECRET}"}, "data": {"train_size": 1000}}}
+    assert setting(row, "model.pooling") == "${oc.env:MNIST1D_TEST_SECRET}"
+    assert setting(row, "data.train_size") == 1000 and setting(row, "data.label_noise") is None

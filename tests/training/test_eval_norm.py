@@ -10,7 +10,7 @@ import torch
 from mnist1d.training.classifier import Classifier
 from mnist1d.training.eval_norm import norm_statistics, split_net_config
 from mnist1d.training.evaluate import evaluate
-from mnist1d.training.fit import train
+from mnist1d.training.fit import fit
 from tests.helpers import ON_CPU, build_model, build_run, compose_eval, read_results
 
 RESNET = ["model=resnet", "model.channels=8", "trainer.max_steps=20", "eval_every=10", ON_CPU]
@@ -26,12 +26,12 @@ def test_run_scores_as_the_reference_loop_would(make_cfg, tmp_path, eval_norm):
     """`batch`: every evaluation and the final test equal the trained net left in training mode scoring the
     whole test split in one call (Beebe et al.'s train_model); `running`: the net in eval mode."""
     cfg = make_cfg(*RESNET, f"model.eval_norm={eval_norm}")
-    train(cfg)
+    fit(cfg)
     results = read_results(tmp_path / "run")
     last = tmp_path / "run" / "checkpoints" / "last.ckpt"
     module = Classifier.load_from_checkpoint(last, weights_only=True)
     assert module.hparams.eval_norm == eval_norm
-    datamodule, _, _, _ = build_run(cfg)
+    datamodule = build_run(cfg).datamodule
     datamodule.setup()
     x, y = datamodule.splits["test"]
     reference = copy.deepcopy(module.net).train(eval_norm == "batch")
@@ -44,10 +44,10 @@ def test_run_scores_as_the_reference_loop_would(make_cfg, tmp_path, eval_norm):
 
 def test_eval_py_scores_a_checkpoint_with_either_statistics(make_cfg, tmp_path, cache_dir):
     """eval.py keeps the run's `model.eval_norm` unless told otherwise."""
-    train(make_cfg(*RESNET))
+    fit(make_cfg(*RESNET))
     ckpt = tmp_path / "run" / "checkpoints" / "last.ckpt"
     module = Classifier.load_from_checkpoint(ckpt, weights_only=True)
-    datamodule, _, _, _ = build_run(make_cfg(*RESNET))
+    datamodule = build_run(make_cfg(*RESNET)).datamodule
     datamodule.setup()
     x, y = datamodule.splits["test"]
     for eval_norm, training_mode in ((None, False), ("batch", True), ("running", False)):

@@ -9,7 +9,7 @@ import pytorch_lightning as pl
 import torch
 import torch.nn.functional as F
 
-from mnist1d.training.fit import build, train
+from mnist1d.training.fit import build, fit
 from mnist1d.training.validation import validate
 from tests.helpers import ON_CPU, read_results
 
@@ -47,11 +47,10 @@ def test_preset_equals_the_papers_loop(make_cfg, tmp_path, preset, model):
         f"eval_every={EVERY}",
     ]
     cfg = make_cfg(*overrides, "callbacks=none", "num_threads=1", ON_CPU)
-    datamodule = validate(cfg)  # what train() does before it builds the net
+    datamodule = validate(cfg)  # what fit() does before it builds the net
     pl.seed_everything(cfg.seed, workers=True, verbose=False)
-    datamodule, module, _, _ = build(cfg, datamodule)
-    initial = copy.deepcopy(module.net)
-    train(cfg)
+    initial = copy.deepcopy(build(cfg, datamodule).module.net)
+    fit(cfg)
     ours = {r["step"]: (r["test/acc"], r["test/loss"]) for r in read_results(tmp_path / "run")["history"]}
     datamodule.setup()
     theirs = reference_loop(initial, datamodule)

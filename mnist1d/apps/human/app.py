@@ -16,13 +16,12 @@ from omegaconf import DictConfig, ListConfig, OmegaConf
 
 from mnist1d.apps.human.api import BenchmarkApi
 from mnist1d.apps.human.quiz import HumanInputError, Session, stratified_questions
-from mnist1d.apps.human.scoring import MODEL
 from mnist1d.apps.human.server import BenchmarkServer, DirectoryLock
 from mnist1d.data import load_dataset
 from mnist1d.dataset_config import DatasetConfig
+from mnist1d.records import HumanRecord, read_run
 from mnist1d.reports.human import run_results, write_comparison
 from mnist1d.rules import Rule, Together, is_int, refuse
-from mnist1d.training.results import read_results
 
 NAME = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 COMPARISON_DIR = "comparison"
@@ -81,8 +80,8 @@ def validate(cfg: DictConfig) -> None:
 
 def compare(cfg: DictConfig) -> list[Path]:
     """Write the comparison of the finished test in `cfg.compare` with the finished runs of `cfg.runs`."""
-    person = read_results(Path(cfg.compare))
-    if person is None or person.get("model") != MODEL:
+    person = read_run(Path(cfg.compare))
+    if not isinstance(person, HumanRecord):
         raise HumanInputError(f"compare={cfg.compare!r} is invalid: it holds no finished test (results.json)")
     runs = [results for path in run_paths(cfg.runs) for results in run_results(path)]
     return write_comparison(Path(cfg.paths.output_dir), person, runs)

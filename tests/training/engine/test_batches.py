@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from mnist1d.training.batches import TrainingChunks
-from mnist1d.training.fit import train
+from mnist1d.training.engine.batches import TrainingChunks
+from mnist1d.training.fit import fit
 from tests.helpers import RESUMABLE, build_run
 
 
@@ -36,11 +36,11 @@ def test_chunks_serve_the_minibatches_of_consecutive_steps_across_epochs(chunk):
 
 def test_resume_with_another_chunk_size_is_refused(make_cfg, tmp_path):
     """Lightning counts evaluations in chunks, so a checkpoint only continues with its own chunk size."""
-    train(make_cfg(*RESUMABLE, "trainer.max_steps=10", run="first"))
+    fit(make_cfg(*RESUMABLE, "trainer.max_steps=10", run="first"))
     last = tmp_path / "first" / "checkpoints" / "last.ckpt"
     assert last.exists()
     with pytest.raises(ValueError, match="resuming with data chunk 10, but the checkpoint used 5"):
-        train(make_cfg(*RESUMABLE, "chunk_steps=10", f"ckpt_path={last}", run="second"))
+        fit(make_cfg(*RESUMABLE, "chunk_steps=10", f"ckpt_path={last}", run="second"))
 
 
 @pytest.mark.parametrize(("n", "batch_size", "chunk"), [(4000, 100, 50), (250, 100, 3), (43, 10, 7)])
@@ -62,7 +62,8 @@ def test_cyclic_order_is_the_papers_walk_batch_for_batch(n, batch_size, chunk):
 def test_cyclic_datamodule_serves_the_training_split_in_storage_order(make_cfg):
     """The real DataModule of `data.order=cyclic`, chunked as a run chunks it: the reference's batches."""
     cfg = make_cfg("data.order=cyclic", "trainer.max_steps=100")
-    datamodule, _, _, plan = build_run(cfg)
+    run = build_run(cfg)
+    datamodule, plan = run.datamodule, run.plan
     datamodule.setup()
     x, y = datamodule.splits["train"]
     served = [batch for item in datamodule.train_dataloader() for batch in item]
@@ -73,7 +74,7 @@ def test_cyclic_datamodule_serves_the_training_split_in_storage_order(make_cfg):
 
 
 def test_resume_with_another_order_is_refused(make_cfg, tmp_path):
-    train(make_cfg(*RESUMABLE, "trainer.max_steps=10", run="first"))
+    fit(make_cfg(*RESUMABLE, "trainer.max_steps=10", run="first"))
     last = tmp_path / "first" / "checkpoints" / "last.ckpt"
     with pytest.raises(ValueError, match="resuming with data order cyclic, but the checkpoint used shuffled"):
-        train(make_cfg(*RESUMABLE, "data.order=cyclic", f"ckpt_path={last}", run="second"))
+        fit(make_cfg(*RESUMABLE, "data.order=cyclic", f"ckpt_path={last}", run="second"))

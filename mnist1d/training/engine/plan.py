@@ -104,11 +104,6 @@ class StepPlan:
         """What the DataModule serves when used outside the training code: one step per item."""
         return cls(1, 1, 0, 1, 1, batches_per_epoch)
 
-    @property
-    def epochs(self) -> float:
-        """Passes over the training split the whole run makes."""
-        return self.total_steps * self.accumulate / self.batches_per_epoch
-
 
 def _option(trainer: DictConfig, name: str, default: Any = None) -> Any:
     return OmegaConf.select(trainer, name, default=default)

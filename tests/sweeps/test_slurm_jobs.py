@@ -24,10 +24,12 @@ from typing import Any
 import pytest
 import torch
 
+pytest.importorskip("submitit", reason="the slurm extra is not installed (pip install -e '.[slurm]')")
+
 from mnist1d.sweeps import launch
-from mnist1d.sweeps.slurm import ENDED, SqueueWatcher, active_jobs, submitted_jobs
+from mnist1d.sweeps.slurm_jobs import ENDED, SqueueWatcher, active_jobs, submitted_jobs
 from mnist1d.sweeps.spec import SweepSpec
-from mnist1d.training.fit import train
+from mnist1d.training.fit import fit
 from tests.helpers import ROOT, compose_run, read_results, slow_steps
 from tests.sweeps.conftest import cluster_processes
 
@@ -43,7 +45,7 @@ SUMMARY = ("job", "job_dir", "model", "steps", "seed", "status", "final_acc", "b
 
 def uninterrupted(run_dir: Path, cache_dir: Path, job: list[str]) -> dict[str, Any]:
     """The results of `job` trained in one go, in this process."""
-    train(compose_run([*COMMON, *job], run_dir, cache_dir))
+    fit(compose_run([*COMMON, *job], run_dir, cache_dir))
     return read_results(run_dir)
 
 
@@ -155,7 +157,7 @@ def test_slurm_jobs_always_resume_and_poll_squeue():
     for resume in (False, True):
         arguments = spec.train_arguments(Path("sweep"), resume)
         assert arguments.count("skip_completed=true") == 1
-        assert "+hydra.callbacks.squeue._target_=mnist1d.sweeps.slurm.SqueuePolling" in arguments
+        assert "+hydra.callbacks.squeue._target_=mnist1d.sweeps.slurm_jobs.SqueuePolling" in arguments
 
 
 @pytest.mark.slow
@@ -240,7 +242,7 @@ def test_job_killed_without_warning_is_resumed_by_sweep_resume(slurm_cluster, tm
     last = job_dir / "checkpoints" / "last.ckpt"
     assert torch.load(last, weights_only=True)["global_step"] >= 600
 
-    assert launch.sweep([f"resume={sweep_dir}"]) == 0
+    assert launch.sweep([f"resume={sweep_dir}", *SLOW]) == 0  # SLOW names code: the resume repeats it
     resumed = read_results(job_dir)
     assert resumed["config"]["ckpt_path"] == str(last) and metrics(resumed) == metrics(reference)
 
@@ -294,7 +296,7 @@ def test_restarted_driver_submits_no_job_still_on_the_cluster(slurm_cluster, tmp
     first, submitted = set(active_jobs(sweep_dir)), submitted_jobs(sweep_dir)
     assert len(first) == 3
     overlaps: list[set[str]] = []
-    with sweep_py(tmp_path / "resume.log", f"resume={sweep_dir}") as resume:
+    with sweep_py(tmp_path / "resume.log", f"resume={sweep_dir}", *SLOW) as resume:
         watch = threading.Thread(target=watch_overlaps, args=(sweep_dir, first, resume, overlaps))
         watch.start()
         assert resume.wait(timeout=600) == 0

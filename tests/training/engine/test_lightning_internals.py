@@ -2,20 +2,22 @@
 
 from __future__ import annotations
 
+import os
 import signal
 from types import SimpleNamespace
 
 import pytest
 import pytorch_lightning as pl
+import torch
 from pytorch_lightning.callbacks import ModelCheckpoint
 
-from mnist1d.training import lightning_internals
+from mnist1d.training.engine import lightning_internals
 from tests.helpers import build_run
 
 
 def test_the_installed_lightning_has_every_internal(make_cfg):
     """Fails with LightningInternalsError, naming the internal, on a Lightning release that moved one."""
-    _, _, trainer, _ = build_run(make_cfg("model=logistic", "trainer.max_steps=2"))
+    trainer = build_run(make_cfg("model=logistic", "trainer.max_steps=2")).trainer
     lightning_internals.check(trainer)
     progress = trainer.fit_loop.epoch_loop.manual_optimization.optim_step_progress
     lightning_internals.optimizer_step_counter(trainer)()
@@ -32,7 +34,7 @@ def test_a_moved_step_counter_is_named_with_the_lightning_version():
 
 
 def test_a_moved_checkpoint_interval_is_named(make_cfg):
-    _, _, trainer, _ = build_run(make_cfg("model=logistic", "trainer.max_steps=2"))
+    trainer = build_run(make_cfg("model=logistic", "trainer.max_steps=2")).trainer
     del trainer.checkpoint_callbacks[0]._train_time_interval
     with pytest.raises(
         lightning_internals.LightningInternalsError, match=r"ModelCheckpoint\._train_time_interval"
@@ -46,9 +48,8 @@ class SigtermHandlerAtTrainStart(pl.Callback):
 
 
 def test_fit_installs_a_sigterm_handler_before_on_train_start(make_cfg):
-    datamodule, module, trainer, _ = build_run(
-        make_cfg("model=logistic", "trainer.max_steps=2", "eval_every=2")
-    )
+    run = build_run(make_cfg("model=logistic", "trainer.max_steps=2", "eval_every=2"))
+    datamodule, module, trainer = run.datamodule, run.module, run.trainer
     probe = SigtermHandlerAtTrainStart()
     trainer.callbacks.append(probe)
     trainer.fit(module, datamodule=datamodule)
@@ -59,3 +60,13 @@ def test_no_sigterm_handler_outside_fit_is_named(monkeypatch):
     monkeypatch.setattr(signal, "getsignal", lambda signum: signal.SIG_DFL)
     with pytest.raises(lightning_internals.LightningInternalsError, match="SIGTERM handler"):
         lightning_internals.sigterm_handler()
+
+
+def test_a_run_without_a_cuda_device_drops_lightnings_nvml_check(make_cfg, monkeypatch):
+    """Lightning's NVML check would load the NVML library at every optimizer step (torch's Adam asks whether
+    CUDA is available), as torch caches the answer only once CUDA runs; without a device it is dropped."""
+    if torch.cuda.device_count():
+        pytest.skip("a CUDA device is present: the check stays")
+    monkeypatch.setenv(lightning_internals.NVML_CUDA_CHECK, "1")  # as importing Lightning sets it
+    build_run(make_cfg("model=logistic", "trainer.max_steps=2"))
+    assert lightning_internals.NVML_CUDA_CHECK not in os.environ
