@@ -2,12 +2,14 @@
 either serve a test (new, or `resume=`) until Ctrl-C, or write the comparison of a finished one (`compare=`).
 
 The results directory is Hydra's run directory, `outputs/human/<time>_<name>/`; `resume=<dir>` makes it
-that directory again and `compare=<dir>` writes into `<dir>/comparison/` (resolver `human_run_dir`).
+that directory again and `compare=<dir>` writes into `<dir>/comparison/` (resolver `human_run_dir`). So
+`validate` runs before Hydra creates that directory (the config's preflight callback, mnist1d/preflight.py):
+a name that is not a plain name, or a `resume=` / `compare=` directory that holds no test of this app, is
+refused before anything is written.
 """
 
 from __future__ import annotations
 
-import re
 import webbrowser
 from pathlib import Path
 from typing import Any
@@ -15,15 +17,13 @@ from typing import Any
 from omegaconf import DictConfig, ListConfig, OmegaConf
 
 from mnist1d.apps.human.api import BenchmarkApi
-from mnist1d.apps.human.quiz import HumanInputError, Session, stratified_questions
-from mnist1d.apps.human.scoring import MODEL
+from mnist1d.apps.human.quiz import NAME_ALLOWED, HumanInputError, Session, is_name, stratified_questions
+from mnist1d.apps.human.scoring import read_person
 from mnist1d.apps.human.server import BenchmarkServer, DirectoryLock
 from mnist1d.data import load_dataset
 from mnist1d.dataset_config import DatasetConfig, is_int
 from mnist1d.reports.human import run_results, write_comparison
-from mnist1d.training.results import read_results
 
-NAME = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 COMPARISON_DIR = "comparison"
 
 
@@ -39,8 +39,8 @@ OmegaConf.register_new_resolver("human_run_dir", human_run_dir, replace=True)
 
 def validate(cfg: DictConfig) -> None:
     """Refuse bad settings before any work, naming the field, its value and what is allowed."""
-    if not isinstance(cfg.name, str) or not NAME.match(cfg.name):
-        raise HumanInputError(f"name={cfg.name!r} is invalid: must be 1-64 letters, digits, '.', '_' or '-'")
+    if not is_name(cfg.name):
+        raise HumanInputError(f"name={cfg.name!r} is invalid: must be {NAME_ALLOWED}")
     if not is_int(cfg.n_questions) or cfg.n_questions < 1:
         raise HumanInputError(f"n_questions={cfg.n_questions!r} is invalid: must be a positive integer")
     if not is_int(cfg.seed) or cfg.seed < 0:
@@ -52,6 +52,12 @@ def validate(cfg: DictConfig) -> None:
     for field in ("compare", "resume"):
         if cfg[field] is not None and not Path(str(cfg[field])).is_dir():
             raise HumanInputError(f"{field}={cfg[field]!r} is invalid: must be a results directory")
+    if cfg.resume is not None:
+        directory = Path(str(cfg.resume))
+        Session.resume(directory)  # a test this app saved, or one line saying what is wrong with it
+        DirectoryLock.refuse_if_served(directory)
+    if cfg.compare is not None:
+        read_person(Path(str(cfg.compare)))
     if run_paths(cfg.runs) and not cfg.compare:
         raise HumanInputError("runs= is only used with compare=<the results directory of a finished test>")
 
@@ -68,9 +74,7 @@ def run_paths(runs: Any) -> list[Path]:
 
 def compare(cfg: DictConfig) -> list[Path]:
     """Write the comparison of the finished test in `cfg.compare` with the finished runs of `cfg.runs`."""
-    person = read_results(Path(cfg.compare))
-    if person is None or person.get("model") != MODEL:
-        raise HumanInputError(f"compare={cfg.compare!r} is invalid: it holds no finished test (results.json)")
+    person = read_person(Path(str(cfg.compare)))
     runs = [results for path in run_paths(cfg.runs) for results in run_results(path)]
     return write_comparison(Path(cfg.paths.output_dir), person, runs)
 

@@ -11,13 +11,48 @@ from typing import Any
 import numpy as np
 from scipy.stats import binomtest
 
-from mnist1d.apps.human.quiz import Session
+from mnist1d.apps.human.quiz import NAME_ALLOWED, HumanInputError, Session, field_problem, is_name, read_json
 from mnist1d.atomic import write_json
-from mnist1d.dataset_config import NUM_CLASSES
+from mnist1d.dataset_config import NUM_CLASSES, is_int
 from mnist1d.training.results import RESULTS_FILE, STATUS_OK, library_versions
+from mnist1d.training.validation import Rule
 
 MODEL = "human"  # the `model` field of a person's results.json
 CI_LEVEL = 0.95
+
+
+def is_fraction(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and 0 <= value <= 1
+
+
+def per_digit(ok: Any) -> Any:
+    """A test that a value is a list of one `ok` value per digit."""
+    return lambda v: isinstance(v, list) and len(v) == NUM_CLASSES and all(ok(x) for x in v)
+
+
+# The fields of a person's results.json that the comparison reads (`mnist1d.reports.human`).
+PERSON_RULES = (
+    Rule("model", f"{MODEL!r}, a finished test of this app", lambda v: v == MODEL),
+    Rule("name", NAME_ALLOWED, is_name),
+    Rule("final_test_acc", "a fraction in [0, 1]", is_fraction),
+    Rule("accuracy_ci.level", "a fraction in [0, 1]", is_fraction),
+    Rule("accuracy_ci.low", "a fraction in [0, 1]", is_fraction),
+    Rule("accuracy_ci.high", "a fraction in [0, 1]", is_fraction),
+    Rule("n_questions", "an integer >= 1", lambda v: is_int(v) and v >= 1),
+    Rule("per_class_n", "a count >= 0 per digit", per_digit(lambda x: is_int(x) and x >= 0)),
+    Rule("per_class_acc", "a fraction or null per digit", per_digit(lambda x: x is None or is_fraction(x))),
+    Rule("config.data.shuffle_seq", "true or false", lambda v: isinstance(v, bool)),
+)
+
+
+def read_person(directory: Path) -> dict[str, Any]:
+    """The results.json of a finished test in `directory`, refused with one line when it is not one."""
+    refused = f"compare={directory} is invalid: its {RESULTS_FILE}"
+    results = read_json(directory / RESULTS_FILE, refused)
+    problem = field_problem(results, PERSON_RULES, closed=False)
+    if problem:
+        raise HumanInputError(f"{refused} is not a finished test of this app ({problem})")
+    return results
 
 
 def confusion(labels: np.ndarray, answers: np.ndarray) -> np.ndarray:
