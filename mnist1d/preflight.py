@@ -21,16 +21,18 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.experimental.callback import Callback
 from hydra.utils import get_method
 from omegaconf import DictConfig, OmegaConf, open_dict, read_write
+from omegaconf.errors import OmegaConfBaseException
 
 from mnist1d.errors import reported_as_message
 
 
-def job_config(config: DictConfig, run_dir: Path) -> DictConfig:
+def job_config(config: DictConfig, run_dir: Path | None) -> DictConfig:
     """The config the task will be given (as Hydra's `run_job` makes it): the run directory recorded as
     `hydra.runtime.output_dir` for `${hydra:...}` interpolations, then the `hydra` node removed."""
     config = copy.deepcopy(config)
-    with read_write(config.hydra.runtime), open_dict(config.hydra.runtime):
-        config.hydra.runtime.output_dir = str(run_dir.absolute())
+    if run_dir is not None:
+        with read_write(config.hydra.runtime), open_dict(config.hydra.runtime):
+            config.hydra.runtime.output_dir = str(run_dir.absolute())
     HydraConfig.instance().set_config(config)
     job = copy.deepcopy(config)
     with read_write(job), open_dict(job):
@@ -56,7 +58,8 @@ def make_dir(path: Path, key: str) -> None:
     except OSError as error:
         for folder in reversed(created):
             folder.rmdir()
-        raise ValueError(f"{key}={path} is invalid: cannot create {error.filename}: {error.strerror}") from None
+        reason = f"cannot create {error.filename}: {error.strerror}"
+        raise ValueError(f"{key}={path} is invalid: {reason}") from None
     if not os.access(path, os.W_OK | os.X_OK):
         raise ValueError(f"{key}={path} is invalid: this user may not write there")
 
@@ -70,10 +73,14 @@ class Preflight(Callback):
         self.validate = validate
 
     def on_run_start(self, config: DictConfig, **kwargs: Any) -> None:
-        with reported_as_message(ValueError):
+        try:
             run_dir = Path(str(OmegaConf.select(config, "hydra.run.dir")))
+        except OmegaConfBaseException:  # e.g. a missing ckpt_path= in it: `validate` says what is wrong
+            run_dir = None
+        with reported_as_message(ValueError):
             get_method(self.validate)(job_config(config, run_dir))
-            make_dir(run_dir, "hydra.run.dir")
+            if run_dir is not None:  # else Hydra reports why it cannot resolve it, before creating anything
+                make_dir(run_dir, "hydra.run.dir")
 
     def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
         with reported_as_message(ValueError):

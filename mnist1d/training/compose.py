@@ -9,7 +9,7 @@ from pathlib import Path
 
 from hydra import compose, initialize_config_module
 from hydra.core.hydra_config import HydraConfig
-from omegaconf import DictConfig, open_dict
+from omegaconf import DictConfig, OmegaConf, open_dict
 
 # The configs are the package `mnist1d.conf`: the repository's top-level conf/ (mapped by pyproject.toml),
 # found through the import system, so an editable checkout and an installed wheel are located the same way.
@@ -50,3 +50,15 @@ def config_options(group: str, module: str = TRAIN_CONF) -> list[str]:
     """The options of a config group, e.g. every model (conf/train/model/*.yaml): the one list of them."""
     folder = resources.files(module).joinpath(group)
     return sorted(item.name.removesuffix(".yaml") for item in folder.iterdir() if item.name.endswith(".yaml"))
+
+
+def root_keys(module: str, name: str) -> set[str]:
+    """The top-level keys of root config `name` of the tree `module`: its own and one per config group of its
+    defaults list (the package each fills). A composed config's other top-level keys came from the command
+    line (`+key=value`), and no component reads them."""
+    root = OmegaConf.load(resources.files(module).joinpath(f"{name}.yaml"))
+    groups = [
+        str(entry) if isinstance(entry, str) else next(iter(entry)) for entry in root.get("defaults", [])
+    ]
+    packages = {group.removeprefix("override ").split("@")[-1].strip("/").split("/")[0] for group in groups}
+    return (set(root) | packages) - {"defaults", "hydra", "_self_"}

@@ -32,7 +32,13 @@ from mnist1d.training.results import (
     save_confusion_figure,
     summary_lines,
 )
-from mnist1d.training.validation import ConfigError, readable_checkpoint
+from mnist1d.training.validation import (
+    RUN_RULES,
+    ConfigError,
+    check_fields,
+    config_problems,
+    readable_checkpoint,
+)
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +49,15 @@ def checkpoint_problems(cfg: DictConfig) -> list[str]:
     if path is None or not readable_checkpoint(path):
         return [f"ckpt_path={path!r} is invalid: must be a readable checkpoint file (e.g. .../best.ckpt)"]
     return []
+
+
+def validate(cfg: DictConfig) -> None:
+    """Raise `ConfigError` listing every problem of an eval config, before anything is loaded or written."""
+    problems = checkpoint_problems(cfg)
+    if not problems:  # the run's name and directory are read from the checkpoint's path
+        problems = check_fields(cfg, RUN_RULES) + config_problems(cfg, "eval")
+    if problems:
+        raise ConfigError(problems)
 
 
 def model_name(net_config: dict[str, Any]) -> str:
@@ -62,9 +77,7 @@ def evaluate(cfg: DictConfig) -> float:
     """Score `cfg.ckpt_path` on the test split of `cfg.data`; writes results.json; returns the accuracy."""
     started = time.perf_counter()
     silence_harmless_messages()
-    problems = checkpoint_problems(cfg)
-    if problems:
-        raise ConfigError(problems)
+    validate(cfg)
     if cfg.get("num_threads"):
         torch.set_num_threads(cfg.num_threads)
     pl.seed_everything(cfg.seed, verbose=False)

@@ -15,6 +15,7 @@ import torch
 from mnist1d.errors import DiskFullError
 from mnist1d.training.fit import train, write_results
 from mnist1d.training.run import run_job
+from mnist1d.training.validation import ConfigError
 from tests.helpers import RESUMABLE, FullDisk, compose_run, read_results, signal_at
 
 
@@ -163,3 +164,15 @@ def test_sigterm_on_a_full_disk_keeps_the_earlier_checkpoint_and_resumes_from_it
     run_job(make_cfg(*RESUMABLE, "skip_completed=true"))
     resumed = read_results(run_dir)
     assert resumed["config"]["ckpt_path"] == str(last) and same_metrics(resumed, uninterrupted)
+
+
+@pytest.mark.parametrize("override", ["seed=[]", "seed={a: 1}", "trainer.max_steps=[5]", "model_name=[x]"])
+def test_a_refused_job_records_its_error_whatever_the_type_of_the_value(make_cfg, tmp_path, override):
+    """The failure record of a multirun job holds the refused value as given (a list used to make the
+    record itself fail to serialise, replacing the message with a JSON error)."""
+    with pytest.raises(ConfigError) as refused:
+        run_job(make_cfg("model=logistic", override))
+    record = read_results(tmp_path / "run")
+    key, _ = override.split("=", 1)
+    assert record["status"] == "failed" and record["error"] == f"ConfigError: {refused.value}"
+    assert record["config"][key.split(".")[0]] is not None
