@@ -27,23 +27,39 @@ from omegaconf import DictConfig, OmegaConf
 
 from mnist1d.atomic import write_json
 from mnist1d.errors import DiskFullError, reported_as_message
+from mnist1d.preflight import make_dir
 from mnist1d.sweeps import slurm
-from mnist1d.sweeps.spec import SweepSpec, build_spec, compose_sweep, split_arguments, sweep_keys
+from mnist1d.sweeps.spec import LAUNCHERS, SweepSpec, build_spec, compose_sweep, split_arguments, sweep_keys
 from mnist1d.sweeps.summary import TIMING_FILE, collect_rows, write_summary
-from mnist1d.sweeps.wandb_report import log_report, report_mode
+from mnist1d.sweeps.wandb_report import WANDB_REPORT_MODES, log_report, report_mode
 from mnist1d.training.results import STATUS_OK
+from mnist1d.training.validation import Rule, check_fields, creatable_dir
 
 log = logging.getLogger("sweep")
 # The jobs' command: train.py's, through the package with this interpreter, so it works from any directory and
 # from an installed wheel (no train.py there) and never depends on where console scripts were put (PATH).
 TRAIN_COMMAND = (sys.executable, "-m", "mnist1d.cli", "train")
 SWEEPS_DIR = Path("outputs/sweeps")
+# The keys of conf/sweeps/sweep.yaml that a command line sets (a sweep kind's grid: `spec.validate`).
+SWEEP_RULES = (
+    Rule("launcher", f"one of {LAUNCHERS}", lambda v: v in LAUNCHERS),
+    Rule("share_budgets", "true or false", lambda v: isinstance(v, bool)),
+    Rule("wandb_report", f"one of {WANDB_REPORT_MODES}", lambda v: str(v).lower() in WANDB_REPORT_MODES),
+    Rule("dir", "null, or a directory that can be created", lambda v: v is None or creatable_dir(v)),
+)
+
+
+def validate_config(cfg: DictConfig) -> None:
+    """Refuse bad sweep settings before any job starts or any directory is created."""
+    problems = check_fields(cfg, SWEEP_RULES)
+    if problems:
+        raise ValueError("invalid sweep config:\n  - " + "\n  - ".join(problems))
 
 
 def new_sweep_dir(requested: str | None, name: str) -> Path:
     """A directory no other sweep uses, even one started in the same microsecond."""
     base = Path(requested) if requested else SWEEPS_DIR / f"{datetime.now():%Y-%m-%d_%H-%M-%S-%f}_{name}"
-    base.parent.mkdir(parents=True, exist_ok=True)
+    make_dir(base.parent, "dir")
     for attempt in range(100):
         candidate = base.with_name(f"{base.name}-{attempt}") if attempt else base
         try:
@@ -51,6 +67,8 @@ def new_sweep_dir(requested: str | None, name: str) -> Path:
             return candidate.resolve()
         except FileExistsError:
             continue
+        except OSError as error:  # e.g. in /proc
+            raise ValueError(f"dir={base} is invalid: cannot create {candidate}: {error.strerror}") from None
     raise FileExistsError(f"dir={base}: it and 99 numbered variants already exist")
 
 
@@ -111,6 +129,7 @@ def sweep(argv: list[str]) -> int:
     """Run the sweep the arguments describe; 0 when every job completed, else 1."""
     sweep_overrides, train_overrides = split_arguments(argv, sweep_keys())
     cfg = compose_sweep(sweep_overrides)
+    validate_config(cfg)
     if cfg.report:
         sweep_dir = existing_dir("report", cfg.report)
         return write_report(sweep_dir, SweepSpec.load(sweep_dir), cfg)

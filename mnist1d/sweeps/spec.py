@@ -162,8 +162,6 @@ def validate(spec: SweepSpec) -> None:
     both = [key for key in spec.axes if any(line.split("=", 1)[0].lstrip("+~") == key for line in spec.fixed)]
     if both:
         raise ValueError(f"sweep keys {both} are both fixed overrides and grid axes: give each only once")
-    if spec.launcher not in LAUNCHERS:
-        raise ValueError(f"launcher={spec.launcher!r} is invalid: must be one of {LAUNCHERS}")
     if spec.share_budgets:
         validate_shared_budgets(spec)
 

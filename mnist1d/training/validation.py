@@ -117,7 +117,7 @@ RUN_RULES = (
     Rule("run_name", f"1-{RUN_NAME_LENGTH} characters without '/'", is_run_name),
     Rule("data.cache_dir", "a directory, or a path where one can be created", creatable_dir),
 )
-RULES += RUN_RULES
+RULES += (Rule("model_name", f"1-{RUN_NAME_LENGTH} characters without '/'", is_run_name), *RUN_RULES)
 # Nodes whose keys are Hydra's instructions to `instantiate`, not the target's arguments.
 INSTANTIATE_KEYS = {"_target_", "_partial_", "_convert_", "_recursive_", "_args_"}
 # Components built from a `_target_` (nodes of several, like callbacks and logger, list them one level down).

@@ -107,7 +107,8 @@ BAD_VALUES = [
     (["run_name=../../x"], "run_name='../../x' is invalid: must be 1-200 characters without '/'"),
     (["run_name="], "run_name='' is invalid: must be 1-200 characters without '/'"),
     (["run_name=" + "x" * 201], "run_name='xxxxxxxx"),
-    (["model_name=../../y"], "run_name='../../y-6000steps-seed0' is invalid: must be 1-200 characters"),
+    (["model_name=../../y"], "model_name='../../y' is invalid: must be 1-200 characters without '/'"),
+    (["model_name=[x]"], "model_name=['x'] is invalid: must be 1-200 characters without '/'"),
 ]
 
 
