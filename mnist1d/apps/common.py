@@ -2,7 +2,9 @@
 
 Each app is a Hydra app over `conf/apps/<name>.yaml`: it loads the dataset from the common cache, writes
 `<name>.json` and its figures (PNG + PDF) into the Hydra run directory, and logs the same numbers and
-figures to W&B (offline without credentials) like any training run.
+figures to W&B (offline without credentials) like any training run. Its `validate` runs before Hydra
+creates that directory (the config's preflight callback, mnist1d/preflight.py) and starts with
+`check_app`, what every app refuses.
 """
 
 from __future__ import annotations
@@ -19,8 +21,29 @@ from omegaconf import DictConfig, OmegaConf
 
 from mnist1d.atomic import save_figure, write_json
 from mnist1d.data import load_dataset
-from mnist1d.dataset_config import DatasetConfig
+from mnist1d.dataset_config import DatasetConfig, is_int
+from mnist1d.training.compose import APPS_CONF
 from mnist1d.training.results import library_versions
+from mnist1d.training.validation import (
+    MAX_THREADS,
+    RUN_NAME_LENGTH,
+    Rule,
+    check_fields,
+    creatable_dir,
+    is_run_name,
+    number_problems,
+    unknown_keys,
+)
+
+# The fields several apps have (each optional), with the same meaning as train.py's.
+APP_RULES = (
+    Rule("seed", "an integer in [0, 2**32)", lambda v: is_int(v) and 0 <= v < 2**32, required=False),
+    Rule(
+        "threads", f"an integer in [1, {MAX_THREADS}]", lambda v: is_int(v) and 1 <= v <= MAX_THREADS, False
+    ),
+    Rule("run_name", f"1-{RUN_NAME_LENGTH} characters without '/'", is_run_name, required=False),
+    Rule("paths.cache_dir", "a directory, or a path where one can be created", creatable_dir),
+)
 
 
 def dataset_tensors(data_cfg: DictConfig, cache_dir: str) -> dict[str, torch.Tensor]:
@@ -32,6 +55,15 @@ def dataset_tensors(data_cfg: DictConfig, cache_dir: str) -> dict[str, torch.Ten
         )
         for key in ("x", "y", "x_test", "y_test")
     }
+
+
+def check_app(cfg: DictConfig, name: str) -> None:
+    """Raise a ValueError for what no app can use: a key that conf/apps/<name>.yaml does not define (added
+    with `+key=...`), a number that is infinite or beyond 64 bits, or a bad seed, thread count, run name or
+    cache directory."""
+    problems = unknown_keys(cfg, name, APPS_CONF) + check_fields(cfg, APP_RULES) + number_problems(cfg)
+    if problems:
+        raise ValueError(problems[0])
 
 
 def check_positive(name: str, value: float | int, kind: Callable = float) -> None:

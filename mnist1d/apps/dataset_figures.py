@@ -28,7 +28,7 @@ import numpy as np
 from omegaconf import DictConfig, OmegaConf
 
 from mnist1d import vectorised
-from mnist1d.apps.common import Report, check_positive
+from mnist1d.apps.common import Report, check_app, check_positive
 from mnist1d.data import get_templates, load_dataset
 from mnist1d.dataset_config import DatasetConfig
 from mnist1d.errors import reported_as_message
@@ -206,6 +206,7 @@ def plot_tsne(panels: list[Embedded], k: int, baselines: dict, published: dict) 
 
 def validate(cfg: DictConfig) -> None:
     """Reject a bad config before any work, naming the field, its value and what is allowed."""
+    check_app(cfg, NAME)
     for field in ("samples_per_class", "knn_k", "tsne.points", "tsne.max_iter"):
         check_positive(field, OmegaConf.select(cfg, field), int)
     check_positive("tsne.perplexity", cfg.tsne.perplexity)

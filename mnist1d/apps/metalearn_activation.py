@@ -27,7 +27,7 @@ import torch.nn.functional as F
 from omegaconf import DictConfig
 from torch import Tensor, nn
 
-from mnist1d.apps.common import Report, check_positive, dataset_tensors
+from mnist1d.apps.common import Report, check_app, check_positive, dataset_tensors
 from mnist1d.apps.unroll import accuracy, split_params, unrolled_rmsprop, unrolled_sgd
 from mnist1d.errors import reported_as_message
 from mnist1d.reports.common import published
@@ -157,6 +157,7 @@ class _PerturbedELUSlope(torch.autograd.Function):
 
 def validate(cfg: DictConfig) -> None:
     """Reject a bad config before any work, naming the field, its value and what is allowed."""
+    check_app(cfg, NAME)
     for field in (
         "hidden",
         "perturbation_hidden",

@@ -16,7 +16,7 @@ import matplotlib
 import torch
 from omegaconf import DictConfig
 
-from mnist1d.apps.common import Report, check_positive, dataset_tensors
+from mnist1d.apps.common import Report, check_app, check_positive, dataset_tensors
 from mnist1d.apps.unroll import mlp, split_params, unrolled_sgd
 from mnist1d.errors import reported_as_message
 from mnist1d.reports.common import published
@@ -31,6 +31,7 @@ NAME = "metalearn_lr"
 
 def validate(cfg: DictConfig) -> None:
     """Reject a bad config before any work, naming the field, its value and what is allowed."""
+    check_app(cfg, NAME)
     for field in ("inner_steps", "batch_size", "outer_steps"):
         check_positive(field, cfg[field], int)
     check_positive("outer_lr", cfg.outer_lr)

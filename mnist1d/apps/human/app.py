@@ -16,10 +16,11 @@ from typing import Any
 
 from omegaconf import DictConfig, ListConfig, OmegaConf
 
+from mnist1d.apps.common import check_app
 from mnist1d.apps.human.api import BenchmarkApi
 from mnist1d.apps.human.quiz import NAME_ALLOWED, HumanInputError, Session, is_name, stratified_questions
 from mnist1d.apps.human.scoring import read_person
-from mnist1d.apps.human.server import BenchmarkServer, DirectoryLock
+from mnist1d.apps.human.server import BenchmarkServer, DirectoryLock, check_port
 from mnist1d.data import load_dataset
 from mnist1d.dataset_config import DatasetConfig, is_int
 from mnist1d.reports.human import run_results, write_comparison
@@ -39,6 +40,7 @@ OmegaConf.register_new_resolver("human_run_dir", human_run_dir, replace=True)
 
 def validate(cfg: DictConfig) -> None:
     """Refuse bad settings before any work, naming the field, its value and what is allowed."""
+    check_app(cfg, "human")
     if not is_name(cfg.name):
         raise HumanInputError(f"name={cfg.name!r} is invalid: must be {NAME_ALLOWED}")
     if not is_int(cfg.n_questions) or cfg.n_questions < 1:
@@ -47,6 +49,8 @@ def validate(cfg: DictConfig) -> None:
         raise HumanInputError(f"seed={cfg.seed!r} is invalid: must be an integer >= 0")
     if not is_int(cfg.port) or not 0 <= cfg.port <= 65535:
         raise HumanInputError(f"port={cfg.port!r} is invalid: must be 0 (a free port) or 1-65535")
+    if cfg.compare is None:
+        check_port(cfg.port)
     if cfg.compare and cfg.resume:
         raise HumanInputError("compare= and resume= are exclusive: compare a finished test or resume one")
     for field in ("compare", "resume"):

@@ -73,6 +73,18 @@ def refusal(headers: Message, method: str, authority: str, token: str) -> str | 
     return None
 
 
+def check_port(port: int) -> None:
+    """Refuse a port the server could not listen on (in use, or privileged), before anything is written."""
+    if port == 0:
+        return
+    with socket.socket() as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the server does
+        try:
+            probe.bind((HOST, port))
+        except OSError as error:
+            raise HumanInputError(f"port={port} is invalid: cannot listen there ({error.strerror})") from None
+
+
 def page_token(page: bytes) -> str:
     """The session's token in the page this server served: what app.js sends, and what a script that
     answers through the API (scripts/scripted_person.py) reads first."""
