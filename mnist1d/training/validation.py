@@ -25,6 +25,7 @@ import torch
 import torch.nn.functional as F
 from hydra.utils import get_object, instantiate
 from omegaconf import DictConfig, OmegaConf
+from pytorch_lightning.accelerators import AcceleratorRegistry, CUDAAccelerator, MPSAccelerator
 
 from mnist1d.dataset_config import is_int
 from mnist1d.training.compose import TRAIN_CONF, root_keys
@@ -106,8 +107,22 @@ def creatable_dir(path: Any) -> bool:
     return existing.is_dir() and os.access(existing, os.W_OK | os.X_OK)
 
 
+def accelerator_available(name: Any) -> bool:
+    """`auto`, or an accelerator that Lightning knows and this machine has (`gpu`: CUDA or MPS)."""
+    if name == "auto":
+        return True
+    if name == "gpu":
+        return CUDAAccelerator.is_available() or MPSAccelerator.is_available()
+    return name in AcceleratorRegistry and AcceleratorRegistry[name]["accelerator"].is_available()
+
+
 # The fields of every command that runs a model (train.py and eval.py).
 RUN_RULES = (
+    Rule(
+        "trainer.accelerator",
+        f"auto, gpu or one of {sorted(AcceleratorRegistry.available_accelerators())} that this machine has",
+        accelerator_available,
+    ),
     Rule("seed", "an integer in [0, 2**32)", lambda v: is_int(v) and 0 <= v < 2**32),
     Rule(
         "num_threads",

@@ -68,6 +68,8 @@ BAD_VALUES = [
         ["data.seed=100000000000000000000"],
         "data.seed=100000000000000000000 is invalid: must be an integer of",
     ),
+    (["data.num_samples=1000000000000"], "num_samples=1000000000000, final_seq_length=40 are invalid: "),
+    (["data.final_seq_length=1000000000"], "final_seq_length=1000000000 are invalid: generating them needs"),
     # the bound on a run's length: max_steps, max_epochs and fast_dev_run
     (["trainer.max_steps=1000000001"], "trainer.max_steps=1000000001 is invalid: must be an integer in [1,"),
     (
@@ -91,6 +93,11 @@ BAD_VALUES = [
     (["num_threads=100000"], "num_threads=100000 is invalid: must be null (torch's default) or an integer"),
     (["seed=[]"], "seed=[] is invalid: must be an integer in [0, 2**32)"),
     (["skip_completed=maybe"], "skip_completed='maybe' is invalid: must be true or false"),
+    (
+        ["trainer.accelerator=tpu"],
+        "trainer.accelerator='tpu' is invalid: must be auto, gpu or one of ['cpu',",
+    ),
+    (["trainer.accelerator=quantum"], "trainer.accelerator='quantum' is invalid: must be auto, gpu or one"),
     # keys no component reads, arguments a component does not take
     (["+foo=bar"], "foo is not a key of this config (added with +foo=...?): its keys are ['callbacks',"),
     (["++foo=bar"], "foo is not a key of this config (added with +foo=...?)"),
