@@ -40,6 +40,14 @@ def job_config(config: DictConfig, run_dir: Path | None) -> DictConfig:
     return job
 
 
+def creatable_dir(path: Any) -> bool:
+    """An existing directory this user may write, or a path whose first existing ancestor is one (no file
+    on the way); nothing is created (`make_dir` creates one)."""
+    path = Path(str(path)).absolute()
+    existing = next(folder for folder in (path, *path.parents) if folder.exists())
+    return existing.is_dir() and os.access(existing, os.W_OK | os.X_OK)
+
+
 def make_dir(path: Path, key: str) -> None:
     """Create directory `path` and its missing parents, or raise a ValueError naming `key`; a failure leaves
     no directory behind."""

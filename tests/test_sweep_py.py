@@ -20,7 +20,7 @@ import torch
 from mnist1d.sweeps import launch
 from mnist1d.sweeps.spec import SweepSpec
 from mnist1d.sweeps.summary import collect_rows
-from mnist1d.training.fit import train
+from mnist1d.training.fit import fit
 from tests.helpers import ON_CPU, ROOT, read_results
 
 FIGURES = ["accuracy_5steps.png", "accuracy_10steps.png", "learning_curves.png", "accuracy_vs_parameters.png"]
@@ -181,7 +181,10 @@ def test_failed_jobs_of_a_plain_multirun_are_reported_not_fatal(tmp_path, cache_
         (["launcher=mpi"], "launcher='mpi' is invalid"),
         (["launcher=[]"], re.escape("launcher=[] is invalid: must be one of ('basic',")),
         (["share_budgets=maybe"], "share_budgets='maybe' is invalid: must be true or false"),
-        (["wandb_report=loud"], re.escape("wandb_report='loud' is invalid: must be one of ('auto',")),
+        (
+            ["wandb_report=loud"],
+            re.escape("wandb_report='loud' is invalid: must be one of ('auto',"),
+        ),  # not after the jobs
         (["dir=notes.txt"], "dir='notes.txt' is invalid: must be null, or a directory that can be created"),
         (["dir=notes.txt/sweep"], "dir='notes.txt/sweep' is invalid: must be null, or a directory that"),
         (["dir=/proc/x"], "dir=/proc/x is invalid: cannot create /proc/x"),
@@ -297,7 +300,7 @@ def test_sigkill_of_the_training_process_then_resume_continues_from_the_last_che
     assert launch.sweep([f"resume={sweep_dir}"]) == 0
     resumed = read_results(sweep_dir / killed["job_dir"])
     assert resumed["config"]["ckpt_path"] == str(sweep_dir / killed["job_dir"] / "checkpoints" / "last.ckpt")
-    train(make_cfg(*job, "seed=0"))
+    fit(make_cfg(*job, "seed=0"))
     uninterrupted = read_results(tmp_path / "run")
     assert resumed["status"] == "ok" and resumed["history"] == uninterrupted["history"]
     assert resumed["final_test_acc"] == uninterrupted["final_test_acc"]

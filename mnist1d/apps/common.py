@@ -1,16 +1,15 @@
 """What the standalone apps (`python -m mnist1d.apps.<name>`) share.
 
-Each app is a Hydra app over `conf/apps/<name>.yaml`: it loads the dataset from the common cache, writes
+Each app is a Hydra app over `conf/apps/<name>.yaml`: it checks its config against `APP_RULES` and its own
+`RULES` (see mnist1d/rules.py; `positive` makes the common one) before Hydra creates its run directory (the
+config's preflight callback, mnist1d/preflight.py), loads the dataset from the common cache, writes
 `<name>.json` and its figures (PNG + PDF) into the Hydra run directory, and logs the same numbers and
-figures to W&B (offline without credentials) like any training run. Its `validate` runs before Hydra
-creates that directory (the config's preflight callback, mnist1d/preflight.py) and starts with
-`check_app`, what every app refuses.
+figures to W&B (offline without credentials) like any training run.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -20,29 +19,27 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
 from mnist1d.atomic import save_figure, write_json
+from mnist1d.config.compose import APPS_CONF
 from mnist1d.data import load_dataset
-from mnist1d.dataset_config import DatasetConfig, is_int
-from mnist1d.training.compose import APPS_CONF
-from mnist1d.training.results import library_versions
+from mnist1d.dataset_config import DatasetConfig
+from mnist1d.preflight import creatable_dir
+from mnist1d.records import library_versions
+from mnist1d.rules import Rule, is_int, is_number, problems
 from mnist1d.training.validation import (
     MAX_THREADS,
-    RUN_NAME_LENGTH,
-    Rule,
-    check_fields,
-    creatable_dir,
+    RUN_NAME,
     is_run_name,
     number_problems,
     unknown_keys,
+    unnamed,
 )
 
-# The fields several apps have (each optional), with the same meaning as train.py's.
+# The fields several apps have, with the same meaning as train.py's.
 APP_RULES = (
-    Rule("seed", "an integer in [0, 2**32)", lambda v: is_int(v) and 0 <= v < 2**32, required=False),
-    Rule(
-        "threads", f"an integer in [1, {MAX_THREADS}]", lambda v: is_int(v) and 1 <= v <= MAX_THREADS, False
-    ),
-    Rule("run_name", f"1-{RUN_NAME_LENGTH} characters without '/'", is_run_name, required=False),
-    Rule("paths.cache_dir", "a directory, or a path where one can be created", creatable_dir),
+    Rule("seed", "an integer in [0, 2**32)", lambda v: is_int(v) and 0 <= v < 2**32),
+    Rule("threads", f"an integer in [1, {MAX_THREADS}]", lambda v: is_int(v) and 1 <= v <= MAX_THREADS),
+    Rule("run_name", RUN_NAME, is_run_name),
+    Rule("paths.cache_dir", "a directory, or a path where one can be created", creatable_dir, required=True),
 )
 
 
@@ -59,17 +56,17 @@ def dataset_tensors(data_cfg: DictConfig, cache_dir: str) -> dict[str, torch.Ten
 
 def check_app(cfg: DictConfig, name: str) -> None:
     """Raise a ValueError for what no app can use: a key that conf/apps/<name>.yaml does not define (added
-    with `+key=...`), a number that is infinite or beyond 64 bits, or a bad seed, thread count, run name or
-    cache directory."""
-    problems = unknown_keys(cfg, name, APPS_CONF) + check_fields(cfg, APP_RULES) + number_problems(cfg)
-    if problems:
-        raise ValueError(problems[0])
+    with `+key=...`), a field of `APP_RULES` that breaks its rule, or a number that is infinite or beyond 64
+    bits."""
+    found = unknown_keys(cfg, name, APPS_CONF) + problems(APP_RULES, cfg)
+    found += unnamed(number_problems(cfg), found)
+    if found:
+        raise ValueError(found[0])
 
 
-def check_positive(name: str, value: float | int, kind: Callable = float) -> None:
-    """Raise a ValueError naming a config field that must be a positive number, before any work is done."""
-    if not isinstance(value, int | float) or isinstance(value, bool) or value <= 0 or kind(value) != value:
-        raise ValueError(f"{name}={value!r} is invalid: must be a positive {kind.__name__}")
+def positive(key: str, kind: type = float) -> Rule:
+    """The rule (mnist1d/rules.py) of a field that must be a positive number, a whole one for `int`."""
+    return Rule(key, f"a positive {kind.__name__}", lambda v: is_number(v) and v > 0 and kind(v) == v)
 
 
 class Report:

@@ -1,12 +1,15 @@
 """Refuse a bad training config before any work, naming every bad field, its value and what is allowed.
 
-Scalar fields are checked against a declarative schema (`RULES`), the whole config against what no
-component can use (`config_problems`: keys no component reads, arguments a component does not take, numbers
-that are infinite or overflow); components are then built on the CPU and probed with one tiny
-forward/backward pass, so that errors only torch would find (a sequence too short for an architecture, a bad
-optimizer argument) surface here as a `ConfigError` instead of mid-run. Nothing is written: no dataset is
-generated or cached, no checkpoint loaded, no output file created. The commands run `validate` before Hydra
-creates the run directory (mnist1d/preflight.py), so a refused run leaves no directory behind.
+The fields are checked against rule tables (mnist1d/rules.py says how to add one): `RULES` below for the
+run's own keys (`RUN_RULES`: those eval.py shares), `TRAINER_RULES` (engine/plan.py) for the Lightning
+Trainer's; the data's arguments are checked by `DatasetConfig` and `MNIST1DDataModule` when the DataModule
+is built. What no single field's rule can see is checked beside the tables (`config_problems`): keys that no
+component reads, arguments a component does not take, numbers that are infinite or overflow. Then the model
+and optimizer are built on the CPU and probed with one tiny forward/backward pass, so that errors only torch
+would find (a sequence too short for an architecture, a bad optimizer argument) surface here instead of
+mid-run. Nothing is written: no dataset is generated or cached, no checkpoint loaded, no output file created.
+The commands run `validate` before Hydra creates the run directory (mnist1d/preflight.py), so a refused run
+leaves no directory behind.
 """
 
 from __future__ import annotations
@@ -14,10 +17,8 @@ from __future__ import annotations
 import inspect
 import math
 import os
-import re
 import zipfile
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -27,112 +28,18 @@ from hydra.utils import get_object, instantiate
 from omegaconf import DictConfig, OmegaConf
 from pytorch_lightning.accelerators import AcceleratorRegistry, CUDAAccelerator, MPSAccelerator
 
-from mnist1d.dataset_config import is_int
-from mnist1d.training.compose import TRAIN_CONF, root_keys
+from mnist1d.config.compose import TRAIN_CONF, root_keys
+from mnist1d.errors import ConfigError
+from mnist1d.preflight import creatable_dir
+from mnist1d.rules import Rule, is_int, is_number, one_of, problems
+from mnist1d.training.datamodule import MNIST1DDataModule
+from mnist1d.training.engine import MAX_STEPS, TRAINER_RULES, make_plan
 from mnist1d.training.loggers import WANDB_MODES, wandb_option_problems
-from mnist1d.training.plan import MAX_STEPS, make_plan, refusals
 
 LONGEST_PROBED_LENGTH = 256  # search bound for an architecture's minimum sequence length
-_ABSENT = object()
-
-
-class ConfigError(ValueError):
-    """A training config that cannot run; the message lists every problem found, the first one per field
-    (each starts with the field's key: `key=value is invalid: ...`)."""
-
-    def __init__(self, problems: list[str]) -> None:
-        fields = [re.split(r"[= ]", problem, maxsplit=1)[0] for problem in problems]
-        problems = [problem for index, problem in enumerate(problems) if fields[index] not in fields[:index]]
-        self.problems = problems
-        super().__init__("invalid training config:\n  - " + "\n  - ".join(problems))
-
-
-def _is_number(value: Any) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool)
-
-
-def is_finite(value: Any) -> bool:
-    return _is_number(value) and math.isfinite(value)
-
-
+PRECISIONS = ("32-true", "32", "64-true", "64", "bf16-mixed", "bf16-true", "16-true")
 MAX_THREADS = 1024  # torch accepts more, then crashes on exit
 RUN_NAME_LENGTH = 200  # the run directory's name adds a time stamp; file names end at 255 bytes
-PRECISIONS = ("32-true", "32", "64-true", "64", "bf16-mixed", "bf16-true", "16-true")
-
-
-@dataclass(frozen=True)
-class Rule:
-    """One config field: its dotted key, what it must be (in words), the test; may it be absent."""
-
-    key: str
-    allowed: str
-    ok: Callable[[Any], bool]
-    required: bool = True
-
-
-RULES = (
-    Rule("eval_every", "an integer >= 1", lambda v: is_int(v) and v >= 1),
-    Rule("trainer.log_every_n_steps", "an integer >= 0", lambda v: is_int(v) and v >= 0),
-    Rule("chunk_steps", "an integer >= 1", lambda v: is_int(v) and v >= 1),
-    Rule("compile", "true or false", lambda v: isinstance(v, bool)),
-    Rule("cuda_graphs", "auto, true or false", lambda v: v == "auto" or isinstance(v, bool), required=False),
-    Rule(
-        "trainer.precision",
-        f"one of {list(PRECISIONS)} (16-mixed needs loss scaling, which Classifier.training_step omits)",
-        lambda v: str(v) in PRECISIONS,
-    ),
-    Rule("optimizer.lr", "a finite number > 0", lambda v: is_finite(v) and v > 0, required=False),
-    Rule("skip_completed", "true or false", lambda v: isinstance(v, bool)),
-    Rule("logger.wandb.mode", f"one of {list(WANDB_MODES)}", lambda v: v in WANDB_MODES, required=False),
-    Rule("logger.wandb.init_timeout", "a number > 0", lambda v: _is_number(v) and v > 0, required=False),
-    Rule("ckpt_path", "null or a readable checkpoint file", lambda v: v is None or readable_checkpoint(v)),
-)
-
-
-def is_run_name(value: Any) -> bool:
-    """A run directory's name: one path component (no `/`), short enough for a file name."""
-    return (
-        isinstance(value, str)
-        and 0 < len(value) <= RUN_NAME_LENGTH
-        and "/" not in value
-        and "\0" not in value
-    )
-
-
-def creatable_dir(path: Any) -> bool:
-    """An existing directory this user may write, or a path whose first existing ancestor is one (no file
-    on the way); nothing is created."""
-    path = Path(str(path)).absolute()
-    existing = next(folder for folder in (path, *path.parents) if folder.exists())
-    return existing.is_dir() and os.access(existing, os.W_OK | os.X_OK)
-
-
-def accelerator_available(name: Any) -> bool:
-    """`auto`, or an accelerator that Lightning knows and this machine has (`gpu`: CUDA or MPS)."""
-    if name == "auto":
-        return True
-    if name == "gpu":
-        return CUDAAccelerator.is_available() or MPSAccelerator.is_available()
-    return name in AcceleratorRegistry and AcceleratorRegistry[name]["accelerator"].is_available()
-
-
-# The fields of every command that runs a model (train.py and eval.py).
-RUN_RULES = (
-    Rule(
-        "trainer.accelerator",
-        f"auto, gpu or one of {sorted(AcceleratorRegistry.available_accelerators())} that this machine has",
-        accelerator_available,
-    ),
-    Rule("seed", "an integer in [0, 2**32)", lambda v: is_int(v) and 0 <= v < 2**32),
-    Rule(
-        "num_threads",
-        f"null (torch's default) or an integer in [1, {MAX_THREADS}]",
-        lambda v: v is None or (is_int(v) and 1 <= v <= MAX_THREADS),
-    ),
-    Rule("run_name", f"1-{RUN_NAME_LENGTH} characters without '/'", is_run_name),
-    Rule("data.cache_dir", "a directory, or a path where one can be created", creatable_dir),
-)
-RULES += (Rule("model_name", f"1-{RUN_NAME_LENGTH} characters without '/'", is_run_name), *RUN_RULES)
 # Nodes whose keys are Hydra's instructions to `instantiate`, not the target's arguments.
 INSTANTIATE_KEYS = {"_target_", "_partial_", "_convert_", "_recursive_", "_args_"}
 # Components built from a `_target_` (nodes of several, like callbacks and logger, list them one level down).
@@ -146,17 +53,68 @@ def readable_checkpoint(path: Any) -> bool:
     return path.is_file() and os.access(path, os.R_OK) and zipfile.is_zipfile(path)
 
 
-def check_fields(cfg: DictConfig, rules: tuple[Rule, ...] = RULES) -> list[str]:
-    """Problems with the scalar fields of `rules`, one message per bad field."""
-    problems = []
-    for rule in rules:
-        value = OmegaConf.select(cfg, rule.key, default=_ABSENT)
-        if value is _ABSENT:
-            if rule.required:
-                problems.append(f"{rule.key} is missing: must be {rule.allowed}")
-        elif not rule.ok(value):
-            problems.append(f"{rule.key}={value!r} is invalid: must be {rule.allowed}")
-    return problems
+def is_finite(value: Any) -> bool:
+    return is_number(value) and math.isfinite(value)
+
+
+def is_run_name(value: Any) -> bool:
+    """A run directory's name: one path component (no `/`), short enough for a file name."""
+    return (
+        isinstance(value, str)
+        and 0 < len(value) <= RUN_NAME_LENGTH
+        and "/" not in value
+        and "\0" not in value
+    )
+
+
+def accelerator_available(name: Any) -> bool:
+    """`auto`, or an accelerator that Lightning knows and this machine has (`gpu`: CUDA or MPS)."""
+    if name == "auto":
+        return True
+    if name == "gpu":
+        return CUDAAccelerator.is_available() or MPSAccelerator.is_available()
+    return name in AcceleratorRegistry and AcceleratorRegistry[name]["accelerator"].is_available()
+
+
+ACCELERATORS = (
+    f"auto, gpu or {one_of(sorted(AcceleratorRegistry.available_accelerators()))} that this machine has"
+)
+RUN_NAME = f"1-{RUN_NAME_LENGTH} characters without '/'"
+# The fields of every command that runs a model (train.py and eval.py).
+RUN_RULES = (
+    Rule("trainer.accelerator", ACCELERATORS, accelerator_available, required=True),
+    Rule("seed", "an integer in [0, 2**32)", lambda v: is_int(v) and 0 <= v < 2**32, required=True),
+    Rule(
+        "num_threads",
+        f"null (torch's default) or an integer in [1, {MAX_THREADS}]",
+        lambda v: v is None or (is_int(v) and 1 <= v <= MAX_THREADS),
+    ),
+    Rule("run_name", RUN_NAME, is_run_name, required=True),
+    Rule("data.cache_dir", "a directory, or a path where one can be created", creatable_dir, required=True),
+)
+RULES = (
+    Rule("eval_every", "an integer >= 1", lambda v: is_int(v) and v >= 1, required=True),
+    Rule("trainer.log_every_n_steps", "an integer >= 0", lambda v: is_int(v) and v >= 0, required=True),
+    Rule("chunk_steps", "an integer >= 1", lambda v: is_int(v) and v >= 1, required=True),
+    Rule("compile", "true or false", lambda v: isinstance(v, bool), required=True),
+    Rule("cuda_graphs", "auto, true or false", lambda v: v == "auto" or isinstance(v, bool)),
+    Rule(
+        "trainer.precision",
+        f"{one_of(PRECISIONS)} (16-mixed needs loss scaling, which Classifier.training_step omits)",
+        lambda v: str(v) in PRECISIONS,
+        required=True,
+    ),
+    Rule("optimizer.lr", "a finite number > 0", lambda v: is_finite(v) and v > 0),
+    Rule("skip_completed", "true or false", lambda v: isinstance(v, bool), required=True),
+    Rule("model_name", RUN_NAME, is_run_name, required=True),
+    *RUN_RULES,
+    Rule("logger.wandb.mode", one_of(WANDB_MODES), lambda v: v in WANDB_MODES),
+    Rule("logger.wandb.init_timeout", "a number > 0", lambda v: is_number(v) and v > 0),
+    Rule(
+        "ckpt_path", "null or a readable checkpoint file", lambda v: v is None or readable_checkpoint(v), True
+    ),
+    *TRAINER_RULES,
+)
 
 
 def leaves(node: Any, key: str = "") -> Iterator[tuple[str, Any]]:
@@ -173,13 +131,13 @@ def leaves(node: Any, key: str = "") -> Iterator[tuple[str, Any]]:
 
 def number_problems(cfg: DictConfig) -> list[str]:
     """Numbers no component can use: infinite or NaN (`1e400` reads as inf) and integers beyond 64 bits."""
-    problems = []
+    found = []
     for key, value in leaves(OmegaConf.to_container(cfg, resolve=True, throw_on_missing=False)):
         if isinstance(value, float) and not math.isfinite(value):
-            problems.append(f"{key}={value!r} is invalid: must be a finite number")
+            found.append(f"{key}={value!r} is invalid: must be a finite number")
         elif is_int(value) and not -(2**63) <= value < 2**63:
-            problems.append(f"{key}={value} is invalid: must be an integer of at most 64 bits (< 2**63)")
-    return problems
+            found.append(f"{key}={value} is invalid: must be an integer of at most 64 bits (< 2**63)")
+    return found
 
 
 def unknown_keys(cfg: DictConfig, root: str, module: str = TRAIN_CONF) -> list[str]:
@@ -203,7 +161,7 @@ def argument_problems(node: Any, key: str) -> list[str]:
         return []
     try:
         parameters = inspect.signature(get_object(node._target_)).parameters
-    except Exception as error:  # not importable, or no signature: instantiate reports it in the probe
+    except Exception as error:  # not importable, or no signature: say so before anything is built
         return [f"{key}._target_={node._target_!r} is invalid: {error}"]
     if any(p.kind == inspect.Parameter.VAR_KEYWORD for p in parameters.values()):
         return []
@@ -214,15 +172,34 @@ def argument_problems(node: Any, key: str) -> list[str]:
 
 
 def config_problems(cfg: DictConfig, root: str) -> list[str]:
-    """What no component can use: top-level keys none reads, arguments a component does not take, numbers
-    that are infinite or overflow (`root`: the name of the command's root config)."""
-    problems = unknown_keys(cfg, root)
+    """What no single field's rule can see: top-level keys no component reads, arguments a component does not
+    take, numbers that are infinite or overflow (`root`: the name of the command's root config)."""
+    found = unknown_keys(cfg, root)
     for key in COMPONENTS:
-        problems += argument_problems(cfg.get(key), key)
+        found += argument_problems(cfg.get(key), key)
     for group in COMPONENT_GROUPS:
         for name, node in (cfg.get(group) or {}).items():
-            problems += argument_problems(node, f"{group}.{name}")
-    return problems + number_problems(cfg)
+            found += argument_problems(node, f"{group}.{name}")
+    return found + number_problems(cfg)
+
+
+def unnamed(more: list[str], found: list[str]) -> list[str]:
+    """The problems of `more` whose field none of `found` names (`optimizer.lr=inf` breaks its rule and the
+    one for every number: it is named once)."""
+    named = {problem.split("=")[0].split(" ")[0] for problem in found}
+    return [problem for problem in more if problem.split("=")[0].split(" ")[0] not in named]
+
+
+def length_problems(cfg: DictConfig, datamodule: MNIST1DDataModule) -> list[str]:
+    """A run longer than `MAX_STEPS` optimizer steps by its epochs (max_steps and fast_dev_run have rules)."""
+    steps = make_plan(cfg, datamodule.batches_per_epoch).total_steps
+    if steps <= MAX_STEPS:
+        return []
+    epochs = cfg.trainer.max_epochs
+    return [
+        f"trainer.max_epochs={epochs} is invalid: {epochs} passes over the training split are {steps} "
+        f"optimizer steps, more than the {MAX_STEPS} a run may take"
+    ]
 
 
 def _trains(cfg: DictConfig, seq_length: int, batch_size: int, num_classes: int) -> str | None:
@@ -241,19 +218,8 @@ def _trains(cfg: DictConfig, seq_length: int, batch_size: int, num_classes: int)
     return None
 
 
-def check_components(cfg: DictConfig) -> list[str]:
-    """Build the DataModule (no data is loaded) and probe the model and optimizer on the CPU."""
-    try:
-        datamodule = instantiate(cfg.data)
-    except Exception as error:
-        return [f"data: {error}"]
-    steps = make_plan(cfg, datamodule.batches_per_epoch).total_steps
-    if steps > MAX_STEPS:
-        epochs = cfg.trainer.max_epochs
-        return [
-            f"trainer.max_epochs={epochs} is invalid: {epochs} passes over the training split are {steps} "
-            f"optimizer steps, more than the {MAX_STEPS} a run may take"
-        ]
+def probe_components(cfg: DictConfig, datamodule: MNIST1DDataModule) -> list[str]:
+    """Probe the model and optimizer on the CPU with the DataModule's input size."""
     seq_length, classes, batch = datamodule.seq_length, datamodule.num_classes, min(datamodule.batch_size, 2)
     error = _trains(cfg, seq_length, batch, classes)
     if error is None:
@@ -269,12 +235,20 @@ def check_components(cfg: DictConfig) -> list[str]:
     ]
 
 
-def validate(cfg: DictConfig) -> None:
-    """Raise `ConfigError` listing every problem of `cfg`, before anything is trained or written."""
-    problems = check_fields(cfg) + refusals(cfg.trainer) + config_problems(cfg, "train")
+def validate(cfg: DictConfig) -> MNIST1DDataModule:
+    """Raise `ConfigError` listing every problem of `cfg`, before anything is trained or written; return the
+    DataModule it built on the way (no data loaded yet), which the run then uses."""
+    found = problems(RULES, cfg)
+    found += unnamed(config_problems(cfg, "train"), found)
     if OmegaConf.select(cfg, "logger.wandb"):
-        problems += wandb_option_problems(cfg.logger.wandb)
-    if not problems:
-        problems = check_components(cfg)
-    if problems:
-        raise ConfigError(problems)
+        found += wandb_option_problems(cfg.logger.wandb)
+    if not found:
+        try:
+            datamodule = instantiate(cfg.data)
+        except Exception as error:  # the DataModule's and DatasetConfig's rules, or an unknown argument
+            found = [f"data: {error}"]
+        else:
+            found = length_problems(cfg, datamodule) or probe_components(cfg, datamodule)
+    if found:
+        raise ConfigError(found)
+    return datamodule

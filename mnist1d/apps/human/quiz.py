@@ -21,8 +21,8 @@ from typing import Any
 import numpy as np
 
 from mnist1d.atomic import write_json
-from mnist1d.dataset_config import NUM_CLASSES, DatasetConfig, is_int
-from mnist1d.training.validation import Rule
+from mnist1d.dataset_config import NUM_CLASSES, DatasetConfig
+from mnist1d.rules import Rule, is_int, is_number
 
 ANSWERS_FILE = "answers.json"
 FORMAT = 1  # of answers.json
@@ -81,9 +81,7 @@ def is_time(value: Any) -> bool:
 
 def is_duration(value: Any) -> bool:
     """A finite number >= 0 (not a bool)."""
-    return (
-        isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value) and value >= 0
-    )
+    return is_number(value) and math.isfinite(value) and value >= 0
 
 
 def is_digit(value: Any) -> bool:

@@ -11,18 +11,17 @@ from typing import Any
 import numpy as np
 from scipy.stats import binomtest
 
-from mnist1d.apps.human.quiz import NAME_ALLOWED, HumanInputError, Session, field_problem, is_name, read_json
-from mnist1d.atomic import write_json
-from mnist1d.dataset_config import NUM_CLASSES, is_int
-from mnist1d.training.results import RESULTS_FILE, STATUS_OK, library_versions
-from mnist1d.training.validation import Rule
+from mnist1d.apps.human.quiz import NAME_ALLOWED, HumanInputError, Session, is_name
+from mnist1d.dataset_config import NUM_CLASSES
+from mnist1d.records import STATUS_OK, HumanRecord, library_versions, read_run
+from mnist1d.rules import Rule, is_int, is_number, problems
 
 MODEL = "human"  # the `model` field of a person's results.json
 CI_LEVEL = 0.95
 
 
 def is_fraction(value: Any) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool) and 0 <= value <= 1
+    return is_number(value) and 0 <= value <= 1
 
 
 def per_digit(ok: Any) -> Any:
@@ -32,27 +31,37 @@ def per_digit(ok: Any) -> Any:
 
 # The fields of a person's results.json that the comparison reads (`mnist1d.reports.human`).
 PERSON_RULES = (
-    Rule("model", f"{MODEL!r}, a finished test of this app", lambda v: v == MODEL),
-    Rule("name", NAME_ALLOWED, is_name),
-    Rule("final_test_acc", "a fraction in [0, 1]", is_fraction),
-    Rule("accuracy_ci.level", "a fraction in [0, 1]", is_fraction),
-    Rule("accuracy_ci.low", "a fraction in [0, 1]", is_fraction),
-    Rule("accuracy_ci.high", "a fraction in [0, 1]", is_fraction),
-    Rule("n_questions", "an integer >= 1", lambda v: is_int(v) and v >= 1),
-    Rule("per_class_n", "a count >= 0 per digit", per_digit(lambda x: is_int(x) and x >= 0)),
-    Rule("per_class_acc", "a fraction or null per digit", per_digit(lambda x: x is None or is_fraction(x))),
-    Rule("config.data.shuffle_seq", "true or false", lambda v: isinstance(v, bool)),
+    Rule("model", f"{MODEL!r}, a finished test of this app", lambda v: v == MODEL, required=True),
+    Rule("name", NAME_ALLOWED, is_name, required=True),
+    Rule("final_test_acc", "a fraction in [0, 1]", is_fraction, required=True),
+    Rule("accuracy_ci.level", "a fraction in [0, 1]", is_fraction, required=True),
+    Rule("accuracy_ci.low", "a fraction in [0, 1]", is_fraction, required=True),
+    Rule("accuracy_ci.high", "a fraction in [0, 1]", is_fraction, required=True),
+    Rule("n_questions", "an integer >= 1", lambda v: is_int(v) and v >= 1, required=True),
+    Rule("per_class_n", "a count >= 0 per digit", per_digit(lambda x: is_int(x) and x >= 0), required=True),
+    Rule(
+        "per_class_acc",
+        "a fraction or null per digit",
+        per_digit(lambda x: x is None or is_fraction(x)),
+        required=True,
+    ),
+    Rule("config.data.shuffle_seq", "true or false", lambda v: isinstance(v, bool), required=True),
 )
 
 
-def read_person(directory: Path) -> dict[str, Any]:
+def read_person(directory: Path) -> HumanRecord:
     """The results.json of a finished test in `directory`, refused with one line when it is not one."""
-    refused = f"compare={directory} is invalid: its {RESULTS_FILE}"
-    results = read_json(directory / RESULTS_FILE, refused)
-    problem = field_problem(results, PERSON_RULES, closed=False)
-    if problem:
-        raise HumanInputError(f"{refused} is not a finished test of this app ({problem})")
-    return results
+    refused = f"compare={directory} is invalid: its results.json"
+    try:
+        person = read_run(directory)
+    except (OSError, ValueError) as error:  # a RecordError, not UTF-8, a directory
+        raise HumanInputError(f"{refused} cannot be read ({error})") from None
+    if person is None:
+        raise HumanInputError(f"{refused} does not exist or is not JSON")
+    found = problems(PERSON_RULES, person)
+    if found:
+        raise HumanInputError(f"{refused} is not a finished test of this app ({found[0]})")
+    return person
 
 
 def confusion(labels: np.ndarray, answers: np.ndarray) -> np.ndarray:
@@ -69,8 +78,8 @@ def accuracy_ci(correct: int, n: int) -> dict[str, Any]:
     return {"level": CI_LEVEL, "method": "wilson", "low": float(interval.low), "high": float(interval.high)}
 
 
-def score(session: Session, y_test: np.ndarray) -> dict[str, Any]:
-    """results.json of a finished session (accuracies are fractions, as in a model's)."""
+def score(session: Session, y_test: np.ndarray) -> HumanRecord:
+    """The record (results.json) of a finished session (accuracies are fractions, as in a model's)."""
     answers = session.answers
     labels = np.asarray([int(y_test[a["sample_index"]]) for a in answers])
     given = np.asarray([a["answer"] for a in answers])
@@ -82,43 +91,33 @@ def score(session: Session, y_test: np.ndarray) -> dict[str, Any]:
     times = [a["response_time_s"] for a in answers if a["response_time_s"] is not None]
     record, config = session.record, session.record["config"]
     started, finished = (datetime.fromisoformat(record[k]) for k in ("started_at", "finished_at"))
-    return {
-        "model": MODEL,
-        "name": config["name"],
-        "seed": config["seed"],
-        "max_steps": None,
-        "eval_split": "test",
-        "parameters": None,
-        "status": STATUS_OK,
-        "error": None,
-        "final_acc": accuracy,
-        "best_acc": accuracy,
-        "final_test_acc": accuracy,
-        "accuracy_ci": accuracy_ci(correct, len(answers)),
-        "n_questions": len(answers),
-        "n_correct": correct,
-        "per_class_acc": per_class_acc,
-        "per_class_n": per_class_n.tolist(),
-        "confusion_matrix": matrix.tolist(),
-        "history": [],
-        "answers": [
+    return HumanRecord(
+        model=MODEL,
+        name=config["name"],
+        seed=config["seed"],
+        eval_split="test",
+        status=STATUS_OK,
+        final_acc=accuracy,
+        best_acc=accuracy,
+        final_test_acc=accuracy,
+        accuracy_ci=accuracy_ci(correct, len(answers)),
+        n_questions=len(answers),
+        n_correct=correct,
+        per_class_acc=per_class_acc,
+        per_class_n=per_class_n.tolist(),
+        confusion_matrix=matrix.tolist(),
+        answers=[
             a | {"label": int(label), "correct": bool(a["answer"] == label)}
             for a, label in zip(answers, labels, strict=True)
         ],
-        "response_time_s": {
+        response_time_s={
             "median": statistics.median(times) if times else None,
             "mean": statistics.fmean(times) if times else None,
             "total": sum(times),
         },
-        "started_at": record["started_at"],
-        "finished_at": record["finished_at"],
-        "wall_time_s": (finished - started).total_seconds(),
-        "versions": library_versions(),
-        "config": config,
-    }
-
-
-def write_results(directory: Path, results: dict[str, Any]) -> Path:
-    path = directory / RESULTS_FILE
-    write_json(path, results)
-    return path
+        started_at=record["started_at"],
+        finished_at=record["finished_at"],
+        wall_time_s=(finished - started).total_seconds(),
+        versions=library_versions(),
+        config=config,
+    )
