@@ -21,7 +21,7 @@ from mnist1d.apps.unroll import mlp, split_params, unrolled_sgd
 from mnist1d.config.compose import APPS_CONF, config_path
 from mnist1d.errors import reported_as_message
 from mnist1d.reports.common import published
-from mnist1d.rules import Rule, refuse
+from mnist1d.rules import Rule, is_int, refuse
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
@@ -39,7 +39,11 @@ RULES = (
     Rule(
         "initial_lrs", "a non-empty list of positive numbers", lambda v: len(v) > 0 and all(x > 0 for x in v)
     ),
-    Rule("sizes", "a list of input, hidden..., output widths", lambda v: len(v) >= 2),
+    Rule(
+        "sizes",
+        "a list of input, hidden..., output widths: at least 2 positive integers",
+        lambda v: len(v) >= 2 and all(is_int(width) and width > 0 for width in v),
+    ),
 )
 
 

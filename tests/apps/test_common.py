@@ -30,6 +30,7 @@ REFUSED = {  # app, its arguments -> words of the one-line refusal
         "run_name=../../x",
     ): "run_name='../../x' is invalid: must be 1-200 characters without '/'",
     ("metalearn_lr", "hydra.run.dir=notes.txt"): "hydra.run.dir=notes.txt is invalid: notes.txt is a file",
+    ("metalearn_lr", "sizes=[40,-5,10]"): "sizes=[40, -5, 10] is invalid: must be a list of input, hidden",
     ("metalearn_activation", "seed=[]"): "seed=[] is invalid: must be an integer in [0, 2**32)",
     ("metalearn_activation", "threads=0"): "threads=0 is invalid: must be an integer in [1, 1024]",
     ("dataset_figures", "+foo=bar"): "foo is not a key of this config",
