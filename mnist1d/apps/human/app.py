@@ -80,9 +80,7 @@ def validate(cfg: DictConfig) -> None:
     if cfg.compare is None:
         check_port(cfg.port)
     if cfg.resume is not None:
-        directory = Path(str(cfg.resume))
-        Session.resume(directory)  # a test this app saved, or one line saying what is wrong with it
-        DirectoryLock.refuse_if_served(directory)
+        Session.resume(Path(str(cfg.resume)))  # a test this app saved, or one line saying what is wrong
     if cfg.compare is not None:
         read_person(Path(str(cfg.compare)))
 

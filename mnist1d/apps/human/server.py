@@ -13,7 +13,6 @@ session's token, which only the page served here knows (other sites cannot read 
 
 from __future__ import annotations
 
-import fcntl
 import hmac
 import io
 import json
@@ -28,8 +27,10 @@ from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from importlib.resources import files
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 from urllib.parse import parse_qs, urlsplit
+
+from filelock import FileLock, Timeout
 
 from mnist1d.apps.human.api import BenchmarkApi, Response, error
 from mnist1d.apps.human.quiz import HumanInputError
@@ -38,6 +39,7 @@ from mnist1d.reports.human import PERSON_STEM
 log = logging.getLogger(__name__)
 HOST = "127.0.0.1"  # never another interface: the page is for the person at this machine
 LOCK_FILE = "server.lock"
+HOLDER_FILE = "server.holder"
 PAGE = "index.html"
 STATIC = {
     "/": (PAGE, "text/html"),
@@ -113,54 +115,31 @@ class DeadlineReader(io.RawIOBase):
         return self.connection.recv_into(buffer)
 
 
-def served(directory: Path, holder: str) -> HumanInputError:
-    """The refusal of a directory that another server holds (`holder`: what its lock file says)."""
-    holder = holder.strip() or "another process"
-    return HumanInputError(
-        f"{directory} is already being served ({holder}): open that page, or stop that server first"
-    )
-
-
 class DirectoryLock:
-    """An exclusive lock on `<dir>/server.lock`, released by the kernel when the process ends, even killed."""
+    """An exclusive lock on `<dir>/server.lock` (filelock: the kernel releases it when the process ends, even
+    killed); `<dir>/server.holder` says which process holds it and where it serves."""
 
     def __init__(self, directory: Path) -> None:
         directory.mkdir(parents=True, exist_ok=True)
-        self.path = directory / LOCK_FILE
-        self.file: IO[str] | None = open(self.path, "a+")  # noqa: SIM115 (held until release)
+        self.holder = directory / HOLDER_FILE
+        self.lock = FileLock(directory / LOCK_FILE, blocking=False)
         try:
-            fcntl.flock(self.file, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            self.file.seek(0)
-            holder = self.file.read()
-            self.file.close()
-            raise served(directory, holder) from None
-        self.file.truncate(0)
-        self.file.write(f"pid {os.getpid()}")
-        self.file.flush()
-
-    @staticmethod
-    def refuse_if_served(directory: Path) -> None:
-        """Refuse a directory that a running server holds, as taking the lock would, but writing nothing."""
-        try:
-            with open(directory / LOCK_FILE) as file:
-                fcntl.flock(file, fcntl.LOCK_SH | fcntl.LOCK_NB)
-        except FileNotFoundError:
-            return
-        except BlockingIOError:
-            raise served(directory, (directory / LOCK_FILE).read_text()) from None
+            self.lock.acquire()
+        except Timeout:
+            holder = (self.holder.read_text().strip() if self.holder.exists() else "") or "another process"
+            raise HumanInputError(
+                f"{directory} is already being served ({holder}): open that page, or stop that server first"
+            ) from None
+        self.holder.write_text(f"pid {os.getpid()}")
 
     def note(self, url: str) -> None:
         """Record where the holder serves, for the message a refused second server prints."""
-        if self.file is not None:
-            self.file.truncate(0)
-            self.file.write(f"pid {os.getpid()} at {url}")
-            self.file.flush()
+        if self.lock.is_locked:
+            self.holder.write_text(f"pid {os.getpid()} at {url}")
 
     def release(self) -> None:
-        if self.file is not None:
-            self.file.close()
-            self.file = None
+        if self.lock.is_locked:
+            self.lock.release()
 
 
 class Handler(BaseHTTPRequestHandler):
