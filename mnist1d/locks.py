@@ -125,8 +125,15 @@ class DirectoryLocks(Callback):
     def on_run_end(self, config: DictConfig, **kwargs: Any) -> None:
         self._release(config.hydra.run.dir)
 
+    @staticmethod
+    def _sweep_dir(config: DictConfig) -> str:
+        """The directory a multirun writes: a resumed search (`hparams_search=optuna resume=<dir>`) goes on
+        in its own directory, whatever `hydra.sweep.dir` says (the sweeper moves it there after this
+        callback)."""
+        return config.get("resume") or config.hydra.sweep.dir
+
     def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
-        self._hold(config.hydra.sweep.dir)
+        self._hold(self._sweep_dir(config))
 
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
-        self._release(config.hydra.sweep.dir)
+        self._release(self._sweep_dir(config))

@@ -156,7 +156,8 @@ def test_sweep_py_refusal_is_a_message_and_exit_1(tmp_path, capsys, monkeypatch)
         launch.main(["launcher=mpi", f"dir={tmp_path / 'never'}"])
     assert stopped.value.code == 1 and not (tmp_path / "never").exists()
     refusal = (
-        "launcher='mpi' is invalid: must be one of ('basic', 'joblib', 'submitit_local', 'submitit_slurm')"
+        "launcher='mpi' is invalid: must be one of "
+        "('basic', 'stacked', 'joblib', 'submitit_local', 'submitit_slurm')"
     )
     assert capsys.readouterr().err == f"{refusal}\n\n{FULL_ERROR_HINT}\n"
 
