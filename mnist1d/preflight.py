@@ -24,6 +24,7 @@ from omegaconf import DictConfig, OmegaConf, open_dict, read_write
 from omegaconf.errors import OmegaConfBaseException
 
 from mnist1d.errors import reported_as_message
+from mnist1d.locks import multirun_dir
 
 
 def job_config(config: DictConfig, run_dir: Path | None) -> DictConfig:
@@ -92,4 +93,4 @@ class Preflight(Callback):
 
     def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
         with reported_as_message(ValueError):
-            make_dir(Path(str(OmegaConf.select(config, "hydra.sweep.dir"))), "hydra.sweep.dir")
+            make_dir(Path(str(multirun_dir(config))), "hydra.sweep.dir")

@@ -213,8 +213,10 @@ def test_sweep_py_refusal_is_a_message_and_exit_1(tmp_path, capsys, monkeypatch)
     with pytest.raises(SystemExit) as stopped:
         launch.main(["launcher=mpi", f"dir={tmp_path / 'never'}"])
     assert stopped.value.code == 1 and not (tmp_path / "never").exists()
-    launchers = "('basic', 'stacked', 'joblib', 'submitit_local', 'submitit_slurm')"
-    refusal = f"launcher='mpi' is invalid: must be one of {launchers}"
+    refusal = (
+        "launcher='mpi' is invalid: must be one of "
+        "('basic', 'stacked', 'joblib', 'submitit_local', 'submitit_slurm')"
+    )
     assert capsys.readouterr().err == f"{refusal}\n\n{FULL_ERROR_HINT}\n"
 
 
