@@ -98,6 +98,13 @@ _held: set[DirectoryLock] = set()
 atexit.register(lambda: [lock.release() for lock in list(_held)])
 
 
+def multirun_dir(config: DictConfig) -> str:
+    """The directory a multirun writes: a resumed search (`hparams_search=optuna resume=<dir>`) goes on in its
+    own directory, whatever `hydra.sweep.dir` says (the sweeper moves it there after the multirun's
+    callbacks have started)."""
+    return config.get("resume") or config.hydra.sweep.dir
+
+
 class DirectoryLocks(Callback):
     """The Hydra callback of every command (conf/train/hydra/default.yaml): a run holds its run directory,
     a multirun its sweep directory. Hydra turns a callback's exceptions into warnings, so a refusal prints
@@ -126,7 +133,7 @@ class DirectoryLocks(Callback):
         self._release(config.hydra.run.dir)
 
     def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
-        self._hold(config.hydra.sweep.dir)
+        self._hold(multirun_dir(config))
 
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
-        self._release(config.hydra.sweep.dir)
+        self._release(multirun_dir(config))

@@ -18,16 +18,21 @@ constructor does; training collects every problem of its config at once (`Config
 
 Adding a rule is adding one line to the table of the config that has the field:
 
-- train.py and eval.py: `RULES` in mnist1d/training/validation.py; the Lightning Trainer options:
-  `TRAINER_RULES` in mnist1d/training/engine/plan.py
+- train.py and eval.py: `RULES` in mnist1d/training/validation.py (`RUN_RULES` there: the fields both
+  have); the Lightning Trainer options: `TRAINER_RULES` in mnist1d/training/engine/plan.py
 - the data: the generator's arguments in `DATASET_RULES` (mnist1d/dataset_config.py), how they are served
   in `SERVING_RULES` (mnist1d/training/datamodule.py)
 - a net's own arguments: its constructor, as in mnist1d/models/pool_cnn.py
 - sweep.py: `SWEEP_RULES` in mnist1d/sweeps/launch.py
-- an app: `RULES` at the top of mnist1d/apps/<name>.py (the human benchmark's: mnist1d/apps/human/app.py)
+- an app: `RULES` at the top of mnist1d/apps/<name>.py (the human benchmark's: mnist1d/apps/human/app.py);
+  the fields several apps have: `APP_RULES` in mnist1d/apps/common.py
+- files the human benchmark reads back: a saved test (`RECORD_RULES`, `ANSWER_RULES` in
+  mnist1d/apps/human/quiz.py), a finished one's results.json (`PERSON_RULES` in mnist1d/apps/human/scoring.py)
 
-A test that cannot be one field's (an architecture too long for its input, a learning rate that diverges)
-stays a function beside its table, and returns its problems in the same form.
+A test that cannot be one field's (an architecture too long for its input, a learning rate that diverges;
+keys that no component reads, arguments a component does not take, numbers that are infinite or overflow:
+`config_problems` in mnist1d/training/validation.py) stays a function beside its table, and returns its
+problems in the same form.
 """
 
 from __future__ import annotations

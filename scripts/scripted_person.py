@@ -19,15 +19,17 @@ from typing import Any
 
 import numpy as np
 
+from mnist1d.apps.human.server import TOKEN_HEADER, page_token
 from mnist1d.data import load_dataset
 from mnist1d.dataset_config import DatasetConfig
 from mnist1d.reports.common import published
 
 
-def call(url: str, path: str, body: dict[str, Any] | None = None) -> Any:
+def call(url: str, path: str, body: dict[str, Any] | None = None, token: str = "") -> Any:
+    """A GET, or with `body` a POST carrying the page's session token as the page does."""
     data = None if body is None else json.dumps(body).encode()
-    request = urllib.request.Request(url + path, data=data, headers={"Content-Type": "application/json"})
-    with urllib.request.urlopen(request, timeout=60) as response:
+    headers = {"Content-Type": "application/json", TOKEN_HEADER: token}
+    with urllib.request.urlopen(urllib.request.Request(url + path, data, headers), timeout=60) as response:
         return json.loads(response.read())
 
 
@@ -46,6 +48,8 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0, help="seed of the drawn answers")
     args = parser.parse_args()
     url = args.url if args.url.endswith("/") else args.url + "/"
+    with urllib.request.urlopen(url, timeout=60) as page:
+        token = page_token(page.read())
     info = call(url, "api/info")
     data = load_dataset(DatasetConfig(shuffle_seq=info["shuffled"]))
     rows = answer_rows(info["shuffled"])
@@ -56,7 +60,7 @@ def main() -> None:
         x = np.asarray(call(url, f"api/question/{question}")["x"])
         label = int(data["y_test"][np.abs(data["x_test"] - x).max(1).argmin()])
         digit = int(rng.choice(10, p=rows[label]))
-        state = call(url, "api/answer", {"question": question, "answer": digit})
+        state = call(url, "api/answer", {"question": question, "answer": digit}, token)
     result = call(url, "api/result")
     print(f"scripted person: {result['n_correct']} of {result['n_questions']} right")
 

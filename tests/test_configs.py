@@ -6,9 +6,10 @@ from __future__ import annotations
 import pytest
 
 from mnist1d.config.compose import CONF_DIR, compose_train, config_options
+from mnist1d.errors import ConfigError
 from mnist1d.reports.common import published
 from mnist1d.sweeps.spec import build_spec, compose_sweep
-from mnist1d.training.validation import validate
+from mnist1d.training.validation import accelerator_available, validate
 from tests.helpers import compose_run
 
 GROUPS = ("data", "model", "optimizer", "scheduler", "trainer", "callbacks", "logger", "experiment")
@@ -18,7 +19,12 @@ GROUPS = ("data", "model", "optimizer", "scheduler", "trainer", "callbacks", "lo
     "override", [f"{group}={option}" for group in GROUPS for option in config_options(group)]
 )
 def test_config_option_composes_into_a_valid_run(override, tmp_path, cache_dir):
-    validate(compose_run([override], tmp_path, cache_dir))
+    cfg = compose_run([override], tmp_path, cache_dir)
+    if not accelerator_available(cfg.trainer.accelerator):  # trainer=gpu on a machine without one
+        with pytest.raises(ConfigError, match=f"trainer.accelerator='{cfg.trainer.accelerator}' is invalid"):
+            validate(cfg)
+        return
+    validate(cfg)
 
 
 # Every protocol choice of each paper's preset, per model: (data.order, model.eval_norm, protocol.accuracy,

@@ -20,6 +20,8 @@ import torch
 
 from mnist1d.locks import RUN_LOCK, SWEEP_LOCK, DirectoryInUse
 from mnist1d.sweeps import launch
+from mnist1d.sweeps.spec import SweepSpec
+from mnist1d.sweeps.summary import collect_rows
 from mnist1d.training.fit import fit
 from mnist1d.trusted import UntrustedFileError
 from tests.helpers import ON_CPU, ROOT, lock_held_elsewhere, needs, read_results
@@ -180,13 +182,38 @@ def test_failed_jobs_of_a_plain_multirun_are_reported_not_fatal(tmp_path, cache_
         (["share_budgets=true", "scheduler=cosine"], "share_budgets=true is refused with scheduler="),
         (["share_budgets=true", "trainer.max_steps=300,500"], "multiple of eval_every=250"),
         (["launcher=mpi"], "launcher='mpi' is invalid"),
-        (["wandb_report=loud"], "wandb_report='loud' is invalid: must be one of"),  # not after the jobs
+        (["launcher=[]"], re.escape("launcher=[] is invalid: must be one of ('basic',")),
+        (["share_budgets=maybe"], "share_budgets='maybe' is invalid: must be true or false"),
+        (
+            ["wandb_report=loud"],
+            re.escape("wandb_report='loud' is invalid: must be one of ('auto',"),
+        ),  # not after the jobs
+        (["dir=notes.txt"], "dir='notes.txt' is invalid: must be null, or a directory that can be created"),
+        (["dir=notes.txt/sweep"], "dir='notes.txt/sweep' is invalid: must be null, or a directory that"),
+        (["dir=/proc/x"], "dir=/proc/x is invalid: cannot create /proc/x"),
     ],
 )
-def test_bad_sweeps_are_refused_before_any_job(arguments, message, tmp_path):
+def test_bad_sweeps_are_refused_before_any_job(arguments, message, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "notes.txt").write_text("a file")
     with pytest.raises(ValueError, match=message):
         launch.sweep([f"dir={tmp_path / 'never'}", *arguments])
-    assert not (tmp_path / "never").exists()
+    assert sorted(tmp_path.iterdir()) == [tmp_path / "notes.txt"]  # no sweep directory, no outputs/
+
+
+def test_a_job_refused_for_its_grid_value_is_reported_as_failed(tmp_path):
+    """`sweep.py seed=[]`: the job is refused (its failure record names the value) and the summary lists it
+    as failed, instead of failing on the value itself and losing the report."""
+    spec = SweepSpec("study", {"model": ["logistic"], "seed": ["[]"]}, [], "basic", False, "unused")
+    job_dir = tmp_path / "0_logistic-6000steps-seed[]"
+    (job_dir / ".hydra").mkdir(parents=True)
+    record = {"model": "logistic", "seed": [], "max_steps": 6000, "status": "failed", "history": []}
+    (job_dir / "results.json").write_text(json.dumps(record | {"error": "ConfigError: seed=[] is invalid"}))
+    (row,) = collect_rows(tmp_path, spec)
+    assert row["job"] == 0 and row["status"] == "failed" and "seed=[] is invalid" in row["error"]
+    (tmp_path / "not_started").mkdir()
+    (missing,) = collect_rows(tmp_path / "not_started", spec)  # a sweep killed before the job started
+    assert missing["seed"] == "[]" and missing["status"] == "missing"
 
 
 def test_sweeps_started_together_get_their_own_directories(tmp_path, monkeypatch):

@@ -8,9 +8,12 @@ import signal
 import subprocess
 import sys
 import time
+import zipfile
+from pathlib import Path
 
 import pytest
 
+from mnist1d import cli
 from mnist1d.errors import FULL_ERROR_HINT, ConfigError, DiskFullError, reported_as_message
 from mnist1d.sweeps import launch
 from mnist1d.training.fit import fit
@@ -97,12 +100,67 @@ def test_command_line_exits_non_zero_and_leaves_earlier_files_untouched(tmp_path
     assert done.returncode == 1
     assert done.stderr.startswith("invalid training config:\n") and "Traceback" not in done.stderr
     assert done.stderr.endswith(f"\n\n{FULL_ERROR_HINT}\n") and "Error executing job" not in done.stderr
-    assert "trainer.max_steps=0 is invalid: must be an integer >= 1" in done.stderr
+    assert "trainer.max_steps=0 is invalid: must be an integer in [1, 1000000000]" in done.stderr
     assert "eval_every=0 is invalid: must be an integer >= 1" in done.stderr
     for path, content in earlier.items():
         assert path.read_bytes() == content and path.stat().st_mtime_ns == stamps[path]
     assert [p.name for p in (run_dir / "checkpoints").iterdir()] == ["last.ckpt"]
+    assert sorted(p.name for p in run_dir.iterdir()) == ["checkpoints", "csv"]  # no .hydra/, log or results
     assert sorted(cache_dir.iterdir()) == cached_before
+
+
+def tree(root: Path) -> dict[str, bytes | None]:
+    """Every path under `root` with its content (None for a directory)."""
+    return {str(p.relative_to(root)): None if p.is_dir() else p.read_bytes() for p in sorted(root.rglob("*"))}
+
+
+# command -> arguments, words of its refusal (train.py's other refusals: tests/training/test_validation.py)
+REFUSED_COMMANDS = {
+    "train +foo=bar": (["+foo=bar"], "  - foo is not a key of this config (added with +foo=...?)"),
+    "train run_name": (["run_name=../../x"], "  - run_name='../../x' is invalid: must be 1-200"),
+    "train seed=[]": (["seed=[]"], "  - seed=[] is invalid: must be an integer in [0, 2**32)"),
+    "train cache": (["data.cache_dir=notes.txt/cache"], "  - data.cache_dir='notes.txt/cache' is invalid"),
+    "train run dir a file": (
+        ["hydra.run.dir=notes.txt"],
+        "hydra.run.dir=notes.txt is invalid: notes.txt is a file",
+    ),
+    "train run dir under a file": (["hydra.run.dir=notes.txt/run"], "hydra.run.dir=notes.txt/run is invalid"),
+    "train run dir in /proc": (["hydra.run.dir=/proc/x"], "hydra.run.dir=/proc/x is invalid: cannot create"),
+    "train -m sweep dir a file": (
+        ["-m", "seed=0,1", "hydra.sweep.dir=notes.txt"],
+        "hydra.sweep.dir=notes.txt",
+    ),
+    "eval +foo=bar": (["+foo=bar"], "  - foo is not a key of this config"),
+    "eval num_threads=0": (["num_threads=0"], "  - num_threads=0 is invalid: must be null"),
+    "eval run_name": (["run_name=../x"], "  - run_name='../x' is invalid"),
+    "eval run dir a file": (["hydra.run.dir=notes.txt"], "hydra.run.dir=notes.txt is invalid"),
+}
+
+
+@pytest.mark.parametrize("case", REFUSED_COMMANDS)
+def test_a_refused_command_leaves_no_directory_behind(case, tmp_path, cache_dir, monkeypatch, capsys):
+    """Every command checks its config before Hydra creates the run directory (mnist1d/preflight.py): from
+    a fresh working directory each refusal is its message and exit 1, and nothing is created there, not
+    even outputs/; a run directory that cannot be created is refused the same way. (The commands as
+    separate processes: the test below and tests/apps.)"""
+    (tmp_path / "notes.txt").write_text("a file")
+    with zipfile.ZipFile(tmp_path / "model.ckpt", "w") as archive:  # readable, never loaded here
+        archive.writestr("data.pkl", b"")
+    command, arguments = case.split()[0], REFUSED_COMMANDS[case][0]
+    first = ["logger=csv"] if command == "train" else ["ckpt_path=model.ckpt"]
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("MNIST1D_CACHE_DIR", str(cache_dir))
+    monkeypatch.delenv("HYDRA_FULL_ERROR", raising=False)
+    flags = [argument for argument in arguments if argument.startswith("-")]
+    overrides = [argument for argument in arguments if not argument.startswith("-")]
+    monkeypatch.setattr(sys, "argv", [f"{command}.py", *flags, *first, *overrides])
+    before = tree(tmp_path)
+    with pytest.raises(SystemExit) as stopped:
+        cli.COMMANDS[command]()
+    err = capsys.readouterr().err
+    assert stopped.value.code == 1 and REFUSED_COMMANDS[case][1] in err and "Traceback" not in err, err
+    assert err.endswith(f"\n\n{FULL_ERROR_HINT}\n"), err
+    assert tree(tmp_path) == before
 
 
 def test_help_lists_only_the_groups_train_py_can_use():
@@ -156,7 +214,8 @@ def test_sweep_py_refusal_is_a_message_and_exit_1(tmp_path, capsys, monkeypatch)
         launch.main(["launcher=mpi", f"dir={tmp_path / 'never'}"])
     assert stopped.value.code == 1 and not (tmp_path / "never").exists()
     refusal = (
-        "launcher='mpi' is invalid: must be one of ('basic', 'joblib', 'submitit_local', 'submitit_slurm')"
+        "launcher='mpi' is invalid: must be one of "
+        "('basic', 'stacked', 'joblib', 'submitit_local', 'submitit_slurm')"
     )
     assert capsys.readouterr().err == f"{refusal}\n\n{FULL_ERROR_HINT}\n"
 

@@ -1,7 +1,8 @@
 """What the standalone apps (`python -m mnist1d.apps.<name>`) share.
 
-Each app is a Hydra app over `conf/apps/<name>.yaml`: it checks its config against its `RULES` (see
-mnist1d/rules.py; `positive` makes the common one), loads the dataset from the common cache, writes
+Each app is a Hydra app over `conf/apps/<name>.yaml`: it checks its config against `APP_RULES` and its own
+`RULES` (see mnist1d/rules.py; `positive` makes the common one) before Hydra creates its run directory (the
+config's preflight callback, mnist1d/preflight.py), loads the dataset from the common cache, writes
 `<name>.json` and its figures (PNG + PDF) into the Hydra run directory, and logs the same numbers and
 figures to W&B (offline without credentials) like any training run.
 """
@@ -18,10 +19,28 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
 from mnist1d.atomic import save_figure, write_json
+from mnist1d.config.compose import APPS_CONF
 from mnist1d.data import load_dataset
 from mnist1d.dataset_config import DatasetConfig
+from mnist1d.preflight import creatable_dir
 from mnist1d.records import library_versions
-from mnist1d.rules import Rule, is_number
+from mnist1d.rules import Rule, is_int, is_number, problems
+from mnist1d.training.validation import (
+    MAX_THREADS,
+    RUN_NAME,
+    is_run_name,
+    number_problems,
+    unknown_keys,
+    unnamed,
+)
+
+# The fields several apps have, with the same meaning as train.py's.
+APP_RULES = (
+    Rule("seed", "an integer in [0, 2**32)", lambda v: is_int(v) and 0 <= v < 2**32),
+    Rule("threads", f"an integer in [1, {MAX_THREADS}]", lambda v: is_int(v) and 1 <= v <= MAX_THREADS),
+    Rule("run_name", RUN_NAME, is_run_name),
+    Rule("paths.cache_dir", "a directory, or a path where one can be created", creatable_dir, required=True),
+)
 
 
 def dataset_tensors(data_cfg: DictConfig, cache_dir: str) -> dict[str, torch.Tensor]:
@@ -33,6 +52,16 @@ def dataset_tensors(data_cfg: DictConfig, cache_dir: str) -> dict[str, torch.Ten
         )
         for key in ("x", "y", "x_test", "y_test")
     }
+
+
+def check_app(cfg: DictConfig, name: str) -> None:
+    """Raise a ValueError for what no app can use: a key that conf/apps/<name>.yaml does not define (added
+    with `+key=...`), a field of `APP_RULES` that breaks its rule, or a number that is infinite or beyond 64
+    bits."""
+    found = unknown_keys(cfg, name, APPS_CONF) + problems(APP_RULES, cfg)
+    found += unnamed(number_problems(cfg), found)
+    if found:
+        raise ValueError(found[0])
 
 
 def positive(key: str, kind: type = float) -> Rule:

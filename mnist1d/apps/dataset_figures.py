@@ -28,7 +28,7 @@ import numpy as np
 from omegaconf import DictConfig
 
 from mnist1d import vectorised
-from mnist1d.apps.common import Report, positive
+from mnist1d.apps.common import Report, check_app, positive
 from mnist1d.config.compose import APPS_CONF, config_path
 from mnist1d.data import get_templates, load_dataset
 from mnist1d.dataset_config import DatasetConfig
@@ -226,6 +226,13 @@ RULES = (
 )
 
 
+def validate(cfg: DictConfig) -> None:
+    """Refuse a bad config before any work; the config's preflight runs this before Hydra creates the run
+    directory (mnist1d/preflight.py)."""
+    check_app(cfg, NAME)
+    refuse(RULES, cfg)
+
+
 def embed(name: str, data: dict[str, Any], cfg: DictConfig, knn_note: str) -> Embedded:
     """t-SNE of the first `tsne.points` training samples, and the kNN test accuracy in pixel space."""
     from sklearn.manifold import TSNE
@@ -245,7 +252,7 @@ def embed(name: str, data: dict[str, Any], cfg: DictConfig, knn_note: str) -> Em
 
 def run(cfg: DictConfig) -> dict:
     """All four figures and the pixel-space numbers, written into the run directory."""
-    refuse(RULES, cfg)
+    validate(cfg)
     report = Report(NAME, cfg)
     config = DatasetConfig.from_args(cfg.data)
     data = load_dataset(config, cfg.paths.cache_dir)

@@ -27,7 +27,7 @@ import torch.nn.functional as F
 from omegaconf import DictConfig
 from torch import Tensor, nn
 
-from mnist1d.apps.common import Report, dataset_tensors, positive
+from mnist1d.apps.common import Report, check_app, dataset_tensors, positive
 from mnist1d.apps.unroll import accuracy, split_params, unrolled_rmsprop, unrolled_sgd
 from mnist1d.config.compose import APPS_CONF, config_path
 from mnist1d.errors import reported_as_message
@@ -185,6 +185,13 @@ RULES = (
 )
 
 
+def validate(cfg: DictConfig) -> None:
+    """Refuse a bad config before any work; the config's preflight runs this before Hydra creates the run
+    directory (mnist1d/preflight.py)."""
+    check_app(cfg, NAME)
+    refuse(RULES, cfg)
+
+
 def classifier(cfg: DictConfig, activation: nn.Module, n_in: int) -> nn.Sequential:
     return noisy_mlp([n_in, cfg.hidden, 10], activation, cfg.hidden_noise)
 
@@ -340,7 +347,7 @@ def plot(
 
 def run(cfg: DictConfig) -> dict:
     """Metalearn, compare on held-out seeds, figure + JSON in the run directory."""
-    refuse(RULES, cfg)
+    validate(cfg)
     report = Report(NAME, cfg)
     data = dataset_tensors(cfg.data, cfg.paths.cache_dir)
     torch.manual_seed(cfg.seed)

@@ -16,12 +16,12 @@ import matplotlib
 import torch
 from omegaconf import DictConfig
 
-from mnist1d.apps.common import Report, dataset_tensors, positive
+from mnist1d.apps.common import Report, check_app, dataset_tensors, positive
 from mnist1d.apps.unroll import mlp, split_params, unrolled_sgd
 from mnist1d.config.compose import APPS_CONF, config_path
 from mnist1d.errors import reported_as_message
 from mnist1d.reports.common import published
-from mnist1d.rules import Rule, refuse
+from mnist1d.rules import Rule, is_int, refuse
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
@@ -39,8 +39,19 @@ RULES = (
     Rule(
         "initial_lrs", "a non-empty list of positive numbers", lambda v: len(v) > 0 and all(x > 0 for x in v)
     ),
-    Rule("sizes", "a list of input, hidden..., output widths", lambda v: len(v) >= 2),
+    Rule(
+        "sizes",
+        "a list of input, hidden..., output widths: at least 2 positive integers",
+        lambda v: len(v) >= 2 and all(is_int(width) and width > 0 for width in v),
+    ),
 )
+
+
+def validate(cfg: DictConfig) -> None:
+    """Refuse a bad config before any work; the config's preflight runs this before Hydra creates the run
+    directory (mnist1d/preflight.py)."""
+    check_app(cfg, NAME)
+    refuse(RULES, cfg)
 
 
 def metalearn(cfg: DictConfig, data: dict[str, torch.Tensor], initial_lr: float, report: Report) -> dict:
@@ -83,7 +94,7 @@ def plot(runs: list[dict], published: float) -> plt.Figure:
 
 def run(cfg: DictConfig) -> dict:
     """The experiment: every start of `cfg.initial_lrs`, figure + JSON in the run directory."""
-    refuse(RULES, cfg)
+    validate(cfg)
     report = Report(NAME, cfg)
     data = dataset_tensors(cfg.data, cfg.paths.cache_dir)
     runs = [metalearn(cfg, data, initial_lr, report) for initial_lr in cfg.initial_lrs]

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from hydra import compose, initialize_config_module
 from hydra.core.hydra_config import HydraConfig
-from omegaconf import DictConfig, open_dict
+from omegaconf import DictConfig, OmegaConf, open_dict
 
 import mnist1d
 from mnist1d.config import resolvers  # noqa: F401 - registers what the configs take from Python
@@ -76,3 +76,31 @@ def config_options(group: str, module: str = TRAIN_CONF) -> list[str]:
     """The options of a config group, e.g. every model (conf/train/model/*.yaml): the one list of them."""
     folder = resources.files(module).joinpath(group)
     return sorted(item.name.removesuffix(".yaml") for item in folder.iterdir() if item.name.endswith(".yaml"))
+
+
+def root_keys(module: str, name: str) -> set[str]:
+    """The top-level keys of root config `name` of the tree `module`: its own, one per config group of its
+    defaults list (the package each fills), and those that options of its `_global_` groups add (e.g.
+    `resume` of hparams_search=optuna). A composed config's other top-level keys came from the command line
+    (`+key=value`), and no component reads them."""
+    root = OmegaConf.load(resources.files(module).joinpath(f"{name}.yaml"))
+    entries = [
+        str(entry) if isinstance(entry, str) else next(iter(entry)) for entry in root.get("defaults", [])
+    ]
+    entries = [entry.removeprefix("override ").strip("/") for entry in entries]
+    packages = {entry.split("@")[-1].split("/")[0] for entry in entries}
+    keys = set(root) | packages | global_keys(module, [entry.split("@")[0] for entry in entries])
+    return keys - {"defaults", "hydra", "_self_"}
+
+
+def global_keys(module: str, groups: Sequence[str]) -> set[str]:
+    """The top-level keys that the options of `groups` set when they are `# @package _global_` configs."""
+    keys: set[str] = set()
+    for group in groups:
+        folder = resources.files(module).joinpath(group)
+        if not folder.is_dir():
+            continue
+        for option in folder.iterdir():
+            if option.name.endswith(".yaml") and option.read_text().startswith("# @package _global_"):
+                keys |= set(OmegaConf.load(option))
+    return keys

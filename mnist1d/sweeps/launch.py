@@ -27,6 +27,7 @@ from omegaconf import DictConfig, OmegaConf
 from mnist1d.atomic import write_json
 from mnist1d.errors import DiskFullError, reported_as_message
 from mnist1d.locks import SWEEP_LOCK, DirectoryLock
+from mnist1d.preflight import creatable_dir, make_dir
 from mnist1d.records import STATUS_OK
 from mnist1d.rules import Rule, refuse
 from mnist1d.sweeps.spec import (
@@ -48,7 +49,9 @@ log = logging.getLogger("sweep")
 # What the keys of conf/sweeps/sweep.yaml must be, checked before any job starts (see mnist1d/rules.py).
 SWEEP_RULES = (
     Rule("launcher", f"one of {LAUNCHERS}", lambda v: v in LAUNCHERS),
+    Rule("share_budgets", "true or false", lambda v: isinstance(v, bool)),
     Rule("wandb_report", f"one of {WANDB_REPORT_MODES}", lambda v: str(v).lower() in WANDB_REPORT_MODES),
+    Rule("dir", "null, or a directory that can be created", lambda v: v is None or creatable_dir(v)),
 )
 # The jobs' command: train.py's, through the package with this interpreter, so it works from any directory and
 # from an installed wheel (no train.py there) and never depends on where console scripts were put (PATH).
@@ -59,7 +62,7 @@ SWEEPS_DIR = Path("outputs/sweeps")
 def new_sweep_dir(requested: str | None, name: str) -> Path:
     """A directory no other sweep uses, even one started in the same microsecond."""
     base = Path(requested) if requested else SWEEPS_DIR / f"{datetime.now():%Y-%m-%d_%H-%M-%S-%f}_{name}"
-    base.parent.mkdir(parents=True, exist_ok=True)
+    make_dir(base.parent, "dir")
     for attempt in range(100):
         candidate = base.with_name(f"{base.name}-{attempt}") if attempt else base
         try:
@@ -67,6 +70,8 @@ def new_sweep_dir(requested: str | None, name: str) -> Path:
             return candidate.resolve()
         except FileExistsError:
             continue
+        except OSError as error:  # e.g. in /proc
+            raise ValueError(f"dir={base} is invalid: cannot create {candidate}: {error.strerror}") from None
     raise FileExistsError(f"dir={base}: it and 99 numbered variants already exist")
 
 

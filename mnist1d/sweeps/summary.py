@@ -32,6 +32,7 @@ CSV_COLUMNS = (
 RECORD_KEYS = ("status", "error", "final_acc", "best_acc", "final_test_acc", "parameters", "wall_time_s")
 RECORD_KEYS += ("steps_per_s", "history", "config")
 JOB_DIR = re.compile(r"^(?P<job>\d+)_(?P<model>.+)-(?P<steps>\d+)steps-seed(?P<seed>-?\d+)$")
+JOB_NUMBER = re.compile(r"^(?P<job>\d+)_")  # of any job directory, whatever its run's name
 
 
 def job_overrides(job_dir: Path) -> dict[str, str]:
@@ -45,9 +46,9 @@ def job_overrides(job_dir: Path) -> dict[str, str]:
 
 def run_row(sweep_dir: Path, job_dir: Path) -> dict[str, Any]:
     """The row of one job directory, from its results.json (or its name when the job left none)."""
-    named = JOB_DIR.match(job_dir.name)
+    named, numbered = JOB_DIR.match(job_dir.name), JOB_NUMBER.match(job_dir.name)
     where = job_dir.relative_to(sweep_dir).as_posix()
-    row = {"job": int(named["job"]) if named else None, "job_dir": where, "source_run": where}
+    row = {"job": int(numbered["job"]) if numbered else None, "job_dir": where, "source_run": where}
     row |= {"shared_budget": False, "overrides": job_overrides(job_dir)}
     record = read_run(job_dir)
     if record is None:
@@ -66,14 +67,19 @@ def unfinished(job_dir: Path) -> str:
     return "no results.json: the job did not finish"
 
 
+def as_int(value: str | None) -> int | str | None:
+    """A grid value as the integer it spells, or as given when it spells none (a job refused for it)."""
+    return int(value) if value and value.lstrip("-").isdigit() else value
+
+
 def missing_row(job: int, values: dict[str, str]) -> dict[str, Any]:
     """A job of the sweep that has not started (no directory yet)."""
     steps, seed = values.get(STEPS_AXIS), values.get("seed")
     return dict.fromkeys(CSV_COLUMNS) | {
         "job": job,
         "model": values.get("model"),
-        "steps": int(steps) if steps else None,
-        "seed": int(seed) if seed else None,
+        "steps": as_int(steps),
+        "seed": as_int(seed),
         "status": STATUS_MISSING,
         "error": "not run yet",
         "shared_budget": False,

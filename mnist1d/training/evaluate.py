@@ -29,7 +29,7 @@ from mnist1d.training.engine import StepPlan, eval_part
 from mnist1d.training.eval_norm import EVAL_NORMS
 from mnist1d.training.outputs import closing_lines, save_confusion_figure
 from mnist1d.training.quiet import silence_harmless_messages
-from mnist1d.training.validation import readable_checkpoint
+from mnist1d.training.validation import RUN_RULES, config_problems, readable_checkpoint, unnamed
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +44,18 @@ RULES = (
         lambda v: isinstance(v, Sequence) and not isinstance(v, str) and all(isinstance(x, str) for x in v),
     ),
 )
+
+
+def validate(cfg: DictConfig) -> None:
+    """Raise `ConfigError` listing every problem of an eval config, before anything is loaded or written (the
+    preflight runs this before Hydra creates the run directory, whose name is read from the checkpoint's
+    path: so the checkpoint is checked first)."""
+    found = problems(RULES, cfg)
+    if not found:
+        found = problems(RUN_RULES, cfg)
+        found += unnamed(config_problems(cfg, "eval"), found)
+    if found:
+        raise ConfigError(found)
 
 
 def model_name(net_config: dict[str, Any]) -> str:
@@ -63,9 +75,7 @@ def evaluate(cfg: DictConfig) -> float:
     """Score `cfg.ckpt_path` on the test split of `cfg.data`; writes results.json; returns the accuracy."""
     started = time.perf_counter()
     silence_harmless_messages()
-    found = problems(RULES, cfg)
-    if found:
-        raise ConfigError(found)
+    validate(cfg)
     if cfg.get("num_threads"):
         torch.set_num_threads(cfg.num_threads)
     pl.seed_everything(cfg.seed, verbose=False)

@@ -118,14 +118,16 @@ def remove_partial_writes(output_dir: Path) -> None:
 
 
 def failure_record(cfg: DictConfig, error: Exception) -> TrainRecord:
-    """The results.json of a job that failed before training started."""
+    """The results.json of a job that failed before training started; its fields come from the plain config,
+    so a refused value of any type (`seed=[]`) is recorded as given."""
+    config = resolved_or_raw(cfg)
     return TrainRecord(
-        model=cfg.model_name,
-        seed=cfg.seed,
-        max_steps=cfg.trainer.max_steps,
+        model=config.get("model_name"),
+        seed=config.get("seed"),
+        max_steps=(config.get("trainer") or {}).get("max_steps"),
         status=STATUS_FAILED,
         error=f"{type(error).__name__}: {error}",
-        config=resolved_or_raw(cfg),
+        config=config,
     )
 
 

@@ -1,5 +1,6 @@
 """`python -m mnist1d.apps.human`: the fixed stratified test, answers saved after every question and resumed
-after a killed server, refused bad requests and paths, one server per directory, and a model-like
+after a killed server, refused bad requests and paths, requests only from its own page, slow clients cut
+off, damaged or crafted files refused in one line, one server per directory, and a model-like
 results.json."""
 
 from __future__ import annotations
@@ -9,9 +10,11 @@ import json
 import os
 import re
 import signal
+import socket
 import subprocess
 import sys
 import threading
+import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -21,12 +24,13 @@ from typing import Any
 import numpy as np
 import pytest
 
-from mnist1d.apps.human import app
+from mnist1d.apps.human import app, server
 from mnist1d.apps.human.api import BenchmarkApi
 from mnist1d.apps.human.quiz import ANSWERS_FILE, HumanInputError, stratified_questions
-from mnist1d.apps.human.server import BenchmarkServer, DirectoryLock
+from mnist1d.apps.human.server import TOKEN_HEADER, BenchmarkServer, DirectoryLock, page_token
 from mnist1d.data import load_dataset
 from mnist1d.dataset_config import DatasetConfig
+from mnist1d.errors import FULL_ERROR_HINT
 from mnist1d.sweeps.summary import run_row
 from tests.helpers import ROOT, compose_app
 
@@ -56,11 +60,14 @@ class Page:
 
 
 def request(url: str, path: str, body: Any = None, raw: bytes | None = None) -> tuple[int, Any]:
-    """(status, decoded JSON or bytes) of a GET, or of a POST when a body is given."""
+    """(status, decoded JSON or bytes) of a GET, or of a POST when a body is given: as the page sends them,
+    with its session token."""
     data = raw if raw is not None else None if body is None else json.dumps(body).encode()
-    req = urllib.request.Request(
-        url + path.lstrip("/"), data=data, headers={"Content-Type": "application/json"}
-    )
+    headers = {"Content-Type": "application/json"}
+    if data is not None:
+        with urllib.request.urlopen(url, timeout=30) as page:
+            headers[TOKEN_HEADER] = page_token(page.read())
+    req = urllib.request.Request(url + path.lstrip("/"), data=data, headers=headers)
     try:
         with urllib.request.urlopen(req, timeout=30) as response:
             status, payload, kind = response.status, response.read(), response.headers["Content-Type"]
@@ -118,11 +125,15 @@ def test_bad_requests_are_refused_and_change_nothing(page):
     for digit in ("a", 10, -1, True, 3.0, None):
         status, body = answer(url, 0, digit)
         assert status == 400 and "answer=" in body["error"] and "0-9" in body["error"]
+    for question in (0.0, True, "0", None, [0]):  # 0.0 is refused like an answer of 3.0
+        status, body = answer(url, question, 3)
+        assert status == 400 and f"question={question!r} is invalid" in body["error"]
     assert answer(url, 1, 3)[0] == 400  # not the next question
     assert request(url, "api/answer", raw=b"{not json")[0] == 400
     assert request(url, "api/answer", raw=b"[1, 2]")[0] == 400
     connection = http.client.HTTPConnection(*page.server.server_address[:2], timeout=30)
-    connection.request("POST", "/api/answer", body=b"{}", headers={"Content-Length": "lots"})
+    headers = {"Content-Length": "lots", "Content-Type": "application/json", TOKEN_HEADER: page.server.token}
+    connection.request("POST", "/api/answer", body=b"{}", headers=headers)
     assert connection.getresponse().status == 400
     assert not saved(page.out)
     status, body = request(url, "api/question/20")
@@ -136,6 +147,130 @@ def test_bad_requests_are_refused_and_change_nothing(page):
     assert request(url, "api/result")[0] == 409
     status, body = request(url, "api/question/0")
     assert status == 200 and "label" not in body and len(body["x"]) == 40
+
+
+def send(page: Page, method: str, path: str, headers: dict[str, str | None], body: bytes = b"") -> int:
+    """The status of a request with exactly these headers (None: left out), as any client could send it."""
+    connection = http.client.HTTPConnection(*page.server.server_address[:2], timeout=30)
+    connection.putrequest(method, path, skip_host=True, skip_accept_encoding=True)
+    for name, value in headers.items():
+        for one in value if isinstance(value, list) else [value]:
+            if one is not None:
+                connection.putheader(name, one)
+    connection.putheader("Content-Length", str(len(body)))
+    connection.endheaders(body)
+    response = connection.getresponse()
+    response.read()
+    return response.status
+
+
+def own_headers(page: Page) -> dict[str, Any]:
+    """What the page's own answer carries."""
+    authority = page.server.authority
+    return {
+        "Host": authority,
+        "Origin": f"http://{authority}",
+        "Content-Type": "application/json",
+        TOKEN_HEADER: page.server.token,
+    }
+
+
+# What another site, or a script that did not load the page, would send instead (of the page's own
+# headers, at the server's port); None leaves a header out.
+ATTACKS: dict[str, Any] = {
+    "a cross-site form: text/plain, another Host, no token": lambda port: {
+        "Host": "evil.example",
+        "Origin": "http://evil.example",
+        "Content-Type": "text/plain",
+        TOKEN_HEADER: None,
+    },
+    "a rebound name (DNS rebinding)": lambda port: {
+        "Host": f"evil.example:{port}",
+        "Origin": f"http://evil.example:{port}",
+    },
+    "another port": lambda port: {"Host": "127.0.0.1:1"},
+    "localhost instead of the address": lambda port: {"Host": f"localhost:{port}", "Origin": None},
+    "two Host headers": lambda port: {"Host": [f"127.0.0.1:{port}", "evil.example"]},
+    "no Host": lambda port: {"Host": None},
+    "another Origin": lambda port: {"Origin": "http://evil.example"},
+    "Origin null (a sandboxed page)": lambda port: {"Origin": "null"},
+    "text/plain from the page": lambda port: {"Content-Type": "text/plain"},
+    "no Content-Type": lambda port: {"Content-Type": None},
+    "form-encoded": lambda port: {"Content-Type": "application/x-www-form-urlencoded"},
+    "no token": lambda port: {TOKEN_HEADER: None},
+    "another session's token": lambda port: {TOKEN_HEADER: "x" * 43},
+}
+
+
+@pytest.mark.parametrize("attack", ATTACKS)
+def test_only_the_page_itself_may_answer(page, attack):
+    headers = own_headers(page) | ATTACKS[attack](page.server.server_address[1])
+    body = json.dumps({"question": 0, "answer": page.labels()[0]}).encode()
+    assert send(page, "POST", "/api/answer", headers, body) == 403
+    assert not saved(page.out)
+    assert send(page, "POST", "/api/answer", own_headers(page), body) == 200  # the page's own answer
+    assert len(saved(page.out)) == 1
+
+
+@pytest.mark.parametrize("path", ["/", "/api/question/0", "/api/info", "/app.js"])
+def test_another_host_or_origin_reads_nothing(page, path):
+    """A page of another site that rebinds its name to 127.0.0.1 may not read the questions or the page
+    (whose token it would need to answer)."""
+    headers = own_headers(page)
+    rebound = {"Host": f"evil.example:{page.server.server_address[1]}", "Origin": None}
+    assert send(page, "GET", path, headers | rebound) == 403
+    assert send(page, "GET", path, headers | {"Origin": "http://evil.example"}) == 403
+    assert send(page, "GET", path, {"Host": headers["Host"]}) == 200  # a browser's own GET sends no Origin
+
+
+def test_the_page_carries_the_session_token(page):
+    status, html = request(page.server.url, "/")
+    assert status == 200 and page_token(html) == page.server.token and len(page.server.token) >= 40
+    assert BenchmarkServer(page.api, 0).token != page.server.token  # a new one per server
+
+
+@pytest.mark.parametrize(
+    "sent",
+    [
+        b"",  # connects and says nothing
+        b"GET /api/state HTTP/1.1\r\nHost: HOST",  # stops in the headers
+        b"POST /api/answer HTTP/1.1\r\nHost: HOST\r\nContent-Type: application/json\r\n"
+        b"X-Session-Token: TOKEN\r\nContent-Length: 100\r\n\r\n{",  # announces a body, never sends it
+    ],
+    ids=["silent", "headers cut short", "body announced, never sent"],
+)
+def test_a_silent_client_is_disconnected_and_changes_nothing(page, monkeypatch, sent):
+    monkeypatch.setattr(server, "REQUEST_SECONDS", 0.5)
+    with socket.create_connection(page.server.server_address[:2], timeout=30) as client:
+        client.sendall(
+            sent.replace(b"HOST", page.server.authority.encode()).replace(
+                b"TOKEN", page.server.token.encode()
+            )
+        )
+        started = time.monotonic()
+        assert request(page.server.url, "api/state")[0] == 200  # others are served meanwhile
+        assert client.recv(1024) == b""  # the server closed the connection
+        assert time.monotonic() - started < 10
+    assert not saved(page.out)
+
+
+def test_a_slow_client_is_disconnected_too(page, monkeypatch):
+    """A byte every 0.1 s never leaves any read waiting long: the whole request has a deadline."""
+    monkeypatch.setattr(server, "REQUEST_SECONDS", 1.0)
+    started = time.monotonic()
+    with socket.create_connection(page.server.server_address[:2], timeout=30) as client:
+        client.sendall(f"GET /api/state HTTP/1.1\r\nHost: {page.server.authority}\r\nX-Slow: ".encode())
+        client.settimeout(0.1)
+        closed = False
+        while not closed and time.monotonic() - started < 10:
+            try:
+                client.sendall(b"a")
+                closed = client.recv(1024) == b""
+            except TimeoutError:
+                continue
+            except (BrokenPipeError, ConnectionResetError):
+                closed = True
+    assert closed and time.monotonic() - started < 5
 
 
 def test_practice_sees_labelled_training_samples(page):
@@ -258,9 +393,167 @@ def test_the_shuffled_variant_has_its_own_test_and_no_templates(tmp_path, cache_
 )
 def test_bad_settings_are_refused_before_any_work(tmp_path, cache_dir, override, field):
     cfg = compose_app("human", [override], tmp_path / "bad", cache_dir)
-    with pytest.raises(HumanInputError, match=re.escape(field)):
+    with pytest.raises(ValueError, match=re.escape(field)):  # HumanInputError, or what every app refuses
         app.run(cfg)
     assert not (tmp_path / "bad").exists()
+
+
+def set_in(record: dict[str, Any], path: str, value: Any) -> None:
+    """Set `a.b.0.c`-style `path` of a JSON record (list indices as numbers); `DELETE` removes it."""
+    *parents, last = [int(part) if part.isdigit() else part for part in path.split(".")]
+    for part in parents:
+        record = record[part]
+    if value is DELETE:
+        del record[last]
+    else:
+        record[last] = value
+
+
+DELETE = object()
+# answers.json as resume= finds it, after 3 answers: damaged (bytes), or crafted (path -> value), and the
+# words of its one-line refusal.
+DAMAGED: dict[str, tuple[Any, str]] = {
+    "not JSON": (b"{oops", "is not JSON"),
+    "empty": (b"", "is not JSON"),
+    "not UTF-8": (b"\xff\x00\xfe garbage", "is not JSON"),
+    "nested too deep": (b"[" * 100_000 + b"]" * 100_000, "is not JSON"),
+    "larger than 16 MiB": ("sparse", "is larger than 16 MiB"),
+    "a directory": ("directory", "cannot be read (Is a directory)"),
+    "a list": (b"[1, 2]", "the file=[1, 2] is invalid: must be an object"),
+    "no format": ({"format": DELETE}, "format is missing: must be 1"),
+    "another format": ({"format": 2}, "format=2 is invalid: must be 1"),
+    "a key it never writes": ({"extra": 1}, "the file has unknown keys ['extra']"),
+    "no config": ({"config": DELETE}, "config is missing"),
+    "config not an object": ({"config": "x"}, "config='x' is invalid"),
+    "a generator argument missing": ({"config.data.shuffle_seq": DELETE}, "config.data={"),
+    "a bad generator argument": ({"config.data.num_samples": "many"}, "num_samples='many' is invalid"),
+    "n_questions a string": ({"config.n_questions": "3"}, "config.n_questions='3' is invalid"),
+    "a fractional seed": ({"config.seed": 0.5}, "config.seed=0.5 is invalid"),
+    "an infinite seed": ({"config.seed": float("inf")}, "config.seed=inf is invalid"),
+    "a name with a path": ({"config.name": "../x"}, "config.name='../x' is invalid"),
+    "no questions": ({"questions": DELETE}, "questions is missing"),
+    "questions not a list": ({"questions": "abc"}, "questions='abc' is invalid"),
+    "fewer questions than n_questions": (
+        {"config.n_questions": 21},
+        "20 questions and 3 answers are invalid",
+    ),
+    "answers an object": ({"answers": {"a": 1}}, "answers={'a': 1} is invalid: must be a list"),
+    "an answer not a digit": ({"answers.0.answer": 99}, "answers[0].answer=99 is invalid: must be a digit"),
+    "an answer as 3.0": ({"answers.0.answer": 3.0}, "answers[0].answer=3.0 is invalid"),
+    "an answer missing": ({"answers.0.answer": DELETE}, "answers[0].answer is missing"),
+    "an answer not an object": ({"answers.0": 5}, "answers[0]=5 is invalid: must be an object"),
+    "an answer for another sample": ({"answers.0.sample_index": -3}, "answers[0].sample_index=-3 is invalid"),
+    "answers out of order": ({"answers.1.question": 2}, "answers[1].question=2 is invalid: must be 1"),
+    "a question as 1.0": ({"answers.1.question": 1.0}, "answers[1].question=1.0 is invalid"),
+    "a response time that is not a number": ({"answers.0.response_time_s": "fast"}, "response_time_s='fast'"),
+    "a NaN response time": ({"answers.0.response_time_s": float("nan")}, "response_time_s=nan"),
+    "a start that is not a time": ({"started_at": "yesterday"}, "started_at='yesterday' is invalid"),
+    "finished before the last answer": ({"finished_at": "2024-01-01T00:00:00"}, "finished_at='2024-01-01"),
+    "another test's questions": ({"questions.19": 999}, "its questions differ from those its settings draw"),
+}
+
+
+@pytest.mark.parametrize("damage", DAMAGED)
+def test_a_damaged_or_crafted_answers_json_is_refused_in_one_line(page, tmp_path, cache_dir, damage):
+    labels = page.labels()
+    for question in range(3):
+        assert answer(page.server.url, question, labels[question])[0] == 200
+    directory = tmp_path / "damaged"
+    directory.mkdir()
+    path = directory / ANSWERS_FILE
+    change, words = DAMAGED[damage]
+    if isinstance(change, dict):
+        record = json.loads((page.out / ANSWERS_FILE).read_text())
+        for key, value in change.items():
+            set_in(record, key, value)
+        path.write_text(json.dumps(record))  # NaN and Infinity as Python's json writes them
+    elif change == "sparse":
+        with path.open("wb") as file:
+            file.truncate(17 * 2**20)
+    elif change == "directory":
+        path.mkdir()
+    else:
+        path.write_bytes(change)
+    before = sorted((p, p.stat().st_mtime_ns) for p in directory.rglob("*"))
+    cfg = compose_app("human", [f"resume={directory}"], tmp_path / "unused", cache_dir)
+    with pytest.raises(HumanInputError) as refused:
+        app.validate(cfg)  # what the preflight runs before Hydra creates a directory
+        app.open_session(cfg, directory)  # only its questions against the drawn ones need the data
+    message = str(refused.value)
+    assert message.startswith(f"resume={directory} is invalid: ") and words in message, message
+    assert "\n" not in message and len(message) < 400
+    assert sorted((p, p.stat().st_mtime_ns) for p in directory.rglob("*")) == before
+    assert not (tmp_path / "unused").exists()
+
+
+@pytest.mark.parametrize(
+    ("change", "words"),
+    [
+        ({"model": "cnn"}, "model='cnn' is invalid: must be 'human', a finished test of this app"),
+        (
+            {"per_class_acc": [0.5] * 3},
+            "per_class_acc=[0.5, 0.5, 0.5] is invalid: must be a fraction or null",
+        ),
+        ({"final_test_acc": 95.0}, "final_test_acc=95.0 is invalid: must be a fraction in [0, 1]"),
+        ({"name": "../x"}, "name='../x' is invalid"),
+        ({"accuracy_ci": None}, "accuracy_ci.level is missing"),
+    ],
+)
+def test_compare_refuses_a_results_json_that_is_no_finished_test(page, tmp_path, cache_dir, change, words):
+    for question, label in enumerate(page.labels()):
+        answer(page.server.url, question, label)
+    results = json.loads((page.out / "results.json").read_text()) | change
+    crafted = tmp_path / "crafted"
+    crafted.mkdir()
+    (crafted / "results.json").write_text(json.dumps(results))
+    cfg = compose_app("human", [f"compare={crafted}"], crafted / "comparison", cache_dir)
+    with pytest.raises(HumanInputError) as refused:
+        app.validate(cfg)
+    assert str(refused.value).startswith(f"compare={crafted} is invalid: its results.json is not a finished")
+    assert words in str(refused.value) and sorted(crafted.iterdir()) == [crafted / "results.json"]
+
+
+def tree(root: Path) -> dict[str, bytes | None]:
+    """Every path under `root` with its content (None for a directory)."""
+    return {str(p.relative_to(root)): None if p.is_dir() else p.read_bytes() for p in sorted(root.rglob("*"))}
+
+
+def test_name_resume_and_compare_are_checked_before_hydra_creates_a_directory(page, tmp_path):
+    """Run from a working directory holding a training run: a name that climbs into it, resuming it or
+    comparing it as if it were a test, and resuming a crafted test, each end with one line and exit 1,
+    and nothing under the working directory is created or changed (Hydra used to write `.hydra/` first)."""
+    work = tmp_path / "work"
+    victim = work / "outputs" / "runs" / "victim"
+    (victim / ".hydra").mkdir(parents=True)
+    (victim / ".hydra" / "config.yaml").write_text("model: cnn\n")
+    (victim / "results.json").write_text(json.dumps({"model": "cnn", "status": "ok"}))
+    crafted = work / "crafted"
+    crafted.mkdir()
+    record = json.loads((page.out / ANSWERS_FILE).read_text()) | {"answers": {"a": 1}}
+    (crafted / ANSWERS_FILE).write_text(json.dumps(record))
+    refusals = {
+        "name=../../../runs/victim": "name='../../../runs/victim' is invalid: must be 1-64 letters",
+        "resume=outputs/runs/victim": "resume=outputs/runs/victim is invalid: its answers.json does not",
+        "compare=outputs/runs/victim": "compare=outputs/runs/victim is invalid: its results.json is not a "
+        "finished test of this app (model='cnn' is invalid",
+        "resume=crafted": "resume=crafted is invalid: its answers.json is not a test this app saved "
+        "(answers={'a': 1} is invalid: must be a list of answers)",
+    }
+    before = tree(work)
+    environment = {key: value for key, value in os.environ.items() if key != "HYDRA_FULL_ERROR"}
+    running = {
+        override: subprocess.Popen(
+            [sys.executable, "-m", "mnist1d.apps.human", override], cwd=work, env=environment,
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        )
+        for override in refusals
+    }  # fmt: skip
+    for override, process in running.items():
+        out, err = process.communicate(timeout=120)
+        assert process.returncode == 1, err
+        assert err.startswith(refusals[override]) and err.count("\n") == 3, err
+        assert err.endswith(f"\n\n{FULL_ERROR_HINT}\n") and "Traceback" not in out + err
+    assert tree(work) == before
 
 
 def command(out: Path, cache_dir: Path, *overrides: str) -> list[str]:
@@ -293,15 +586,17 @@ def test_a_killed_server_loses_nothing_and_a_second_one_is_refused(tmp_path, cac
     first = start(out, cache_dir, "n_questions=10", "name=killed")
     try:
         url = url_of(first)
+        served_config = (out / ".hydra" / "config.yaml").read_text()
         labels = [int(load_dataset(DatasetConfig(), cache_dir)["y_test"][i]) for i in saved_questions(out)]
         for question in range(3):
             assert answer(url, question, labels[question])[0] == 200
         second = subprocess.run(
             command(out, cache_dir, f"resume={out}"), cwd=ROOT, capture_output=True, text=True
         )
-        # its run directory too: refused before Hydra writes there (the server's own lock has its own test)
+        # its run directory: refused before Hydra writes there (the server's own lock has its own test)
         assert second.returncode == 1 and f"{out} is in use by pid {first.pid} " in second.stderr
         assert "Traceback" not in second.stderr + second.stdout
+        assert (out / ".hydra" / "config.yaml").read_text() == served_config  # the second wrote nothing
     finally:
         first.send_signal(signal.SIGKILL)
         first.wait()

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 import torch
 
-from mnist1d.errors import DiskFullError
+from mnist1d.errors import ConfigError, DiskFullError
 from mnist1d.records import TrainRecord
 from mnist1d.training.fit import fit, write_results
 from mnist1d.training.job import run_job
@@ -166,6 +166,18 @@ def test_sigterm_on_a_full_disk_keeps_the_earlier_checkpoint_and_resumes_from_it
     run_job(make_cfg(*RESUMABLE, "skip_completed=true"))
     resumed = read_results(run_dir)
     assert resumed["config"]["ckpt_path"] == str(last) and same_metrics(resumed, uninterrupted)
+
+
+@pytest.mark.parametrize("override", ["seed=[]", "seed={a: 1}", "trainer.max_steps=[5]", "model_name=[x]"])
+def test_a_refused_job_records_its_error_whatever_the_type_of_the_value(make_cfg, tmp_path, override):
+    """The failure record of a multirun job holds the refused value as given (a list used to make the
+    record itself fail to serialise, replacing the message with a JSON error)."""
+    with pytest.raises(ConfigError) as refused:
+        run_job(make_cfg("model=logistic", override))
+    record = read_results(tmp_path / "run")
+    key, _ = override.split("=", 1)
+    assert record["status"] == "failed" and record["error"] == f"ConfigError: {refused.value}"
+    assert record["config"][key.split(".")[0]] is not None
 
 
 def test_resume_refuses_a_checkpoint_that_names_code_and_touches_nothing(make_cfg, tmp_path):

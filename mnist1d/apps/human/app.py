@@ -2,28 +2,30 @@
 either serve a test (new, or `resume=`) until Ctrl-C, or write the comparison of a finished one (`compare=`).
 
 The results directory is Hydra's run directory, `outputs/human/<time>_<name>/`; `resume=<dir>` makes it
-that directory again and `compare=<dir>` writes into `<dir>/comparison/` (resolver `human_run_dir`).
+that directory again and `compare=<dir>` writes into `<dir>/comparison/` (resolver `human_run_dir`). So
+`validate` runs before Hydra creates that directory (the config's preflight callback, mnist1d/preflight.py):
+a name that is not a plain name, or a `resume=` / `compare=` directory that holds no test of this app, is
+refused before anything is written.
 """
 
 from __future__ import annotations
 
-import re
 import webbrowser
 from pathlib import Path
 from typing import Any
 
 from omegaconf import DictConfig, ListConfig, OmegaConf
 
+from mnist1d.apps.common import check_app
 from mnist1d.apps.human.api import BenchmarkApi
-from mnist1d.apps.human.quiz import HumanInputError, Session, stratified_questions
-from mnist1d.apps.human.server import BenchmarkServer, DirectoryLock
+from mnist1d.apps.human.quiz import NAME_ALLOWED, HumanInputError, Session, is_name, stratified_questions
+from mnist1d.apps.human.scoring import read_person
+from mnist1d.apps.human.server import BenchmarkServer, DirectoryLock, check_port
 from mnist1d.data import load_dataset
 from mnist1d.dataset_config import DatasetConfig
-from mnist1d.records import HumanRecord, read_run
 from mnist1d.reports.human import run_results, write_comparison
 from mnist1d.rules import Rule, Together, is_int, refuse
 
-NAME = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 COMPARISON_DIR = "comparison"
 
 
@@ -49,9 +51,7 @@ def results_directory(value: Any) -> bool:
 
 # What the settings must be, checked before any work (see mnist1d/rules.py).
 RULES = (
-    Rule(
-        "name", "1-64 letters, digits, '.', '_' or '-'", lambda v: isinstance(v, str) and bool(NAME.match(v))
-    ),
+    Rule("name", NAME_ALLOWED, is_name),
     Rule("n_questions", "a positive integer", lambda v: is_int(v) and v >= 1),
     Rule("seed", "an integer >= 0", lambda v: is_int(v) and v >= 0),
     Rule("port", "0 (a free port) or 1-65535", lambda v: is_int(v) and 0 <= v <= 65535),
@@ -75,14 +75,19 @@ RULES = (
 
 def validate(cfg: DictConfig) -> None:
     """Refuse bad settings before any work, naming the field, its value and what is allowed."""
+    check_app(cfg, "human")
     refuse(RULES, cfg, error=HumanInputError)
+    if cfg.compare is None:
+        check_port(cfg.port)
+    if cfg.resume is not None:
+        Session.resume(Path(str(cfg.resume)))  # a test this app saved, or one line saying what is wrong
+    if cfg.compare is not None:
+        read_person(Path(str(cfg.compare)))
 
 
 def compare(cfg: DictConfig) -> list[Path]:
     """Write the comparison of the finished test in `cfg.compare` with the finished runs of `cfg.runs`."""
-    person = read_run(Path(cfg.compare))
-    if not isinstance(person, HumanRecord):
-        raise HumanInputError(f"compare={cfg.compare!r} is invalid: it holds no finished test (results.json)")
+    person = read_person(Path(str(cfg.compare)))
     runs = [results for path in run_paths(cfg.runs) for results in run_results(path)]
     return write_comparison(Path(cfg.paths.output_dir), person, runs)
 

@@ -3,14 +3,26 @@
 Routes are a fixed table: the three page files (package data), the JSON API and the finished test's figure.
 Any other path, `..` and encoded variants included, is a 404, so no file outside the page and that one
 figure can be served. `DirectoryLock` keeps a second server off a results directory that one already uses.
+
+Only the page itself may talk to the server (`refusal`): every request must name the server's own address
+and port as its `Host` (a page on another site that rebinds its name to 127.0.0.1 names its own) and, when
+the browser sends an `Origin`, come from the server's own page; an answer must be JSON and carry the
+session's token, which only the page served here knows (other sites cannot read it). A client gets
+`REQUEST_SECONDS` for its whole request: a slow or silent one is disconnected.
 """
 
 from __future__ import annotations
 
+import hmac
+import io
 import json
 import logging
 import os
 import re
+import secrets
+import socket
+import time
+from email.message import Message
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from importlib.resources import files
@@ -28,14 +40,79 @@ log = logging.getLogger(__name__)
 HOST = "127.0.0.1"  # never another interface: the page is for the person at this machine
 LOCK_FILE = "server.lock"
 HOLDER_FILE = "server.holder"
+PAGE = "index.html"
 STATIC = {
-    "/": ("index.html", "text/html"),
+    "/": (PAGE, "text/html"),
     "/app.js": ("app.js", "text/javascript"),
     "/style.css": ("style.css", "text/css"),
 }
 FIGURE = f"/results/{PERSON_STEM}.png"  # the finished test's figure, the one file served from the results
 MAX_BODY = 4096
 NUMBERED = re.compile(r"^/api/(question|practice)/(-?\d+)$")
+TOKEN_HEADER = "X-Session-Token"  # what app.js sends with every answer
+TOKEN_PLACEHOLDER = b"SESSION_TOKEN"  # in the page, replaced by the session's token when it is served
+TOKEN_META = re.compile(rb'<meta name="session-token" content="([^"]*)">')
+REQUEST_SECONDS = 10.0  # a client's whole request (request line, headers and body) must arrive within this
+
+
+def refusal(headers: Message, method: str, authority: str, token: str) -> str | None:
+    """Why the server refuses a request that does not come from its own page (None: it does not).
+
+    `authority` is `127.0.0.1:<port>`, the only `Host` the page's requests carry.
+    """
+    hosts = headers.get_all("Host", [])
+    if hosts != [authority]:
+        return f"Host {', '.join(hosts) or '(none)'} is refused: this server answers only Host {authority}"
+    origin = headers.get("Origin")
+    if origin is not None and origin != f"http://{authority}":
+        return f"Origin {origin} is refused: only the page http://{authority}/ may use this server"
+    if method == "GET":
+        return None
+    if headers.get_content_type() != "application/json":  # a missing one reads as text/plain
+        return f"Content-Type {headers.get('Content-Type')} is refused: an answer must be application/json"
+    if not hmac.compare_digest(headers.get(TOKEN_HEADER, "").encode(), token.encode()):
+        return f"{TOKEN_HEADER} is missing or wrong: answer from the page this server serves (reload it)"
+    return None
+
+
+def check_port(port: int) -> None:
+    """Refuse a port the server could not listen on (in use, or privileged), before anything is written."""
+    if port == 0:
+        return
+    with socket.socket() as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the server does
+        try:
+            probe.bind((HOST, port))
+        except OSError as error:
+            raise HumanInputError(f"port={port} is invalid: cannot listen there ({error.strerror})") from None
+
+
+def page_token(page: bytes) -> str:
+    """The session's token in the page this server served: what app.js sends, and what a script that
+    answers through the API (scripts/scripted_person.py) reads first."""
+    found = TOKEN_META.search(page)
+    if found is None:
+        raise ValueError("the page carries no session token: is this the human benchmark's page?")
+    return found[1].decode()
+
+
+class DeadlineReader(io.RawIOBase):
+    """A socket's bytes, read no later than `seconds` from now: a slow client is cut off like a silent one
+    (each read waits only for what is left of the time, then raises TimeoutError)."""
+
+    def __init__(self, connection: socket.socket, seconds: float) -> None:
+        self.connection = connection
+        self.deadline = time.monotonic() + seconds
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        left = self.deadline - time.monotonic()
+        if left <= 0:
+            raise TimeoutError("the client did not send its request in time")
+        self.connection.settimeout(left)
+        return self.connection.recv_into(buffer)
 
 
 class DirectoryLock:
@@ -67,12 +144,32 @@ class DirectoryLock:
 
 class Handler(BaseHTTPRequestHandler):
     server: BenchmarkServer
+    timeout = REQUEST_SECONDS  # also bounds each write to a client that does not read
+
+    def setup(self) -> None:
+        super().setup()
+        self.rfile = io.BufferedReader(DeadlineReader(self.connection, REQUEST_SECONDS))
+
+    def parse_request(self) -> bool:
+        """The standard parsing, then `refusal`: a refused request gets a 403 and nothing else."""
+        if not super().parse_request():
+            return False
+        server = self.server
+        refused = refusal(self.headers, self.command, server.authority, server.token)
+        if refused:
+            log.warning("refused %s %s: %s", self.command, self.path, refused)
+            self.reply(error(HTTPStatus.FORBIDDEN, refused))
+            return False
+        return True
 
     def do_GET(self) -> None:
         url = urlsplit(self.path)
         if url.path in STATIC:
             name, kind = STATIC[url.path]
-            self.send(HTTPStatus.OK, files(__package__).joinpath("static", name).read_bytes(), kind)
+            body = files(__package__).joinpath("static", name).read_bytes()
+            if name == PAGE:
+                body = body.replace(TOKEN_PLACEHOLDER, self.server.token.encode())
+            self.send(HTTPStatus.OK, body, kind)
         elif url.path == FIGURE and (path := self.server.api.figure_path()):
             self.send(HTTPStatus.OK, path.read_bytes(), "image/png")
         elif url.path.startswith("/api/"):
@@ -140,7 +237,12 @@ class BenchmarkServer(ThreadingHTTPServer):
     def __init__(self, api: BenchmarkApi, port: int) -> None:
         super().__init__((HOST, port), Handler)
         self.api = api
+        self.token = secrets.token_urlsafe(32)  # this session's: known only to the page served here
+
+    @property
+    def authority(self) -> str:
+        return f"{HOST}:{self.server_address[1]}"
 
     @property
     def url(self) -> str:
-        return f"http://{HOST}:{self.server_address[1]}/"
+        return f"http://{self.authority}/"

@@ -32,10 +32,18 @@ from __future__ import annotations
 
 from mnist1d.training.engine.cuda_graphs import CudaGraphs
 from mnist1d.training.engine.lightning_internals import cheap_cuda_check, check
-from mnist1d.training.engine.plan import TRAINER_RULES, StepPlan, eval_part, make_plan, trainer_arguments
+from mnist1d.training.engine.plan import (
+    MAX_STEPS,
+    TRAINER_RULES,
+    StepPlan,
+    eval_part,
+    make_plan,
+    trainer_arguments,
+)
 from mnist1d.training.engine.progress import StepProgressBar
 
 __all__ = [
+    "MAX_STEPS",
     "TRAINER_RULES",
     "CudaGraphs",
     "StepPlan",

@@ -4,6 +4,8 @@
 
 const $ = (id) => document.getElementById(id);
 const PAGE = 12;
+// The server accepts answers only with this session's token, which it writes into the page it serves.
+const TOKEN = document.querySelector('meta[name="session-token"]').content;
 let info = null;
 let phase = "practice";
 const practice = { sample: null, right: 0, total: 0 };
@@ -162,7 +164,7 @@ async function answerTest(digit) {
   try {
     await api("/api/answer", {
       method: "POST",
-      headers: { "Content-Type": "application/json" },
+      headers: { "Content-Type": "application/json", "X-Session-Token": TOKEN },
       body: JSON.stringify(body),
     });
   } catch (err) {
