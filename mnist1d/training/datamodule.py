@@ -11,7 +11,7 @@ import pytorch_lightning as pl
 import torch
 
 from mnist1d.data import load_dataset
-from mnist1d.dataset_config import NUM_CLASSES, DatasetConfig
+from mnist1d.dataset_config import NUM_CLASSES, DatasetConfig, is_int
 from mnist1d.training.batches import TensorBatches, TrainingChunks
 from mnist1d.training.plan import StepPlan
 
@@ -44,6 +44,8 @@ class MNIST1DDataModule(pl.LightningDataModule):
     evaluation. `label_noise_mode` says how `label_noise` corrupts labels: `other` gives exactly that
     fraction a uniformly drawn different class; `resample`, the double-descent reference's scheme, redraws
     each label with probability `label_noise` uniformly from all classes (so about 9/10 of those change).
+    `positions` reorders the input positions of every split (`x[:, positions]`, a permutation of 0 ..
+    length - 1): the lottery tickets' spatial probes train on reversed, half-swapped and shuffled inputs.
     """
 
     def __init__(
@@ -54,6 +56,7 @@ class MNIST1DDataModule(pl.LightningDataModule):
         label_noise_mode: str = "other",
         eval_train_split: bool = False,
         shuffle_seed: int = 0,
+        positions: list[int] | None = None,
         cache_dir: str | Path | None = None,
         **generator_args: Any,
     ) -> None:
@@ -74,6 +77,13 @@ class MNIST1DDataModule(pl.LightningDataModule):
             )
         if not isinstance(eval_train_split, bool):
             raise ValueError(f"data.eval_train_split={eval_train_split!r} is invalid: must be true or false")
+        length = self.config.final_seq_length
+        if positions is not None and not (
+            all(is_int(p) for p in positions) and sorted(positions) == list(range(length))
+        ):
+            raise ValueError(
+                f"data.positions={positions!r} is invalid: must be null or a permutation of 0 .. {length - 1}"
+            )
         if not 1 <= batch_size <= n_fit:
             raise ValueError(
                 f"data.batch_size={batch_size!r} is invalid: must be in [1, {n_fit}] (the training samples)"
@@ -84,6 +94,7 @@ class MNIST1DDataModule(pl.LightningDataModule):
         self.label_noise_mode = label_noise_mode
         self.eval_train_split = eval_train_split
         self.shuffle_seed = shuffle_seed
+        self.positions = positions
         self.cache_dir = cache_dir
         self.batches_per_epoch = -(-n_fit // batch_size)
         self.plan = StepPlan.one_step_per_call(self.batches_per_epoch)
@@ -108,7 +119,8 @@ class MNIST1DDataModule(pl.LightningDataModule):
         if self.splits:
             return
         data = load_dataset(self.config, self.cache_dir)
-        x, y = data["x"], data["y"]
+        columns = slice(None) if self.positions is None else self.positions
+        x, y, x_test = data["x"][:, columns], data["y"], data["x_test"][:, columns]
         rng = np.random.default_rng(self.config.seed)
         n_val = round(len(y) * self.val_fraction)
         order = rng.permutation(len(y)) if n_val else np.arange(len(y))
@@ -116,7 +128,7 @@ class MNIST1DDataModule(pl.LightningDataModule):
         y_fit = self._noisy(y[fit], rng)
         self.splits = {
             "train": self._tensors(x[fit], y_fit),
-            "test": self._tensors(data["x_test"], data["y_test"]),
+            "test": self._tensors(x_test, data["y_test"]),
         }
         if n_val:
             self.splits["val"] = self._tensors(x[val], y[val])
