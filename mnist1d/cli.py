@@ -4,8 +4,9 @@ train.py, eval.py, sweep.py, which call these functions.
 
 Configs come from the package (`pkg://mnist1d.conf`), never from a path beside a script, so every command
 runs from any directory. Each command imports its implementation only when run, so a module one command
-needs cannot break the others. A refused config (or a full disk) ends a command with its message and exit
-status 1, as Hydra's own config errors do (mnist1d/errors.py); other errors keep their traceback.
+needs cannot break the others, and only the commands that train or evaluate load Lightning. A refused config
+(or a full disk) ends a command with its message and exit status 1, as Hydra's own config errors do
+(mnist1d/errors.py); other errors keep their traceback.
 """
 
 from __future__ import annotations
@@ -16,25 +17,22 @@ from collections.abc import Callable
 import hydra
 from omegaconf import DictConfig
 
-from mnist1d.errors import DiskFullError, reported_as_message
-
-# Importing mnist1d.training also registers the OmegaConf resolvers the configs use, before Hydra composes.
-from mnist1d.training.compose import TRAIN_CONF, config_path
+from mnist1d.config.compose import TRAIN_CONF, config_path
+from mnist1d.errors import ConfigError, DiskFullError, reported_as_message
+from mnist1d.records import RecordError
 
 
 @hydra.main(config_path=config_path(TRAIN_CONF), config_name="train", version_base="1.3")
 def _train(cfg: DictConfig) -> float | None:
-    from mnist1d.training.run import run_job
-    from mnist1d.training.validation import ConfigError
+    from mnist1d.training.job import run_job
 
-    with reported_as_message(ConfigError, DiskFullError):
+    with reported_as_message(ConfigError, DiskFullError, RecordError):
         return run_job(cfg)
 
 
 @hydra.main(config_path=config_path(TRAIN_CONF), config_name="eval", version_base="1.3")
 def _evaluate(cfg: DictConfig) -> float:
     from mnist1d.training.evaluate import evaluate
-    from mnist1d.training.validation import ConfigError
 
     with reported_as_message(ConfigError, DiskFullError):
         return evaluate(cfg)

@@ -3,18 +3,14 @@
 from __future__ import annotations
 
 import dataclasses
-import numbers
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from mnist1d.rules import Rule, Together, is_int, refuse
+
 REFERENCE_URL = "https://github.com/greydanus/mnist1d/raw/master/mnist1d_data.pkl"
 NUM_CLASSES = 10  # the digit templates
-
-
-def is_int(value: Any) -> bool:
-    """Integers (Python or numpy) but not bools: a float count or seed would fail deep inside numpy."""
-    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
 
 
 @dataclass(frozen=True)
@@ -37,12 +33,10 @@ class DatasetConfig:
 
     def __post_init__(self) -> None:
         padding = tuple(self.padding) if isinstance(self.padding, Iterable) else (self.padding,)
-        if not all(is_int(p) for p in padding):
-            raise ValueError(
-                f"dataset argument padding={self.padding!r} is invalid: must be a pair of integers"
-            )
-        object.__setattr__(self, "padding", tuple(int(p) for p in padding))
-        self.validate()
+        if all(is_int(p) for p in padding):
+            padding = tuple(int(p) for p in padding)
+        object.__setattr__(self, "padding", padding)
+        refuse(DATASET_RULES, self, error=lambda problem: ValueError(f"dataset argument {problem}"))
 
     @classmethod
     def from_args(cls, args: Any) -> DatasetConfig:
@@ -51,45 +45,39 @@ class DatasetConfig:
         return cls(**{f.name: get(f.name, f.default) for f in dataclasses.fields(cls)})
 
     def split_sizes(self, n_classes: int = NUM_CLASSES) -> tuple[int, int]:
-        """(train, test) sample counts: `num_samples` rounded down to a multiple of the class count (the
-        same number per class), of which the first `train_split` are the training split."""
-        n = n_classes * (self.num_samples // n_classes)
-        n_train = int(n * self.train_split)
-        return n_train, n - n_train
+        """(train, test) sample counts (see `split_sizes`)."""
+        return split_sizes(self.num_samples, self.train_split, n_classes)
 
     def generator_args(self) -> dict[str, Any]:
         """The arguments that determine the generated arrays (the cache key); `url` is excluded."""
         return {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.compare}
 
-    def validate(self) -> None:
-        """Raise ValueError naming the field and its allowed range before any work is done."""
-        for f in dataclasses.fields(self):
-            if f.type == "int" and not is_int(getattr(self, f.name)):
-                raise ValueError(
-                    f"dataset argument {f.name}={getattr(self, f.name)!r} is invalid: must be an integer"
-                )
-        low, high = self.padding if len(self.padding) == 2 else (None, None)
-        checks = [
-            ("num_samples", self.num_samples >= 10, "an integer >= 10"),
-            ("train_split", 0 < self.train_split < 1, "a number in the open interval (0, 1)"),
-            ("template_len", self.template_len >= 2, "an integer >= 2"),
-            ("padding", len(self.padding) == 2, "a pair [low, high]"),
-            ("padding", low is not None and 0 <= low <= high, "a pair [low, high] with 0 <= low <= high"),
-            ("scale_coeff", 0 <= self.scale_coeff < 2, "a number in [0, 2)"),
-            ("max_translation", self.max_translation >= 1, "an integer >= 1"),
-            ("corr_noise_scale", self.corr_noise_scale >= 0, "a number >= 0"),
-            ("iid_noise_scale", self.iid_noise_scale >= 0, "a number >= 0"),
-            ("shear_scale", self.shear_scale >= 0, "a number >= 0"),
-            ("final_seq_length", self.final_seq_length >= 2, "an integer >= 2"),
-            ("seed", 0 <= self.seed < 2**32, "an integer in [0, 2**32)"),
-        ]
-        for name, ok, allowed in checks:
-            if not ok:
-                raise ValueError(
-                    f"dataset argument {name}={getattr(self, name)!r} is invalid: must be {allowed}"
-                )
-        if 0 in self.split_sizes():
-            raise ValueError(
-                f"dataset arguments num_samples={self.num_samples}, train_split={self.train_split} leave "
-                "an empty train or test split: both must hold at least one sample"
-            )
+
+def split_sizes(num_samples: int, train_split: float, n_classes: int = NUM_CLASSES) -> tuple[int, int]:
+    """(train, test) sample counts: `num_samples` rounded down to a multiple of the class count (the same
+    number per class), of which the first `train_split` are the training split."""
+    n = n_classes * (num_samples // n_classes)
+    n_train = int(n * train_split)
+    return n_train, n - n_train
+
+
+# What every generator argument must be, checked when a DatasetConfig is made (see mnist1d/rules.py).
+DATASET_RULES = (
+    Rule("num_samples", "an integer >= 10", lambda v: is_int(v) and v >= 10),
+    Rule("train_split", "a number in the open interval (0, 1)", lambda v: 0 < v < 1),
+    Rule("template_len", "an integer >= 2", lambda v: is_int(v) and v >= 2),
+    Rule("padding", "a pair of integers", lambda v: all(is_int(p) for p in v)),
+    Rule("padding", "a pair [low, high] with 0 <= low <= high", lambda v: len(v) == 2 and 0 <= v[0] <= v[1]),
+    Rule("scale_coeff", "a number in [0, 2)", lambda v: 0 <= v < 2),
+    Rule("max_translation", "an integer >= 1", lambda v: is_int(v) and v >= 1),
+    Rule("corr_noise_scale", "a number >= 0", lambda v: v >= 0),
+    Rule("iid_noise_scale", "a number >= 0", lambda v: v >= 0),
+    Rule("shear_scale", "a number >= 0", lambda v: v >= 0),
+    Rule("final_seq_length", "an integer >= 2", lambda v: is_int(v) and v >= 2),
+    Rule("seed", "an integer in [0, 2**32)", lambda v: is_int(v) and 0 <= v < 2**32),
+    Together(
+        ("num_samples", "train_split"),
+        "leave an empty train or test split: both must hold at least one sample",
+        lambda n, split: 0 not in split_sizes(n, split),
+    ),
+)

@@ -1,4 +1,5 @@
-"""Errors a user can act on: printed the way Hydra prints its own, and writes that fail on a full disk.
+"""Errors a user can act on: a refused config, a write that failed on a full disk; printed the way Hydra
+prints its own.
 
 A refused config is not a bug, so its command prints the message (which names the field and what it must be)
 and exits 1, as Hydra does for an unknown key or group; `HYDRA_FULL_ERROR=1` shows the whole traceback, as
@@ -27,6 +28,14 @@ DISK_FULL_ERRNOS = frozenset({errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSP
 class JobError(CompactHydraException):
     """An expected error of one job of a multirun. Hydra keeps it, runs the other jobs, and at the end
     prints its message without a traceback (it does so for every `CompactHydraException`)."""
+
+
+class ConfigError(ValueError):
+    """A config that cannot run; the message lists every problem found (see mnist1d/rules.py)."""
+
+    def __init__(self, problems: list[str]) -> None:
+        self.problems = problems
+        super().__init__("invalid training config:\n  - " + "\n  - ".join(problems))
 
 
 class DiskFullError(OSError):

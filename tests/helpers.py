@@ -18,8 +18,8 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 from torch import nn
 
-from mnist1d.training.compose import APPS_CONF, CONF_DIR, compose_config, compose_train
-from mnist1d.training.fit import train
+from mnist1d.config.compose import APPS_CONF, CONF_DIR, compose_config, compose_train
+from mnist1d.training.fit import BuiltRun, build, fit
 
 ROOT = CONF_DIR.parent
 
@@ -27,6 +27,12 @@ ROOT = CONF_DIR.parent
 def compose_run(overrides: list[str], output_dir: Path, cache_dir: Path) -> DictConfig:
     """The config `python train.py <overrides>` would run, writing into `output_dir`."""
     return compose_train([f"paths.output_dir={output_dir}", f"paths.cache_dir={cache_dir}", *overrides])
+
+
+def build_run(cfg: DictConfig) -> BuiltRun:
+    """What `fit` builds for `cfg` before it trains (without the validation, whose probe draws random
+    numbers)."""
+    return build(cfg, instantiate(cfg.data))
 
 
 def compose_app(name: str, overrides: list[str], output_dir: Path, cache_dir: Path) -> DictConfig:
@@ -103,7 +109,7 @@ def n_parameters(model: nn.Module) -> int:
 def train_grid(make_cfg: Callable[..., DictConfig], grid: list[list[str]]) -> None:
     """Train each override set into its own job directory, as a multirun of train.py would."""
     for job, overrides in enumerate(grid):
-        train(make_cfg(*overrides, run=f"{job}_job"))
+        fit(make_cfg(*overrides, run=f"{job}_job"))
 
 
 def report_files(paths: list[Path], stem: str) -> dict[str, Any]:

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from mnist1d import cli
-from mnist1d.training.compose import CONF_DIR, config_options
+from mnist1d.config.compose import CONF_DIR, config_options
 from tests.helpers import ROOT, read_results
 
 # What the build reads from the checkout (pyproject.toml's readme, license-files, packages).
@@ -221,3 +221,31 @@ def test_import_warns_once_when_the_reference_distribution_is_installed_too(
     assert done.stderr.count("pip uninstall mnist1d") == int(reference_installed)
     if reference_installed:
         assert str(site / "mnist1d-0.0.2.post1.dist-info") in done.stderr
+
+
+def test_the_commands_load_lightning_only_to_train_or_evaluate(tmp_path: Path) -> None:
+    """Importing the commands, composing a config and writing a sweep's report (`sweep.py report=<dir>`)
+    pay no Lightning import: the config plumbing and the run records live outside mnist1d.training."""
+    script = f"""
+import sys
+from pathlib import Path
+
+import mnist1d.cli
+from mnist1d.config.compose import compose_train
+from mnist1d.records import TrainRecord, write_run
+from mnist1d.sweeps.launch import main
+
+compose_train(["model=gru"])
+run = Path({str(tmp_path)!r}) / "0_cnn-10steps-seed0"
+run.mkdir()
+history = [{{"step": 10, "test/acc": 0.5}}]  # one evaluation of a run that completed
+record = TrainRecord(model="cnn", status="ok", seed=0, max_steps=10, parameters=5210, history=history)
+record.final_acc = record.best_acc = record.final_test_acc = 0.5
+write_run(run, record)
+assert main(["report=" + str(run.parent), "wandb_report=false"]) == 0
+print(sorted(name for name in ("pytorch_lightning", "lightning_fabric") if name in sys.modules))
+"""
+    done = subprocess.run([sys.executable, "-c", script], cwd=tmp_path, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip().splitlines()[-1] == "[]"
+    assert (tmp_path / "summary.csv").exists() and (tmp_path / "results.md").exists()

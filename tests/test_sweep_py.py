@@ -17,7 +17,7 @@ import pytest
 import torch
 
 from mnist1d.sweeps import launch
-from mnist1d.training.fit import train
+from mnist1d.training.fit import fit
 from tests.helpers import ON_CPU, ROOT, read_results
 
 FIGURES = ["accuracy_5steps.png", "accuracy_10steps.png", "learning_curves.png", "accuracy_vs_parameters.png"]
@@ -176,6 +176,7 @@ def test_failed_jobs_of_a_plain_multirun_are_reported_not_fatal(tmp_path, cache_
         (["share_budgets=true", "scheduler=cosine"], "share_budgets=true is refused with scheduler="),
         (["share_budgets=true", "trainer.max_steps=300,500"], "multiple of eval_every=250"),
         (["launcher=mpi"], "launcher='mpi' is invalid"),
+        (["wandb_report=loud"], "wandb_report='loud' is invalid: must be one of"),  # not after the jobs
     ],
 )
 def test_bad_sweeps_are_refused_before_any_job(arguments, message, tmp_path):
@@ -271,7 +272,7 @@ def test_sigkill_of_the_training_process_then_resume_continues_from_the_last_che
     assert launch.sweep([f"resume={sweep_dir}"]) == 0
     resumed = read_results(sweep_dir / killed["job_dir"])
     assert resumed["config"]["ckpt_path"] == str(sweep_dir / killed["job_dir"] / "checkpoints" / "last.ckpt")
-    train(make_cfg(*job, "seed=0"))
+    fit(make_cfg(*job, "seed=0"))
     uninterrupted = read_results(tmp_path / "run")
     assert resumed["status"] == "ok" and resumed["history"] == uninterrupted["history"]
     assert resumed["final_test_acc"] == uninterrupted["final_test_acc"]

@@ -12,10 +12,9 @@ import time
 import pytest
 import yaml
 
-from mnist1d.errors import FULL_ERROR_HINT, DiskFullError, reported_as_message
+from mnist1d.errors import FULL_ERROR_HINT, ConfigError, DiskFullError, reported_as_message
 from mnist1d.sweeps import launch
-from mnist1d.training.fit import train
-from mnist1d.training.validation import ConfigError
+from mnist1d.training.fit import fit
 from tests.helpers import RESUMABLE, ROOT, read_results
 
 QUICK = ["eval_every=5", "logger=csv", "callbacks=none"]
@@ -76,9 +75,9 @@ def test_sigterm_to_train_py_then_resume_matches_uninterrupted_run(make_cfg, tmp
     assert "resume with ckpt_path=" in interrupted["error"]
 
     steps = interrupted["steps"] + 20
-    train(make_cfg(*RESUMABLE, f"trainer.max_steps={steps}", run="full"))
+    fit(make_cfg(*RESUMABLE, f"trainer.max_steps={steps}", run="full"))
     last = run_dir / "checkpoints" / "last.ckpt"
-    train(make_cfg(*RESUMABLE, f"trainer.max_steps={steps}", f"ckpt_path={last}", run="resumed"))
+    fit(make_cfg(*RESUMABLE, f"trainer.max_steps={steps}", f"ckpt_path={last}", run="resumed"))
     full, resumed = read_results(tmp_path / "full"), read_results(tmp_path / "resumed")
     assert resumed["steps"] == steps
     assert resumed["history"] == full["history"]

@@ -5,9 +5,10 @@ processes hits both alike, it times on the device the run's Trainer picks (`trai
 `auto`: a GPU when there is one)
   (a) a plain PyTorch loop on that device: the same net, optimizer, batches, threads and periodic evaluation,
       no Lightning;
-  (b) the real training path, `mnist1d.training.train` on the configuration `python train.py` runs by default
-      (W&B offline and the CSV log, checkpoints at every evaluation; `--csv`: the CSV log only, no W&B), from
-      `on_train_start` to `on_train_end` (logging, evaluation and checkpoints included, start-up excluded);
+  (b) the real training path, `mnist1d.training.fit.fit` on the configuration `python train.py` runs by
+      default (W&B offline and the CSV log, checkpoints at every evaluation; `--csv`: the CSV log only, no
+      W&B), from `on_train_start` to `on_train_end` (logging, evaluation and checkpoints included, start-up
+      excluded);
   (c) on CUDA, (b) with `cuda_graphs=false`: the eager path, while (b) replays CUDA graphs;
 and prints steps/s of each, their ratio to (a) and the framework's overhead per step. The device is
 synchronised before every clock read, and named in the output and the JSON. It also times the DataModule's
@@ -40,14 +41,14 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 from torch.utils.data import DataLoader, TensorDataset
 
+from mnist1d.config.compose import CONF_DIR, compose_train, config_options
+from mnist1d.records import STATUS_OK, read_run
 from mnist1d.sweeps.summary import SUMMARY_FILE, TIMING_FILE
-from mnist1d.training.batches import TrainingChunks
 from mnist1d.training.callbacks import synchronize
-from mnist1d.training.compose import CONF_DIR, compose_train, config_options
 from mnist1d.training.datamodule import MNIST1DDataModule
-from mnist1d.training.fit import train
+from mnist1d.training.engine.batches import TrainingChunks
+from mnist1d.training.fit import fit
 from mnist1d.training.quiet import silence_harmless_messages
-from mnist1d.training.results import RESULTS_FILE, read_results
 
 ROOT = CONF_DIR.parent
 TINY_STEPS = 4
@@ -123,12 +124,12 @@ def plain_loop(cfg: DictConfig, steps: int, device: torch.device) -> float:
 
 
 def framework_run(cfg: DictConfig) -> float:
-    """Seconds of `train(cfg)` from on_train_start to on_train_end (as results.json reports them)."""
-    train(cfg)
-    results = read_results(Path(cfg.paths.output_dir))
-    if results is None or results["status"] != "ok":
-        raise RuntimeError(f"benchmark run failed: {results and results['error']}")
-    return results["fit_time_s"]
+    """Seconds of `fit(cfg)` from on_train_start to on_train_end (as results.json reports them)."""
+    fit(cfg)
+    record = read_run(Path(cfg.paths.output_dir))
+    if record is None or record.status != STATUS_OK:
+        raise RuntimeError(f"benchmark run failed: {record and record.error}")
+    return record.fit_time_s
 
 
 def bench_model(
@@ -201,14 +202,14 @@ def bench_process(scratch: Path, overrides: list[str]) -> dict[str, float]:
     _, import_s = timed_process([sys.executable, "-c", "import pytorch_lightning"])
     run_dir = scratch / "process"
     launched, total_s = timed_process([sys.executable, "train.py", f"hydra.run.dir={run_dir}", *overrides])
-    results = json.loads((run_dir / RESULTS_FILE).read_text())
-    startup_s = results["fit_started_at"] - launched
+    record = read_run(run_dir)
+    startup_s = record.fit_started_at - launched
     return {
         "import_pytorch_lightning_s": import_s,
         "train_py_total_s": total_s,
         "train_py_startup_s": startup_s,
         "startup_beyond_import_s": startup_s - import_s,
-        "train_py_fit_s": results["fit_time_s"],
+        "train_py_fit_s": record.fit_time_s,
     }
 
 

@@ -1,6 +1,7 @@
 """What the standalone apps (`python -m mnist1d.apps.<name>`) share.
 
-Each app is a Hydra app over `conf/apps/<name>.yaml`: it loads the dataset from the common cache, writes
+Each app is a Hydra app over `conf/apps/<name>.yaml`: it checks its config against its `RULES` (see
+mnist1d/rules.py; `positive` makes the common one), loads the dataset from the common cache, writes
 `<name>.json` and its figures (PNG + PDF) into the Hydra run directory, and logs the same numbers and
 figures to W&B (offline without credentials) like any training run.
 """
@@ -8,7 +9,6 @@ figures to W&B (offline without credentials) like any training run.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +20,8 @@ from omegaconf import DictConfig, OmegaConf
 from mnist1d.atomic import save_figure, write_json
 from mnist1d.data import load_dataset
 from mnist1d.dataset_config import DatasetConfig
-from mnist1d.training.results import library_versions
+from mnist1d.records import library_versions
+from mnist1d.rules import Rule, is_number
 
 
 def dataset_tensors(data_cfg: DictConfig, cache_dir: str) -> dict[str, torch.Tensor]:
@@ -34,10 +35,9 @@ def dataset_tensors(data_cfg: DictConfig, cache_dir: str) -> dict[str, torch.Ten
     }
 
 
-def check_positive(name: str, value: float | int, kind: Callable = float) -> None:
-    """Raise a ValueError naming a config field that must be a positive number, before any work is done."""
-    if not isinstance(value, int | float) or isinstance(value, bool) or value <= 0 or kind(value) != value:
-        raise ValueError(f"{name}={value!r} is invalid: must be a positive {kind.__name__}")
+def positive(key: str, kind: type = float) -> Rule:
+    """The rule (mnist1d/rules.py) of a field that must be a positive number, a whole one for `int`."""
+    return Rule(key, f"a positive {kind.__name__}", lambda v: is_number(v) and v > 0 and kind(v) == v)
 
 
 class Report:

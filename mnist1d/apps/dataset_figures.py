@@ -25,15 +25,16 @@ from typing import Any, NamedTuple
 import hydra
 import matplotlib
 import numpy as np
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig
 
 from mnist1d import vectorised
-from mnist1d.apps.common import Report, check_positive
+from mnist1d.apps.common import Report, positive
+from mnist1d.config.compose import APPS_CONF, config_path
 from mnist1d.data import get_templates, load_dataset
 from mnist1d.dataset_config import DatasetConfig
 from mnist1d.errors import reported_as_message
 from mnist1d.reports.common import published
-from mnist1d.training.compose import APPS_CONF, config_path
+from mnist1d.rules import Rule, refuse
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
@@ -204,23 +205,24 @@ def plot_tsne(panels: list[Embedded], k: int, baselines: dict, published: dict) 
     return fig
 
 
-def validate(cfg: DictConfig) -> None:
-    """Reject a bad config before any work, naming the field, its value and what is allowed."""
-    for field in ("samples_per_class", "knn_k", "tsne.points", "tsne.max_iter"):
-        check_positive(field, OmegaConf.select(cfg, field), int)
-    check_positive("tsne.perplexity", cfg.tsne.perplexity)
-    image_dataset = cfg.tsne.image_dataset
-    if image_dataset is not None and not Path(image_dataset).is_file():
-        raise ValueError(
-            f"tsne.image_dataset={image_dataset!r} is invalid: must be an existing .npz file (or null for"
-            " scikit-learn's 8x8 digits)"
-        )
-    bad = [d for d in cfg.construction_digits if d not in range(10)]
-    if bad or not cfg.construction_digits:
-        raise ValueError(
-            f"construction_digits={list(cfg.construction_digits)!r} is invalid: "
-            "must be a non-empty list of digits 0..9"
-        )
+# What the config must be, checked before any work (see mnist1d/rules.py).
+RULES = (
+    positive("samples_per_class", int),
+    positive("knn_k", int),
+    positive("tsne.points", int),
+    positive("tsne.max_iter", int),
+    positive("tsne.perplexity"),
+    Rule(
+        "tsne.image_dataset",
+        "an existing .npz file (or null for scikit-learn's 8x8 digits)",
+        lambda v: v is None or Path(v).is_file(),
+    ),
+    Rule(
+        "construction_digits",
+        "a non-empty list of digits 0..9",
+        lambda v: len(v) > 0 and set(v) <= set(range(10)),
+    ),
+)
 
 
 def embed(name: str, data: dict[str, Any], cfg: DictConfig, knn_note: str) -> Embedded:
@@ -242,7 +244,7 @@ def embed(name: str, data: dict[str, Any], cfg: DictConfig, knn_note: str) -> Em
 
 def run(cfg: DictConfig) -> dict:
     """All four figures and the pixel-space numbers, written into the run directory."""
-    validate(cfg)
+    refuse(RULES, cfg)
     report = Report(NAME, cfg)
     config = DatasetConfig.from_args(cfg.data)
     data = load_dataset(config, cfg.paths.cache_dir)

@@ -12,9 +12,10 @@ ticket from about half sparsity on and on fresh data, loses that edge once the i
 part of it when they are reversed, and its first layer keeps runs of adjacent inputs more often than a
 random mask does.
 
-Every training run is a train.py run (`mnist1d.training.fit.train` with `model=sparse_mlp`, the mask and the
-initial values as .npz files) in its own directory under this app's output, with its results.json and CSV
-log; the magnitudes to prune by are saved at `pruning.prune_step` by a callback of the run.
+Every training run is a train.py run (`mnist1d.training.run.run_job`, with `model=sparse_mlp` and the mask
+and initial values as .npz files) in its own directory under this app's output, with its results.json and
+CSV log; the magnitudes to prune by are saved at `pruning.prune_step` by a callback of the run. A run that
+completed is not trained again, so `resume=<run directory>` goes on where a stopped run ended.
 """
 
 from __future__ import annotations
@@ -34,15 +35,16 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 from torch import Tensor
 
-from mnist1d.apps.common import Report, check_positive
+from mnist1d.apps.common import Report, positive
 from mnist1d.atomic import atomic_open, write_json
-from mnist1d.dataset_config import NUM_CLASSES, is_int
+from mnist1d.config.compose import APPS_CONF, config_path
+from mnist1d.dataset_config import NUM_CLASSES
 from mnist1d.errors import reported_as_message
 from mnist1d.models.sparse_mlp import effective_parameters, read_arrays, save_arrays
+from mnist1d.records import RunRecord, read_run
 from mnist1d.reports import lottery_tickets as lottery_report
-from mnist1d.training.compose import APPS_CONF, config_path
-from mnist1d.training.results import RESULTS_FILE
-from mnist1d.training.run import run_job
+from mnist1d.rules import Rule, Together, is_int, is_number, refuse
+from mnist1d.training.job import run_job
 
 log = logging.getLogger(__name__)
 NAME = "lottery_tickets"
@@ -50,38 +52,34 @@ TICKETS = ("lottery", "random")
 NETS = ("dense", *TICKETS)
 CONDITIONS = ("same", "shuffled", "flipped", "chunks", "reinit")
 # This app's own keys; the rest of its config is each run's train.py config.
-APP_KEYS = ("pruning", "probes", "report", "resume", "threads", "wandb")
+APP_KEYS = ("pruning", "probes", "report", "resume", "run_tags", "threads", "wandb")
 PRUNED_WEIGHTS = "pruned_weights.pt"  # a round's weights at the pruning step
 ADJACENT_RUNS = (2, 3, 4)
 
 
-def validate(cfg: DictConfig) -> None:
-    """Reject a bad config before any work, naming the field, its value and what is allowed."""
-    pruning, probes = cfg.pruning, cfg.probes
-    for field in ("trials", "rounds", "steps", "batch_size", "prune_step"):
-        check_positive(f"pruning.{field}", pruning[field], int)
-    for field in ("steps", "batch_size"):
-        check_positive(f"probes.{field}", probes[field], int)
-    if not isinstance(pruning.final_sparsity, int | float) or not 0 <= pruning.final_sparsity <= 1:
-        raise ValueError(f"pruning.final_sparsity={pruning.final_sparsity!r} is invalid: must be in [0, 1]")
-    if pruning.prune_step > pruning.steps or pruning.prune_step % cfg.eval_every:
-        raise ValueError(
-            f"pruning.prune_step={pruning.prune_step!r} is invalid: must be a multiple of eval_every "
-            f"({cfg.eval_every}) and at most pruning.steps ({pruning.steps})"
-        )
-    if not is_int(probes.ticket_round) or not 0 <= probes.ticket_round < pruning.rounds:
-        raise ValueError(
-            f"probes.ticket_round={probes.ticket_round!r} is invalid: "
-            f"must be a round in [0, {pruning.rounds - 1}]"
-        )
-    for field in ("data_seed", "shuffle_seed"):
-        if not is_int(probes[field]) or probes[field] < 0:
-            raise ValueError(f"probes.{field}={probes[field]!r} is invalid: must be an integer >= 0")
-    unknown = sorted(set(probes.conditions) - set(CONDITIONS))
-    if unknown:
-        raise ValueError(
-            f"probes.conditions={list(probes.conditions)!r} is invalid: must be a list of {CONDITIONS}"
-        )
+# What the config must be, checked before any work (see mnist1d/rules.py).
+RULES = (
+    *(
+        positive(f"pruning.{field}", int)
+        for field in ("trials", "rounds", "steps", "batch_size", "prune_step")
+    ),
+    positive("probes.steps", int),
+    positive("probes.batch_size", int),
+    Rule("pruning.final_sparsity", "in [0, 1]", lambda v: is_number(v) and 0 <= v <= 1),
+    Rule("probes.data_seed", "an integer >= 0", lambda v: is_int(v) and v >= 0),
+    Rule("probes.shuffle_seed", "an integer >= 0", lambda v: is_int(v) and v >= 0),
+    Rule("probes.conditions", f"a list of {list(CONDITIONS)}", lambda v: set(v) <= set(CONDITIONS)),
+    Together(
+        ("pruning.prune_step", "pruning.steps", "eval_every"),
+        "is invalid: the step the weights are pruned by must be a multiple of eval_every, at most the steps",
+        lambda step, steps, every: step <= steps and step % every == 0,
+    ),
+    Together(
+        ("probes.ticket_round", "pruning.rounds"),
+        "is invalid: the probed tickets' round must be one of the rounds, 0 .. rounds - 1",
+        lambda ticket_round, rounds: is_int(ticket_round) and 0 <= ticket_round < rounds,
+    ),
+)
 
 
 def schedule(cfg: DictConfig) -> np.ndarray:
@@ -130,22 +128,22 @@ def run_config(cfg: DictConfig, out_dir: Path, name: str, settings: dict[str, An
     return run
 
 
-def train_run(cfg: DictConfig, out_dir: Path, name: str, settings: dict[str, Any]) -> dict[str, Any]:
+def train_run(cfg: DictConfig, out_dir: Path, name: str, settings: dict[str, Any]) -> RunRecord:
     """Train one run as train.py does (a run that already completed with the same config is skipped, so a
     resumed app goes on where it stopped); its results.json."""
     run_job(run_config(cfg, out_dir, name, {"skip_completed": True, **settings}))
-    return json.loads((out_dir / RESULTS_FILE).read_text())
+    return read_run(out_dir)
 
 
-def accuracy_record(results: dict[str, Any]) -> dict[str, Any]:
+def accuracy_record(record: RunRecord) -> dict[str, Any]:
     """A run's evaluation history (test accuracy and loss at every evaluation) and its final and best."""
-    history = [h for h in results["history"] if "test/acc" in h]
+    history = [h for h in record.history if "test/acc" in h]
     return {
         "steps": [h["step"] for h in history],
         "acc": [h["test/acc"] for h in history],
         "loss": [h["test/loss"] for h in history],
-        "final_acc": results["final_acc"],
-        "best_acc": results["best_acc"],
+        "final_acc": record.final_acc,
+        "best_acc": record.best_acc,
     }
 
 
@@ -219,10 +217,10 @@ def find_ticket(
             ticket,
             trial,
             sparsity,
-            results["final_acc"],
+            results.final_acc,
         )
         report.log(
-            {f"{ticket}/sparsity": float(sparsity), f"{ticket}/final_acc": results["final_acc"]},
+            {f"{ticket}/sparsity": float(sparsity), f"{ticket}/final_acc": results.final_acc},
             next(progress),
         )
     return rounds
@@ -262,9 +260,7 @@ def probe(
             }
             results = train_run(cfg, run_dir, f"{net}-{condition}-trial{trial}", settings)
             records[condition][net] = accuracy_record(results)
-            log.info(
-                "probe %s, trial %d, %s: test accuracy %.3f", condition, trial, net, results["final_acc"]
-            )
+            log.info("probe %s, trial %d, %s: test accuracy %.3f", condition, trial, net, results.final_acc)
     return records
 
 
@@ -288,7 +284,7 @@ def run(cfg: DictConfig) -> dict[str, Any]:
     """Pruning, probes and adjacency for every trial; figures, tables and JSON into the run directory."""
     if cfg.report:
         return remake_report(existing_dir("report", cfg.report, holding=f"{NAME}.json"))
-    validate(cfg)
+    refuse(RULES, cfg)
     if cfg.resume:
         OmegaConf.update(cfg, "paths.output_dir", str(existing_dir("resume", cfg.resume)))
     report = Report(NAME, cfg)

@@ -27,11 +27,12 @@ import torch.nn.functional as F
 from omegaconf import DictConfig
 from torch import Tensor, nn
 
-from mnist1d.apps.common import Report, check_positive, dataset_tensors
+from mnist1d.apps.common import Report, dataset_tensors, positive
 from mnist1d.apps.unroll import accuracy, split_params, unrolled_rmsprop, unrolled_sgd
+from mnist1d.config.compose import APPS_CONF, config_path
 from mnist1d.errors import reported_as_message
 from mnist1d.reports.common import published
-from mnist1d.training.compose import APPS_CONF, config_path
+from mnist1d.rules import Rule, Together, is_number, refuse
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
@@ -155,38 +156,33 @@ class _PerturbedELUSlope(torch.autograd.Function):
         return dx, dw1, db1, dw2, None
 
 
-def validate(cfg: DictConfig) -> None:
-    """Reject a bad config before any work, naming the field, its value and what is allowed."""
-    for field in (
-        "hidden",
-        "perturbation_hidden",
-        "inner_steps",
-        "batch_size",
-        "outer_steps",
-        "compare_seeds",
-    ):
-        check_positive(field, cfg[field], int)
-    for field in ("inner_lr", "outer_lr", "perturbation_scale", "meta_grad_clamp"):
-        check_positive(field, cfg[field])
-    for field in ("hidden_noise", "outer_momentum"):
-        if not isinstance(cfg[field], int | float) or cfg[field] < 0:
-            raise ValueError(f"{field}={cfg[field]!r} is invalid: must be a number >= 0")
-    if not 0 <= cfg.rmsprop_decay < 1:
-        raise ValueError(f"rmsprop_decay={cfg.rmsprop_decay!r} is invalid: must be in [0, 1)")
-    if cfg.inner_optimizer not in INNER_OPTIMIZERS:
-        raise ValueError(
-            f"inner_optimizer={cfg.inner_optimizer!r} is invalid: must be one of {INNER_OPTIMIZERS}"
-        )
-    if not 1 <= cfg.meta_loss_steps <= cfg.inner_steps:
-        raise ValueError(
-            f"meta_loss_steps={cfg.meta_loss_steps!r} is invalid: "
-            f"must be in [1, inner_steps={cfg.inner_steps}]"
-        )
-    unknown = sorted(set(cfg.compare) - {*FIXED, LEARNED})
-    if unknown or not cfg.compare:
-        raise ValueError(
-            f"compare={list(cfg.compare)!r} is invalid: must be a non-empty list of {[*FIXED, LEARNED]}"
-        )
+# What the config must be, checked before any work (see mnist1d/rules.py).
+RULES = (
+    positive("hidden", int),
+    positive("perturbation_hidden", int),
+    positive("inner_steps", int),
+    positive("batch_size", int),
+    positive("outer_steps", int),
+    positive("compare_seeds", int),
+    positive("inner_lr"),
+    positive("outer_lr"),
+    positive("perturbation_scale"),
+    positive("meta_grad_clamp"),
+    Rule("hidden_noise", "a number >= 0", lambda v: is_number(v) and v >= 0),
+    Rule("outer_momentum", "a number >= 0", lambda v: is_number(v) and v >= 0),
+    Rule("rmsprop_decay", "in [0, 1)", lambda v: 0 <= v < 1),
+    Rule("inner_optimizer", f"one of {INNER_OPTIMIZERS}", lambda v: v in INNER_OPTIMIZERS),
+    Together(
+        ("meta_loss_steps", "inner_steps"),
+        "is invalid: must be 1 <= meta_loss_steps <= inner_steps",
+        lambda losses, steps: 1 <= losses <= steps,
+    ),
+    Rule(
+        "compare",
+        f"a non-empty list of {[*FIXED, LEARNED]}",
+        lambda v: len(v) > 0 and set(v) <= {*FIXED, LEARNED},
+    ),
+)
 
 
 def classifier(cfg: DictConfig, activation: nn.Module, n_in: int) -> nn.Sequential:
@@ -344,7 +340,7 @@ def plot(
 
 def run(cfg: DictConfig) -> dict:
     """Metalearn, compare on held-out seeds, figure + JSON in the run directory."""
-    validate(cfg)
+    refuse(RULES, cfg)
     report = Report(NAME, cfg)
     data = dataset_tensors(cfg.data, cfg.paths.cache_dir)
     torch.manual_seed(cfg.seed)

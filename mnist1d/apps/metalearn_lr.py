@@ -16,11 +16,12 @@ import matplotlib
 import torch
 from omegaconf import DictConfig
 
-from mnist1d.apps.common import Report, check_positive, dataset_tensors
+from mnist1d.apps.common import Report, dataset_tensors, positive
 from mnist1d.apps.unroll import mlp, split_params, unrolled_sgd
+from mnist1d.config.compose import APPS_CONF, config_path
 from mnist1d.errors import reported_as_message
 from mnist1d.reports.common import published
-from mnist1d.training.compose import APPS_CONF, config_path
+from mnist1d.rules import Rule, refuse
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
@@ -29,17 +30,17 @@ log = logging.getLogger(__name__)
 NAME = "metalearn_lr"
 
 
-def validate(cfg: DictConfig) -> None:
-    """Reject a bad config before any work, naming the field, its value and what is allowed."""
-    for field in ("inner_steps", "batch_size", "outer_steps"):
-        check_positive(field, cfg[field], int)
-    check_positive("outer_lr", cfg.outer_lr)
-    if not cfg.initial_lrs:
-        raise ValueError(f"initial_lrs={list(cfg.initial_lrs)!r} is invalid: must list at least one start")
-    for value in cfg.initial_lrs:
-        check_positive("initial_lrs[]", value)
-    if len(cfg.sizes) < 2:
-        raise ValueError(f"sizes={list(cfg.sizes)!r} is invalid: must list input, hidden..., output widths")
+# What the config must be, checked before any work (see mnist1d/rules.py).
+RULES = (
+    positive("inner_steps", int),
+    positive("batch_size", int),
+    positive("outer_steps", int),
+    positive("outer_lr"),
+    Rule(
+        "initial_lrs", "a non-empty list of positive numbers", lambda v: len(v) > 0 and all(x > 0 for x in v)
+    ),
+    Rule("sizes", "a list of input, hidden..., output widths", lambda v: len(v) >= 2),
+)
 
 
 def metalearn(cfg: DictConfig, data: dict[str, torch.Tensor], initial_lr: float, report: Report) -> dict:
@@ -82,7 +83,7 @@ def plot(runs: list[dict], published: float) -> plt.Figure:
 
 def run(cfg: DictConfig) -> dict:
     """The experiment: every start of `cfg.initial_lrs`, figure + JSON in the run directory."""
-    validate(cfg)
+    refuse(RULES, cfg)
     report = Report(NAME, cfg)
     data = dataset_tensors(cfg.data, cfg.paths.cache_dir)
     runs = [metalearn(cfg, data, initial_lr, report) for initial_lr in cfg.initial_lrs]

@@ -37,48 +37,42 @@ from sklearn.preprocessing import StandardScaler
 from threadpoolctl import threadpool_limits
 from torch import Tensor
 
-from mnist1d.apps.common import Report, check_positive, dataset_tensors
+from mnist1d.apps.common import Report, dataset_tensors, positive
 from mnist1d.atomic import write_json
-from mnist1d.dataset_config import is_int
+from mnist1d.config.compose import APPS_CONF, config_path
 from mnist1d.errors import reported_as_message
 from mnist1d.models.contrastive_cnn import ContrastiveCNN
 from mnist1d.reports import self_supervised as ssl_report
-from mnist1d.training.compose import APPS_CONF, config_path
+from mnist1d.rules import Rule, Together, is_int, is_number, refuse
 
 log = logging.getLogger(__name__)
 NAME = "self_supervised"
 
 
-def validate(cfg: DictConfig) -> None:
-    """Reject a bad config before any work, naming the field, its value and what is allowed."""
-    for field in (
-        "seeds",
-        "channels",
-        "epochs",
-        "batch_size",
-        "eval_every",
-        "knn_neighbors",
-        "probe_max_iter",
-    ):
-        check_positive(field, cfg[field], int)
-    for field in ("lr", "temperature", "probe_tol"):
-        check_positive(field, cfg[field])
-    if not is_int(cfg.augment.max_shift) or cfg.augment.max_shift < 0:
-        raise ValueError(f"augment.max_shift={cfg.augment.max_shift!r} is invalid: must be an integer >= 0")
-    for field in ("slope_std", "offset_std"):
-        value = cfg.augment[field]
-        if not isinstance(value, int | float) or isinstance(value, bool) or value < 0:
-            raise ValueError(f"augment.{field}={value!r} is invalid: must be a number >= 0")
-    if not isinstance(cfg.heads, DictConfig) or not cfg.heads:
-        raise ValueError(f"heads={cfg.heads!r} is invalid: must map names to lists of layer widths")
-    for name, widths in cfg.heads.items():
-        if not isinstance(widths, ListConfig) or not all(is_int(w) and w >= 1 for w in widths):
-            raise ValueError(f"heads.{name}={list(widths)!r} is invalid: must be a list of integers >= 1")
-    n_train = int(cfg.data.num_samples * cfg.data.train_split)
-    if cfg.batch_size > n_train:
-        raise ValueError(
-            f"batch_size={cfg.batch_size!r} is invalid: must be at most the {n_train} training samples"
-        )
+def is_widths(widths: Any) -> bool:
+    """A projection head: a list of layer widths (integers >= 1), possibly empty."""
+    return isinstance(widths, ListConfig | list) and all(is_int(w) and w >= 1 for w in widths)
+
+
+# What the config must be, checked before any work (see mnist1d/rules.py).
+RULES = (
+    *(positive(f, int) for f in ("seeds", "channels", "epochs", "batch_size", "eval_every", "knn_neighbors")),
+    positive("probe_max_iter", int),
+    *(positive(field) for field in ("lr", "temperature", "probe_tol")),
+    Rule("augment.max_shift", "an integer >= 0", lambda v: is_int(v) and v >= 0),
+    Rule("augment.slope_std", "a number >= 0", lambda v: is_number(v) and v >= 0),
+    Rule("augment.offset_std", "a number >= 0", lambda v: is_number(v) and v >= 0),
+    Rule(
+        "heads",
+        "a mapping of names to lists of layer widths (integers >= 1; [] for none)",
+        lambda v: len(v) > 0 and all(is_widths(w) for w in v.values()),
+    ),
+    Together(
+        ("batch_size", "data.num_samples", "data.train_split"),
+        "is invalid: batch_size must be at most the training samples",
+        lambda batch, n, split: batch <= int(n * split),
+    ),
+)
 
 
 def augment(
@@ -206,7 +200,7 @@ def run(cfg: DictConfig) -> dict[str, Any]:
     """Every head from every seed; the figure, tables and JSON into the run directory."""
     if cfg.report:
         return remake_report(Path(cfg.report))
-    validate(cfg)
+    refuse(RULES, cfg)
     report = Report(NAME, cfg)
     data = dataset_tensors(cfg.data, cfg.paths.cache_dir)
     progress = itertools.count()

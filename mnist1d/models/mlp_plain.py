@@ -5,6 +5,12 @@ from __future__ import annotations
 from torch import Tensor, nn
 
 from mnist1d.models._shape import to_layout
+from mnist1d.rules import Rule, is_int, refuse
+
+RULES = (
+    Rule("hidden_size", "an integer >= 1", lambda v: is_int(v) and v >= 1),
+    Rule("depth", "an integer >= 1", lambda v: is_int(v) and v >= 1),
+)
 
 
 class PlainMLP(nn.Module):
@@ -24,10 +30,7 @@ class PlainMLP(nn.Module):
         he_init: bool = False,
     ) -> None:
         super().__init__()
-        if hidden_size < 1:
-            raise ValueError(f"model.hidden_size={hidden_size!r} is invalid: must be an integer >= 1")
-        if depth < 1:
-            raise ValueError(f"model.depth={depth!r} is invalid: must be an integer >= 1")
+        refuse(RULES, {"hidden_size": hidden_size, "depth": depth}, prefix="model.")
         layers: list[nn.Module] = []
         width = seq_length
         for _ in range(depth):

@@ -6,8 +6,10 @@ from torch import Tensor, nn
 from torch.nn import functional as F
 
 from mnist1d.models._shape import to_layout
+from mnist1d.rules import Rule, refuse
 
 POOLINGS = ("none", "stride", "max", "avg", "l2")
+RULES = (Rule("pooling", f"one of {', '.join(POOLINGS)}", lambda v: v in POOLINGS),)
 
 
 class PoolCNN(nn.Module):
@@ -22,8 +24,7 @@ class PoolCNN(nn.Module):
         self, seq_length: int = 40, num_classes: int = 10, channels: int = 20, pooling: str = "max"
     ) -> None:
         super().__init__()
-        if pooling not in POOLINGS:
-            raise ValueError(f"model.pooling={pooling!r} is invalid: must be one of {', '.join(POOLINGS)}")
+        refuse(RULES, {"pooling": pooling}, prefix="model.")
         self.pooling = pooling
         stride = 2 if pooling == "stride" else 1
         self.conv1 = nn.Conv1d(1, channels, 3, stride=stride, padding=1)

@@ -1,4 +1,4 @@
-"""What every report shares: picking finished runs, summarising seeds, the published numbers, evaluation
+"""What every report shares: picking finished runs, statistics over seeds, the published numbers, evaluation
 histories, and writing numbers (figures: `mnist1d.atomic.save_figure`).
 
 Two protocols are reported side by side wherever a paper is compared: the accuracy at the final step
@@ -21,7 +21,7 @@ from typing import Any
 from omegaconf import OmegaConf
 
 from mnist1d.atomic import write_json
-from mnist1d.training.results import STATUS_OK
+from mnist1d.records import STATUS_OK
 
 # The two ways a run's accuracy is read: row key -> how tables and figures name it.
 PROTOCOLS = {"final_acc": "final", "best_acc": "best during training"}
@@ -48,7 +48,7 @@ def setting(row: dict[str, Any], key: str) -> Any:
     return OmegaConf.select(OmegaConf.create(row["config"]), key)
 
 
-def summary(values: Sequence[float]) -> dict[str, Any]:
+def seed_stats(values: Sequence[float]) -> dict[str, Any]:
     """Mean, sample standard deviation (0 for one seed), count and the values themselves."""
     std = statistics.stdev(values) if len(values) > 1 else 0.0
     return {"mean": statistics.fmean(values), "std": std, "n": len(values), "values": list(values)}

@@ -19,8 +19,8 @@ from matplotlib.figure import Figure
 from omegaconf import DictConfig
 
 from mnist1d.atomic import save_figure, write_text
-from mnist1d.reports.common import evaluation_history, finished, published, save_numbers, setting, summary
-from mnist1d.training.datamodule import TRAIN_SPLIT
+from mnist1d.config.splits import TRAIN_SPLIT
+from mnist1d.reports.common import evaluation_history, finished, published, save_numbers, seed_stats, setting
 
 STEM = "double_descent"
 WIDTH_KEYS = {"cnn": "model.channels"}  # how each model's width is set; others: model.hidden_size
@@ -109,7 +109,7 @@ def groups(sweep_dir: Path, rows: list[dict[str, Any]]) -> dict[str, dict[str, A
         widths = sorted(by_width)
         table = {
             width: {"parameters": by_width[width]["parameters"]}
-            | {kind: summary(by_width[width][kind]) for kind in ("test_final", "test_best", "train_final")
+            | {kind: seed_stats(by_width[width][kind]) for kind in ("test_final", "test_best", "train_final")
                if by_width[width][kind]}
             for width in widths
         }  # fmt: skip

@@ -20,9 +20,9 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from mnist1d.atomic import save_figure, write_text
+from mnist1d.records import HumanRecord, RunRecord, read_run
 from mnist1d.reports.common import finished, published, save_numbers
 from mnist1d.sweeps.summary import collect_rows
-from mnist1d.training.results import read_results
 
 log = logging.getLogger(__name__)
 STEM = "human_vs_models"
@@ -32,13 +32,13 @@ MODEL_COLOURS = ["tab:blue", "tab:orange", "tab:green", "tab:purple", "tab:brown
 STRONG_ACCURACY = 60.0  # % of models whose errors set the comparison figure's scale
 
 
-def error_rates(results: dict[str, Any]) -> list[float | None]:
-    """Per-digit error rate (%) from a results.json's per_class_acc (None for a digit never asked)."""
-    return [None if acc is None else 100 * (1 - acc) for acc in results["per_class_acc"]]
+def error_rates(record: RunRecord) -> list[float | None]:
+    """Per-digit error rate (%) from a record's per_class_acc (None for a digit never asked)."""
+    return [None if acc is None else 100 * (1 - acc) for acc in record.per_class_acc]
 
 
-def is_shuffled(results: dict[str, Any]) -> bool:
-    return bool(results.get("config", {}).get("data", {}).get("shuffle_seq", False))
+def is_shuffled(record: RunRecord) -> bool:
+    return bool(record.config.get("data", {}).get("shuffle_seq", False))
 
 
 def published_human(shuffled: bool) -> dict[str, Any]:
@@ -64,44 +64,44 @@ def correlation(a: list[float | None] | None, b: list[float | None] | None) -> f
     return float(np.corrcoef(pairs.T)[0, 1])
 
 
-def run_results(path: Path) -> list[dict[str, Any]]:
-    """The finished runs' results under `path`: one run directory, or every job of a sweep directory."""
-    single = read_results(path)
+def run_results(path: Path) -> list[RunRecord]:
+    """The finished runs' records under `path`: one run directory, or every job of a sweep directory."""
+    single = read_run(path)
     if single is not None:
-        return [single] if finished([single]) else []
+        return [single] if single.completed else []
     rows = finished(collect_rows(path, None))
-    return [results for row in rows if (results := read_results(path / row["job_dir"])) is not None]
+    return [record for row in rows if (record := read_run(path / row["job_dir"])) is not None]
 
 
-def model_groups(runs: list[dict[str, Any]], shuffled: bool) -> tuple[list[dict[str, Any]], list[str]]:
+def model_groups(runs: list[RunRecord], shuffled: bool) -> tuple[list[dict[str, Any]], list[str]]:
     """Runs grouped by model and step budget, per-class accuracies averaged over seeds; also the labels of
     the runs left out (another dataset variant, or no accuracy for some digit)."""
-    grouped: dict[tuple[str, int], list[dict[str, Any]]] = defaultdict(list)
+    grouped: dict[tuple[str, int], list[RunRecord]] = defaultdict(list)
     skipped = []
-    for results in runs:
-        label = f"{results['model']} ({results['max_steps']} steps, seed {results['seed']})"
-        per_class = results.get("per_class_acc") or [None]
-        if is_shuffled(results) != shuffled or any(acc is None for acc in per_class):
+    for record in runs:
+        label = f"{record.model} ({record.max_steps} steps, seed {record.seed})"
+        per_class = record.per_class_acc or [None]
+        if is_shuffled(record) != shuffled or any(acc is None for acc in per_class):
             skipped.append(label)
             continue
-        grouped[(results["model"], results["max_steps"])].append(results)
+        grouped[(record.model, record.max_steps)].append(record)
     groups = []
     for (model, steps), members in grouped.items():
-        per_class = np.mean([m["per_class_acc"] for m in members], axis=0)
+        per_class = np.mean([m.per_class_acc for m in members], axis=0)
         groups.append(
             {
                 "label": f"{model} ({steps} steps)",
                 "model": model,
                 "steps": steps,
-                "seeds": sorted(m["seed"] for m in members),
-                "accuracy": 100 * float(np.mean([m["final_test_acc"] for m in members])),
+                "seeds": sorted(m.seed for m in members),
+                "accuracy": 100 * float(np.mean([m.final_test_acc for m in members])),
                 "error_rate": [100 * (1 - acc) for acc in per_class],
             }
         )
     return groups, skipped
 
 
-def comparison(person: dict[str, Any], runs: list[dict[str, Any]]) -> dict[str, Any]:
+def comparison(person: HumanRecord, runs: list[RunRecord]) -> dict[str, Any]:
     """The numbers of the comparison (percent)."""
     shuffled = is_shuffled(person)
     reference = published_human(shuffled)
@@ -110,17 +110,17 @@ def comparison(person: dict[str, Any], runs: list[dict[str, Any]]) -> dict[str, 
     for group in groups:
         group["r_person"] = correlation(group["error_rate"], errors)
         group["r_published_human"] = correlation(group["error_rate"], reference["error_rate"])
-    ci = person["accuracy_ci"]
+    ci = person.accuracy_ci
     published_r = None if shuffled else published("human_per_digit")["human_cnn_error_correlation"]
     return {
         "dataset": "mnist1d_shuffled" if shuffled else "mnist1d",
         "person": {
-            "name": person["name"],
-            "accuracy": 100 * person["final_test_acc"],
+            "name": person.name,
+            "accuracy": 100 * person.final_test_acc,
             "ci": [100 * ci["low"], 100 * ci["high"]],
             "ci_level": ci["level"],
-            "n_questions": person["n_questions"],
-            "per_class_n": person["per_class_n"],
+            "n_questions": person.n_questions,
+            "per_class_n": person.per_class_n,
             "error_rate": errors,
             "r_published_human": correlation(errors, reference["error_rate"]),
         },
@@ -201,7 +201,7 @@ def plot(numbers: dict[str, Any]) -> Figure:
     return fig
 
 
-def write_comparison(out_dir: Path, person: dict[str, Any], runs: list[dict[str, Any]]) -> list[Path]:
+def write_comparison(out_dir: Path, person: HumanRecord, runs: list[RunRecord]) -> list[Path]:
     """comparison JSON, Markdown table and figure (PNG + PDF) in `out_dir`."""
     numbers = comparison(person, runs)
     if numbers["skipped_runs"]:
@@ -213,10 +213,10 @@ def write_comparison(out_dir: Path, person: dict[str, Any], runs: list[dict[str,
     return [save_numbers(out_dir, STEM, numbers), markdown, *save_figure(plot(numbers), out_dir, STEM)]
 
 
-def person_figure(results: dict[str, Any]) -> Figure:
+def person_figure(person: HumanRecord) -> Figure:
     """A person's confusion matrix and per-digit errors beside the published human's."""
-    matrix = np.asarray(results["confusion_matrix"])
-    reference = published_human(is_shuffled(results))
+    matrix = np.asarray(person.confusion_matrix)
+    reference = published_human(is_shuffled(person))
     fig = Figure(figsize=(10, 4.2), layout="constrained")
     ax_matrix, ax_errors = fig.subplots(1, 2)
     ax_matrix.imshow(matrix, cmap="Blues")
@@ -227,19 +227,19 @@ def person_figure(results: dict[str, Any]) -> Figure:
     ax_matrix.set(
         xticks=DIGITS, yticks=DIGITS, xlabel="answer", ylabel="true digit", title="Confusion matrix"
     )
-    errors = [np.nan if e is None else e for e in error_rates(results)]
+    errors = [np.nan if e is None else e for e in error_rates(person)]
     width = 0.4 if reference["error_rate"] else 0.8
     offset = width / 2 if reference["error_rate"] else 0
-    ax_errors.bar(DIGITS - offset, errors, width, color="black", label=results["name"])
+    ax_errors.bar(DIGITS - offset, errors, width, color="black", label=person.name)
     if reference["error_rate"]:
         ax_errors.bar(
             DIGITS + width / 2, reference["error_rate"], width, color="0.6", label="published human"
         )
     ax_errors.set(xticks=DIGITS, xlabel="true digit", ylabel="error (%)", title="Errors per digit")
     ax_errors.legend(loc="best", frameon=False)
-    ci = results["accuracy_ci"]
+    ci = person.accuracy_ci
     fig.suptitle(
-        f"{results['name']}: {100 * results['final_test_acc']:.1f} % of {results['n_questions']} test "
+        f"{person.name}: {100 * person.final_test_acc:.1f} % of {person.n_questions} test "
         "samples "
         f"({100 * ci['level']:.0f} % CI {100 * ci['low']:.1f}-{100 * ci['high']:.1f} %; "
         f"published human {reference['accuracy']:.1f} %)"
@@ -247,5 +247,5 @@ def person_figure(results: dict[str, Any]) -> Figure:
     return fig
 
 
-def write_person_figure(out_dir: Path, results: dict[str, Any]) -> list[Path]:
-    return save_figure(person_figure(results), out_dir, PERSON_STEM)
+def write_person_figure(out_dir: Path, person: HumanRecord) -> list[Path]:
+    return save_figure(person_figure(person), out_dir, PERSON_STEM)

@@ -17,7 +17,7 @@ from omegaconf import DictConfig
 
 from mnist1d.atomic import save_figure, write_text
 from mnist1d.models.pool_cnn import POOLINGS
-from mnist1d.reports.common import cell, error_bar, finished, published, save_numbers, setting, summary
+from mnist1d.reports.common import cell, error_bar, finished, published, save_numbers, seed_stats, setting
 
 STEM = "pooling"
 # Our `model.pooling` names -> the reference notebook's.
@@ -34,12 +34,12 @@ COLOURS = {"none": "tab:gray", "stride": "tab:purple", "max": "tab:red", "avg": 
 def accuracy_by_size(
     rows: list[dict[str, Any]], key: str = "final_acc"
 ) -> dict[str, dict[int, dict[str, Any]]]:
-    """Pooling -> training-set size -> summary over seeds of `final_acc` or `best_acc` (%)."""
+    """Pooling -> training-set size -> statistics over seeds of `final_acc` or `best_acc` (%)."""
     grouped: dict[str, dict[int, list[float]]] = defaultdict(lambda: defaultdict(list))
     for row in finished(rows):
         grouped[setting(row, "model.pooling")][int(setting(row, "data.train_size"))].append(100 * row[key])
     return {
-        pooling: {size: summary(grouped[pooling][size]) for size in sorted(grouped[pooling])}
+        pooling: {size: seed_stats(grouped[pooling][size]) for size in sorted(grouped[pooling])}
         for pooling in POOLINGS
         if pooling in grouped
     }

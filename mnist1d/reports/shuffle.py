@@ -21,6 +21,7 @@ from matplotlib.figure import Figure
 from omegaconf import DictConfig
 
 from mnist1d.atomic import save_figure, write_text
+from mnist1d.config.splits import TRAIN_SPLIT
 from mnist1d.reports.common import (
     cell,
     distance,
@@ -29,10 +30,9 @@ from mnist1d.reports.common import (
     finished,
     published,
     save_numbers,
+    seed_stats,
     setting,
-    summary,
 )
-from mnist1d.training.datamodule import TRAIN_SPLIT
 
 STEM = "shuffle"
 CURVES_STEM = "train_test_curves"
@@ -58,7 +58,7 @@ def accuracies(rows: list[dict[str, Any]], key: str = "final_acc") -> dict[str, 
     for row in finished(rows):
         grouped[row["model"]][variant(row)].append(100 * row[key])
     return {
-        model: {v: summary(grouped[model][v]) for v in VARIANTS.values() if v in grouped[model]}
+        model: {v: seed_stats(grouped[model][v]) for v in VARIANTS.values() if v in grouped[model]}
         for model in model_order(rows)
     }
 

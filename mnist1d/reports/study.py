@@ -14,10 +14,10 @@ import numpy as np
 from omegaconf import DictConfig
 
 from mnist1d.atomic import write_text
+from mnist1d.records import STATUS_OK, read_run
 from mnist1d.reports import study_figures
-from mnist1d.reports.common import cell, distance, finished, published, published_results, summary
+from mnist1d.reports.common import cell, distance, finished, published, published_results, seed_stats
 from mnist1d.reports.study_figures import Curve, Stat
-from mnist1d.training.results import STATUS_OK, read_results
 
 RESULTS_MD = "results.md"
 # Our model configs compared with a published model of another name: the TCN as Beebe et al.'s code
@@ -27,11 +27,11 @@ GK_STEPS = 6000  # Greydanus & Kobak's training length
 
 
 def accuracy_stats(rows: list[dict[str, Any]], key: str = "final_acc") -> dict[tuple[str, int], Stat]:
-    """(model, steps) -> summary over seeds, in percent, of `final_acc` or `best_acc`."""
+    """(model, steps) -> statistics over seeds, in percent, of `final_acc` or `best_acc`."""
     groups: dict[tuple[str, int], list[float]] = defaultdict(list)
     for row in finished(rows):
         groups[(row["model"], row["steps"])].append(100 * row[key])
-    return {key: summary(values) for key, values in groups.items()}
+    return {key: seed_stats(values) for key, values in groups.items()}
 
 
 def models_by_size(rows: list[dict[str, Any]]) -> dict[str, int]:
@@ -159,9 +159,9 @@ def per_digit(sweep_dir: Path, rows: list[dict[str, Any]]) -> dict[str, Any]:
         per_class = []
         for row in runs:
             if row["model"] == model and row["steps"] == longest:
-                results = read_results(sweep_dir / row["job_dir"]) or {}
-                if results.get("per_class_acc"):
-                    per_class.append(results["per_class_acc"])
+                record = read_run(sweep_dir / row["job_dir"])
+                if record is not None and record.per_class_acc:
+                    per_class.append(record.per_class_acc)
         if per_class:
             errors = [100 * (1 - acc) for acc in np.mean(per_class, axis=0)]
             r = float(np.corrcoef(errors, human["as_published"]["error_rate"])[0, 1])

@@ -17,15 +17,15 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from mnist1d.atomic import save_figure
+from mnist1d.config.compose import config_options
 from mnist1d.reports.common import error_bar
-from mnist1d.training.compose import config_options
 
 DPI = 100
 FIGURE_SIZE_PX = (900, 500)
 HUMAN_STYLE = {"color": "black", "linestyle": "--", "linewidth": 1.2}
 ZOOM = (85.0, 100.0)  # the zoomed panel's accuracy range (%)
 STRONG_ERROR = 15.0  # models whose mean per-digit error is at most this are drawn in the zoomed digit panel
-Stat = dict[str, Any]  # `common.summary` of one model's accuracies (percent) over seeds
+Stat = dict[str, Any]  # `common.seed_stats` of one model's accuracies (percent) over seeds
 
 
 class Curve(NamedTuple):

@@ -17,7 +17,7 @@ from hydra.experimental.callback import Callback
 from omegaconf import DictConfig
 
 from mnist1d.atomic import write_json
-from mnist1d.training.results import STATUS_OK, read_results
+from mnist1d.records import read_run
 
 log = logging.getLogger(__name__)
 BEST_TRIAL_FILE = "best_trial.json"
@@ -40,19 +40,17 @@ class BestTrialReport(Callback):
 
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
         sweep_dir = Path(config.hydra.sweep.dir)
-        trials = [(d, read_results(d)) for d in sorted(sweep_dir.iterdir()) if d.is_dir()]
-        finished = [
-            (d, r) for d, r in trials if r and r.get("status") == STATUS_OK and r.get("final_acc") is not None
-        ]
+        trials = [(d, read_run(d)) for d in sorted(sweep_dir.iterdir()) if d.is_dir()]
+        finished = [(d, record) for d, record in trials if record is not None and record.completed]
         if not finished:
             log.warning("No trial of %s finished: no best trial to report", sweep_dir)
             return
-        trial_dir, best = max(finished, key=lambda trial: trial[1]["final_acc"])
+        trial_dir, best = max(finished, key=lambda trial: trial[1].final_acc)
         report = {
             "trial": trial_dir.name,
-            "selected_on": best["eval_split"],
-            "selection_acc": best["final_acc"],
-            "test_acc": best["final_test_acc"],
+            "selected_on": best.eval_split,
+            "selection_acc": best.final_acc,
+            "test_acc": best.final_test_acc,
             "trials": len(trials),
             "finished_trials": len(finished),
             "overrides": yaml.safe_load((trial_dir / ".hydra" / "overrides.yaml").read_text()),
@@ -60,5 +58,5 @@ class BestTrialReport(Callback):
         write_json(sweep_dir / BEST_TRIAL_FILE, report)
         log.info(
             "Best of %d trials: %s, %s accuracy %.4f (maximised), test accuracy %.4f (reported, not used)",
-            len(finished), trial_dir.name, best["eval_split"], best["final_acc"], best["final_test_acc"],
+            len(finished), trial_dir.name, best.eval_split, best.final_acc, best.final_test_acc,
         )  # fmt: skip

@@ -27,13 +27,19 @@ from omegaconf import DictConfig, OmegaConf
 
 from mnist1d.atomic import write_json
 from mnist1d.errors import DiskFullError, reported_as_message
-from mnist1d.sweeps import slurm
-from mnist1d.sweeps.spec import SweepSpec, build_spec, compose_sweep, split_arguments, sweep_keys
+from mnist1d.records import STATUS_OK
+from mnist1d.rules import Rule, refuse
+from mnist1d.sweeps import slurm_jobs
+from mnist1d.sweeps.spec import LAUNCHERS, SweepSpec, build_spec, compose_sweep, split_arguments, sweep_keys
 from mnist1d.sweeps.summary import TIMING_FILE, collect_rows, write_summary
-from mnist1d.sweeps.wandb_report import log_report, report_mode
-from mnist1d.training.results import STATUS_OK
+from mnist1d.sweeps.wandb_report import WANDB_REPORT_MODES, log_report, report_mode
 
 log = logging.getLogger("sweep")
+# What the keys of conf/sweeps/sweep.yaml must be, checked before any job starts (see mnist1d/rules.py).
+SWEEP_RULES = (
+    Rule("launcher", f"one of {LAUNCHERS}", lambda v: v in LAUNCHERS),
+    Rule("wandb_report", f"one of {WANDB_REPORT_MODES}", lambda v: str(v).lower() in WANDB_REPORT_MODES),
+)
 # The jobs' command: train.py's, through the package with this interpreter, so it works from any directory and
 # from an installed wheel (no train.py there) and never depends on where console scripts were put (PATH).
 TRAIN_COMMAND = (sys.executable, "-m", "mnist1d.cli", "train")
@@ -83,8 +89,10 @@ def run_jobs(spec: SweepSpec, sweep_dir: Path, resume: bool) -> None:
     log.info("Sweep %s: %d jobs into %s\n  %s", spec.name, len(spec.jobs()), sweep_dir, " ".join(command))
     started = time.perf_counter()
     subprocess.run(command, check=False)
-    if spec.launcher == slurm.LAUNCHER:  # the multirun stops waiting at a job that ended without its result
-        slurm.wait_for_jobs(sweep_dir)
+    if (
+        spec.launcher == slurm_jobs.LAUNCHER
+    ):  # the multirun stops waiting at a job that ended without its result
+        slurm_jobs.wait_for_jobs(sweep_dir)
     seconds = time.perf_counter() - started
     log.info("Jobs finished in %.1f s (launcher %s)", seconds, spec.launcher)
     write_json(sweep_dir / TIMING_FILE, {"launcher": spec.launcher, "jobs_wall_time_s": seconds})
@@ -111,14 +119,15 @@ def sweep(argv: list[str]) -> int:
     """Run the sweep the arguments describe; 0 when every job completed, else 1."""
     sweep_overrides, train_overrides = split_arguments(argv, sweep_keys())
     cfg = compose_sweep(sweep_overrides)
+    refuse(SWEEP_RULES, cfg)
     if cfg.report:
         sweep_dir = existing_dir("report", cfg.report)
         return write_report(sweep_dir, SweepSpec.load(sweep_dir), cfg)
     if cfg.resume:
         sweep_dir = existing_dir("resume", cfg.resume)
         spec = resume_spec(sweep_dir, sweep_overrides, train_overrides)
-        if SweepSpec.load(sweep_dir).launcher == slurm.LAUNCHER:  # no job runs twice at once
-            slurm.wait_for_jobs(sweep_dir)
+        if SweepSpec.load(sweep_dir).launcher == slurm_jobs.LAUNCHER:  # no job runs twice at once
+            slurm_jobs.wait_for_jobs(sweep_dir)
     else:
         spec = build_spec(cfg, train_overrides)
         sweep_dir = new_sweep_dir(cfg.dir, spec.name)

@@ -7,7 +7,7 @@ A sweep kind is one file `conf/sweeps/sweep/<name>.yaml` (package _global_) with
   (`trainer: {max_steps: [...]}`) or dotted; an empty list is refused.
 - `fixed`: train.py overrides of every job, e.g. `{data: mnist1d_shuffled}`.
 - `report_fn`: dotted path of `fn(sweep_dir: Path, rows: list[dict], cfg: DictConfig) -> list[Path]`, called
-  after summary.csv is written with one row per run (see mnist1d/sweep_summary.py for the row keys, among
+  after summary.csv is written with one row per run (see mnist1d/sweeps/summary.py for the row keys, among
   them `overrides`: the job's grid values, `history` and the resolved `config`) and the sweep config; it
   writes its files into sweep_dir (atomically) and returns their paths.
 
@@ -17,9 +17,8 @@ Select it with `python sweep.py sweep=<name>`.
 from __future__ import annotations
 
 import itertools
-import json
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -27,18 +26,21 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.core.override_parser.overrides_parser import OverridesParser
 from omegaconf import DictConfig, OmegaConf, open_dict
 
-from mnist1d.atomic import write_json
-from mnist1d.sweeps import slurm
-from mnist1d.training.compose import SWEEP_CONF, compose_config, compose_train
+from mnist1d.config.compose import SWEEP_CONF, compose_config, compose_train
+from mnist1d.records import read_record, write_record
+from mnist1d.sweeps import slurm_jobs
 
 SPEC_FILE = "sweep.json"
 STEPS_AXIS = "trainer.max_steps"
-LAUNCHERS = ("basic", "joblib", "submitit_local", slurm.LAUNCHER)
+LAUNCHERS = ("basic", "joblib", "submitit_local", slurm_jobs.LAUNCHER)
 
 
 @dataclass
 class SweepSpec:
-    """A sweep as train.py sees it; saved as sweep.json so a sweep can be resumed and reported later."""
+    """A sweep as train.py sees it; saved as sweep.json so a sweep can be resumed and reported later.
+
+    `config` is the sweep config (conf/sweeps/sweep.yaml with its kind), whose `report_fn` writes the report.
+    """
 
     name: str
     axes: dict[str, list[str]]
@@ -66,19 +68,18 @@ class SweepSpec:
         """The arguments of `python train.py` that run this sweep into sweep_dir."""
         arguments = ["-m", f"hydra/launcher={self.launcher}", f"hydra.sweep.dir={sweep_dir}", *self.fixed]
         arguments += [f"{key}={','.join(values)}" for key, values in self.launched_axes().items()]
-        if self.launcher == slurm.LAUNCHER:  # with skip_completed=true: a requeued job resumes
-            return [*arguments, *slurm.TRAIN_ARGUMENTS]
+        if self.launcher == slurm_jobs.LAUNCHER:  # with skip_completed=true: a requeued job resumes
+            return [*arguments, *slurm_jobs.TRAIN_ARGUMENTS]
         return [*arguments, "skip_completed=true"] if resume else arguments
 
     def save(self, sweep_dir: Path) -> None:
-        write_json(sweep_dir / SPEC_FILE, asdict(self))
+        """sweep.json: the one writer of this record (versioned, see mnist1d/records.py)."""
+        write_record(sweep_dir / SPEC_FILE, self)
 
     @classmethod
     def load(cls, sweep_dir: Path) -> SweepSpec | None:
-        try:
-            return cls(**json.loads((sweep_dir / SPEC_FILE).read_text()))
-        except FileNotFoundError:
-            return None
+        """The sweep.json of `sweep_dir` (its config checked as every read-back config is), or None."""
+        return read_record(sweep_dir / SPEC_FILE, lambda fields, path: cls)
 
 
 def split_arguments(argv: Sequence[str], sweep_keys: Sequence[str]) -> tuple[list[str], list[str]]:
@@ -162,8 +163,6 @@ def validate(spec: SweepSpec) -> None:
     both = [key for key in spec.axes if any(line.split("=", 1)[0].lstrip("+~") == key for line in spec.fixed)]
     if both:
         raise ValueError(f"sweep keys {both} are both fixed overrides and grid axes: give each only once")
-    if spec.launcher not in LAUNCHERS:
-        raise ValueError(f"launcher={spec.launcher!r} is invalid: must be one of {LAUNCHERS}")
     if spec.share_budgets:
         validate_shared_budgets(spec)
 

@@ -18,8 +18,8 @@ from typing import Any
 import yaml
 
 from mnist1d.atomic import write_text
+from mnist1d.records import STATUS_OK, read_run
 from mnist1d.sweeps.spec import STEPS_AXIS, SweepSpec
-from mnist1d.training.results import STATUS_OK, read_results
 
 SUMMARY_FILE = "summary.csv"
 TIMING_FILE = "timing.json"  # written by sweep.py: how long its jobs took, start to finish
@@ -28,6 +28,9 @@ CSV_COLUMNS = (
     "job", "job_dir", "model", "steps", "seed", "status", "final_acc", "best_acc", "final_test_acc",
     "parameters", "wall_time_s", "steps_per_s", "shared_budget", "source_run", "overrides", "error",
 )  # fmt: skip
+# The row keys read from the run's record as they are (model, steps and seed are its model, max_steps, seed).
+RECORD_KEYS = ("status", "error", "final_acc", "best_acc", "final_test_acc", "parameters", "wall_time_s")
+RECORD_KEYS += ("steps_per_s", "history", "config")
 JOB_DIR = re.compile(r"^(?P<job>\d+)_(?P<model>.+)-(?P<steps>\d+)steps-seed(?P<seed>-?\d+)$")
 
 
@@ -43,23 +46,17 @@ def job_overrides(job_dir: Path) -> dict[str, str]:
 def run_row(sweep_dir: Path, job_dir: Path) -> dict[str, Any]:
     """The row of one job directory, from its results.json (or its name when the job left none)."""
     named = JOB_DIR.match(job_dir.name)
-    results = read_results(job_dir) or {}
-    return {
-        "job": int(named["job"]) if named else None,
-        "job_dir": job_dir.relative_to(sweep_dir).as_posix(),
-        "model": results.get("model", named and named["model"]),
-        "steps": results.get("max_steps", named and int(named["steps"])),
-        "seed": results.get("seed", named and int(named["seed"])),
-        "status": results.get("status", STATUS_MISSING),
-        "error": results.get("error") if results else unfinished(job_dir),
-        **{key: results.get(key) for key in ("final_acc", "best_acc", "final_test_acc", "parameters")},
-        **{key: results.get(key) for key in ("wall_time_s", "steps_per_s")},
-        "shared_budget": False,
-        "source_run": job_dir.relative_to(sweep_dir).as_posix(),
-        "overrides": job_overrides(job_dir),
-        "history": results.get("history", []),
-        "config": results.get("config", {}),
-    }
+    where = job_dir.relative_to(sweep_dir).as_posix()
+    row = {"job": int(named["job"]) if named else None, "job_dir": where, "source_run": where}
+    row |= {"shared_budget": False, "overrides": job_overrides(job_dir)}
+    record = read_run(job_dir)
+    if record is None:
+        named_as = {"model": named and named["model"], "steps": named and int(named["steps"])}
+        named_as |= {"seed": named and int(named["seed"])}
+        missing = {"status": STATUS_MISSING, "error": unfinished(job_dir), "history": [], "config": {}}
+        return row | dict.fromkeys(RECORD_KEYS) | named_as | missing
+    row |= {"model": record.model, "steps": record.max_steps, "seed": record.seed}
+    return row | {key: getattr(record, key) for key in RECORD_KEYS}
 
 
 def unfinished(job_dir: Path) -> str:

@@ -18,18 +18,17 @@ from pytorch_lightning.callbacks import ModelCheckpoint
 from pytorch_lightning.utilities.exceptions import SIGTERMException
 
 from mnist1d.errors import DiskFullError
-from mnist1d.training import lightning_internals, slurm
+from mnist1d.training import preemption
 from mnist1d.training.checkpoint_io import wait_for_writes
+from mnist1d.training.engine import lightning_internals
 
 log = logging.getLogger(__name__)
 
 
 class EvalCheckpoint(ModelCheckpoint):
-    """Lightning's ModelCheckpoint without its per-step cost when it only saves at evaluations.
-
-    Its `on_train_batch_end` saves only for `every_n_train_steps` / `train_time_interval`, and its
-    `state_key` is rebuilt at every hook call: both showed up as per-step work in a profile of an MLP run.
-    """
+    """Lightning's ModelCheckpoint without its per-step cost when it only saves at evaluations: its
+    `on_train_batch_end` is skipped unless it saves every n steps or time interval, and its `state_key` is
+    computed once instead of at every hook call."""
 
     @functools.cached_property
     def state_key(self) -> str:
@@ -48,8 +47,9 @@ def synchronize(device: torch.device) -> None:
         torch.mps.synchronize()
 
 
-class RunSummary(pl.Callback):
-    """Records (and prints) every evaluation with its step, and the training throughput of this process.
+class RunRecorder(pl.Callback):
+    """Records (and prints) every evaluation with its step, and the training throughput of this process:
+    what the run's record (results.json) reports.
 
     The evaluation history is saved in checkpoints, so a resumed run reports its whole history. Every run
     has one (the training code adds it), whatever the callbacks config says.
@@ -114,7 +114,7 @@ class InterruptCheckpoint(pl.Callback):
     Lightning already turns SIGTERM into `SIGTERMException` at the end of the current step (after its
     callbacks and any evaluation, so the saved state is consistent); Ctrl-C is routed to that same handler
     (a second Ctrl-C stops at once), and so is SLURM's signal before the time limit of a submitit job,
-    whose own handler (the requeue) runs once the checkpoint is saved (mnist1d/training/slurm.py says who
+    whose own handler (the requeue) runs once the checkpoint is saved (mnist1d/training/preemption.py says who
     does what on SLURM). Checkpoints also carry the torch RNG states, so dropout after a resume draws the
     masks the uninterrupted run would have drawn.
     """
@@ -126,7 +126,7 @@ class InterruptCheckpoint(pl.Callback):
         self.requeued: str | None = None  # what submitit did after a time-limit signal
         self._stop_after_step: Callable[[int, Any], None] | None = None
         # SLURM's signal before the time limit and the handler it had (submitit's), for a submitit job
-        self._time_limit: tuple[signal.Signals, slurm.Handler] | None = None
+        self._time_limit: tuple[signal.Signals, preemption.Handler] | None = None
         self._time_limit_received = False
 
     def on_train_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
@@ -135,7 +135,7 @@ class InterruptCheckpoint(pl.Callback):
         if threading.current_thread() is threading.main_thread():
             self._stop_after_step = lightning_internals.sigterm_handler()
             signal.signal(signal.SIGINT, self._on_sigint)
-            self._time_limit = slurm.take_time_limit_signal(self._on_time_limit)
+            self._time_limit = preemption.take_time_limit_signal(self._on_time_limit)
 
     def _on_time_limit(self, signum: int, frame: FrameType | None) -> None:
         log.warning(
@@ -167,7 +167,7 @@ class InterruptCheckpoint(pl.Callback):
             else:
                 log.warning("%s at step %d: saved %s", self.signal_name, trainer.global_step, self.ckpt_path)
             if self._time_limit_received:
-                self.requeued = slurm.requeue(self._time_limit[1], self._time_limit[0])
+                self.requeued = preemption.requeue(self._time_limit[1], self._time_limit[0])
                 log.warning("%s", self.requeued)
 
     @property

@@ -10,20 +10,36 @@ import numpy as np
 import pytorch_lightning as pl
 import torch
 
+from mnist1d.config.splits import eval_split
 from mnist1d.data import load_dataset
-from mnist1d.dataset_config import NUM_CLASSES, DatasetConfig, is_int
-from mnist1d.training.batches import TensorBatches, TrainingChunks
-from mnist1d.training.plan import StepPlan
+from mnist1d.dataset_config import NUM_CLASSES, DatasetConfig
+from mnist1d.rules import Rule, is_int, refuse
+from mnist1d.training.engine import StepPlan
+from mnist1d.training.engine.batches import TensorBatches, TrainingChunks
 
 LABEL_NOISE_MODES = ("other", "resample")
-# The name under which evaluations of the training split are logged (dataloader 1 with eval_train_split).
-TRAIN_SPLIT = "train_split"
+# How the generated data may be served (mnist1d/rules.py); the generator's own arguments are DatasetConfig's.
+SERVING_RULES = (
+    Rule("val_fraction", "in [0, 1)", lambda v: 0 <= v < 1),
+    Rule("label_noise", "in [0, 1]", lambda v: 0 <= v <= 1),
+    Rule("label_noise_mode", f"one of {LABEL_NOISE_MODES}", lambda v: v in LABEL_NOISE_MODES),
+    Rule("eval_train_split", "true or false", lambda v: isinstance(v, bool)),
+)
 
 
-def eval_split(val_fraction: float) -> str:
-    """The split periodic evaluation reports on: `val` when part of the training split is held out, else
-    `test`, as both papers evaluate (conf/train/train.yaml resolves `eval_split` with this too)."""
-    return "val" if float(val_fraction) > 0 else "test"
+def batch_size_rule(training_samples: int) -> Rule:
+    """The batch size's rule, which depends on how many samples are left to train on."""
+    allowed = f"in [1, {training_samples}] (the training samples)"
+    return Rule("batch_size", allowed, lambda v: 1 <= v <= training_samples)
+
+
+def positions_rule(length: int) -> Rule:
+    """The input order's rule, which depends on the sequence length."""
+    allowed = f"null or a permutation of 0 .. {length - 1}"
+    permutation = list(range(length))
+    return Rule(
+        "positions", allowed, lambda v: v is None or (sorted(v) == permutation and all(map(is_int, v)))
+    )
 
 
 class MNIST1DDataModule(pl.LightningDataModule):
@@ -65,29 +81,15 @@ class MNIST1DDataModule(pl.LightningDataModule):
         super().__init__()
         self.save_hyperparameters()  # into every checkpoint: what the model was trained on
         self.config = DatasetConfig(**generator_args)
+        serving = {"batch_size": batch_size, "val_fraction": val_fraction, "label_noise": label_noise}
+        serving |= {"label_noise_mode": label_noise_mode, "eval_train_split": eval_train_split}
+        serving |= {"positions": positions}
+        refuse(SERVING_RULES, serving, prefix="data.")
         n_train, _ = self.config.split_sizes()
         n_fit = n_train - round(n_train * val_fraction)
-        if not 0 <= val_fraction < 1:
-            raise ValueError(f"data.val_fraction={val_fraction!r} is invalid: must be in [0, 1)")
-        if not 0 <= label_noise <= 1:
-            raise ValueError(f"data.label_noise={label_noise!r} is invalid: must be in [0, 1]")
-        if label_noise_mode not in LABEL_NOISE_MODES:
-            raise ValueError(
-                f"data.label_noise_mode={label_noise_mode!r} is invalid: must be one of {LABEL_NOISE_MODES}"
-            )
-        if not isinstance(eval_train_split, bool):
-            raise ValueError(f"data.eval_train_split={eval_train_split!r} is invalid: must be true or false")
-        length = self.config.final_seq_length
-        if positions is not None and not (
-            all(is_int(p) for p in positions) and sorted(positions) == list(range(length))
-        ):
-            raise ValueError(
-                f"data.positions={positions!r} is invalid: must be null or a permutation of 0 .. {length - 1}"
-            )
-        if not 1 <= batch_size <= n_fit:
-            raise ValueError(
-                f"data.batch_size={batch_size!r} is invalid: must be in [1, {n_fit}] (the training samples)"
-            )
+        refuse(
+            [batch_size_rule(n_fit), positions_rule(self.config.final_seq_length)], serving, prefix="data."
+        )
         self.batch_size = batch_size
         self.val_fraction = val_fraction
         self.label_noise = label_noise

@@ -18,31 +18,24 @@ import torch
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
-from mnist1d.atomic import write_json
 from mnist1d.dataset_config import DatasetConfig
-from mnist1d.errors import disk_full_names
+from mnist1d.errors import ConfigError, disk_full_names
+from mnist1d.records import STATUS_OK, EvalRecord, library_versions, write_run
+from mnist1d.rules import Rule, problems
 from mnist1d.training.classifier import Classifier
 from mnist1d.training.datamodule import MNIST1DDataModule
-from mnist1d.training.plan import StepPlan, eval_part
+from mnist1d.training.engine import StepPlan, eval_part
+from mnist1d.training.outputs import closing_lines, save_confusion_figure
 from mnist1d.training.quiet import silence_harmless_messages
-from mnist1d.training.results import (
-    RESULTS_FILE,
-    STATUS_OK,
-    library_versions,
-    save_confusion_figure,
-    summary_lines,
-)
-from mnist1d.training.validation import ConfigError, readable_checkpoint
+from mnist1d.training.validation import readable_checkpoint
 
 log = logging.getLogger(__name__)
 
 
-def checkpoint_problems(cfg: DictConfig) -> list[str]:
-    """Problems with `ckpt_path`, before anything is loaded: it must be a readable checkpoint file."""
-    path = OmegaConf.select(cfg, "ckpt_path", throw_on_missing=False)
-    if path is None or not readable_checkpoint(path):
-        return [f"ckpt_path={path!r} is invalid: must be a readable checkpoint file (e.g. .../best.ckpt)"]
-    return []
+# What eval.py's own keys must be (see mnist1d/rules.py), checked before anything is loaded.
+RULES = (
+    Rule("ckpt_path", "a readable checkpoint file (e.g. .../best.ckpt)", readable_checkpoint, required=True),
+)
 
 
 def model_name(net_config: dict[str, Any]) -> str:
@@ -62,9 +55,9 @@ def evaluate(cfg: DictConfig) -> float:
     """Score `cfg.ckpt_path` on the test split of `cfg.data`; writes results.json; returns the accuracy."""
     started = time.perf_counter()
     silence_harmless_messages()
-    problems = checkpoint_problems(cfg)
-    if problems:
-        raise ConfigError(problems)
+    found = problems(RULES, cfg)
+    if found:
+        raise ConfigError(found)
     if cfg.get("num_threads"):
         torch.set_num_threads(cfg.num_threads)
     pl.seed_everything(cfg.seed, verbose=False)
@@ -93,27 +86,27 @@ def evaluate(cfg: DictConfig) -> float:
     out_dir = Path(cfg.paths.output_dir)
     trained_on = checkpoint.get("datamodule_hyper_parameters", {})
     report = module.final_report
-    results = {
-        "model": model_name(module.hparams.net),
-        "checkpoint": str(Path(cfg.ckpt_path).resolve()),
-        "steps": checkpoint["global_step"],
-        "status": STATUS_OK,
-        "error": None,
-        "parameters": sum(p.numel() for p in module.net.parameters()),
-        "accelerator": str(trainer.strategy.root_device),
-        "final_test_acc": float(trainer.callback_metrics["final/test_acc"]),
-        "final_test_loss": float(trainer.callback_metrics["final/test_loss"]),
-        **report,
-        "same_data_as_training": same_data(trained_on, datamodule.config),
-        "trained_on": trained_on,
-        "wall_time_s": time.perf_counter() - started,
-        "versions": library_versions(),
-        "config": OmegaConf.to_container(cfg, resolve=True),
-    }
-    title = f"{results['model']}, step {results['steps']}: test confusion matrix"
+    record = EvalRecord(
+        model=model_name(module.hparams.net),
+        checkpoint=str(Path(cfg.ckpt_path).resolve()),
+        steps=checkpoint["global_step"],
+        status=STATUS_OK,
+        parameters=sum(p.numel() for p in module.net.parameters()),
+        accelerator=str(trainer.strategy.root_device),
+        final_test_acc=float(trainer.callback_metrics["final/test_acc"]),
+        final_test_loss=float(trainer.callback_metrics["final/test_loss"]),
+        per_class_acc=report["per_class_acc"],
+        confusion_matrix=report["confusion_matrix"],
+        same_data_as_training=same_data(trained_on, datamodule.config),
+        trained_on=trained_on,
+        wall_time_s=time.perf_counter() - started,
+        versions=library_versions(),
+        config=OmegaConf.to_container(cfg, resolve=True),
+    )
+    title = f"{record.model}, step {record.steps}: test confusion matrix"
     with disk_full_names(out_dir, "free some space, then run the evaluation again"):
-        save_confusion_figure(report["confusion_matrix"], out_dir, title)
-        write_json(out_dir / RESULTS_FILE, results)
-    for line in summary_lines(results, out_dir):
+        save_confusion_figure(record.confusion_matrix, out_dir, title)
+        write_run(out_dir, record)
+    for line in closing_lines(record, out_dir):
         log.info(line)
-    return results["final_test_acc"]
+    return record.final_test_acc

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -14,28 +15,31 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 from pytorch_lightning.callbacks import ModelCheckpoint
 
-from mnist1d.atomic import write_json
 from mnist1d.errors import DiskFullError, disk_full, disk_full_names
-from mnist1d.training import lightning_internals
-from mnist1d.training.callbacks import DivergenceGuard, EvaluateLastStep, InterruptCheckpoint, RunSummary
-from mnist1d.training.checkpoint_io import CHECKPOINTS_DIR, AtomicCheckpointIO, disk_full_advice
-from mnist1d.training.classifier import Classifier
-from mnist1d.training.cuda_graphs import CudaGraphs
-from mnist1d.training.datamodule import MNIST1DDataModule
-from mnist1d.training.loggers import finish_wandb, log_confusion_matrix
-from mnist1d.training.plan import StepPlan, make_plan, trainer_arguments
-from mnist1d.training.progress import StepProgressBar
-from mnist1d.training.quiet import silence_harmless_messages
-from mnist1d.training.results import (
+from mnist1d.records import (
     RESULTS_FILE,
     STATUS_FAILED,
     STATUS_INTERRUPTED,
     STATUS_OK,
+    TrainRecord,
     library_versions,
-    save_confusion_figure,
-    summary_lines,
+    write_run,
 )
-from mnist1d.training.slurm import cluster_plugins
+from mnist1d.training import engine
+from mnist1d.training.callbacks import DivergenceGuard, EvaluateLastStep, InterruptCheckpoint, RunRecorder
+from mnist1d.training.checkpoint_io import (
+    CHECKPOINTS_DIR,
+    AtomicCheckpointIO,
+    disk_full_advice,
+    wait_for_writes,
+)
+from mnist1d.training.classifier import Classifier
+from mnist1d.training.datamodule import MNIST1DDataModule
+from mnist1d.training.engine import StepPlan
+from mnist1d.training.loggers import finish_wandb, log_confusion_matrix
+from mnist1d.training.outputs import closing_lines, save_confusion_figure
+from mnist1d.training.preemption import cluster_plugins
+from mnist1d.training.quiet import silence_harmless_messages
 from mnist1d.training.validation import validate
 
 log = logging.getLogger(__name__)
@@ -67,14 +71,27 @@ def prepare_determinism(trainer_cfg: DictConfig) -> None:
     os.environ.setdefault(name, value)
 
 
-def build(cfg: DictConfig) -> tuple[MNIST1DDataModule, Classifier, pl.Trainer, StepPlan]:
-    """Instantiate the DataModule, the classifier around the chosen net, the Trainer and the step plan.
+@dataclass(frozen=True)
+class BuiltRun:
+    """What `build` makes for one run: the parts `Trainer.fit` takes, the plan, and the callbacks whose state
+    the run's record reads afterwards."""
+
+    datamodule: MNIST1DDataModule
+    module: Classifier
+    trainer: pl.Trainer
+    plan: StepPlan
+    recorder: RunRecorder
+    interrupt: InterruptCheckpoint
+    cuda_graphs: engine.CudaGraphs
+
+
+def build(cfg: DictConfig, datamodule: MNIST1DDataModule) -> BuiltRun:
+    """Instantiate the classifier around the chosen net, the Trainer and the step plan for `datamodule`.
 
     The Trainer is built before the loggers, so that a Lightning config error surfaces before a W&B run
     starts; `fast_dev_run` (Lightning's debug mode) logs nowhere, as in Lightning.
     """
-    datamodule = instantiate(cfg.data)
-    plan = make_plan(cfg, datamodule.batches_per_epoch)
+    plan = engine.make_plan(cfg, datamodule.batches_per_epoch)
     datamodule.plan = plan
     trainer_cfg = cfg.trainer
     module = Classifier(
@@ -94,12 +111,16 @@ def build(cfg: DictConfig) -> tuple[MNIST1DDataModule, Classifier, pl.Trainer, S
     checkpointing = trainer_cfg.get("enable_checkpointing", True)
     callbacks = [instantiate(c) for c in cfg.callbacks.values()]
     callbacks = [c for c in callbacks if checkpointing or not isinstance(c, ModelCheckpoint)]
-    callbacks += [RunSummary(plan.total_steps), EvaluateLastStep(plan.total_steps)]
-    callbacks += [InterruptCheckpoint(Path(cfg.paths.output_dir) / "checkpoints"), DivergenceGuard()]
-    callbacks.append(CudaGraphs(cfg.get("cuda_graphs", False), compiled=cfg.compile))
+    recorder = RunRecorder(plan.total_steps)
+    interrupt = InterruptCheckpoint(Path(cfg.paths.output_dir) / CHECKPOINTS_DIR)
+    # a capture waits for the background checkpoint writes, which copy tensors from the device
+    cuda_graphs = engine.CudaGraphs(
+        cfg.get("cuda_graphs", False), cfg.compile, before_capture=wait_for_writes
+    )
+    callbacks += [recorder, EvaluateLastStep(plan.total_steps), interrupt, DivergenceGuard(), cuda_graphs]
     progress_bar = trainer_cfg.get("enable_progress_bar", False)
     if progress_bar:
-        callbacks.append(StepProgressBar(plan.total_steps))
+        callbacks.append(engine.StepProgressBar(plan.total_steps))
     trainer = instantiate(
         trainer_cfg,
         callbacks=callbacks,
@@ -109,29 +130,25 @@ def build(cfg: DictConfig) -> tuple[MNIST1DDataModule, Classifier, pl.Trainer, S
         enable_progress_bar=progress_bar,
         # every checkpoint (last, best, interrupt) is written atomically, by a background thread unless W&B
         # uploads checkpoint files as they are saved; on SLURM, Lightning neither saves nor requeues
-        # (mnist1d/training/slurm.py)
+        # (mnist1d/training/preemption.py)
         plugins=[
             *instantiate(trainer_cfg.get("plugins") or []),
             AtomicCheckpointIO(background=not OmegaConf.select(cfg, "logger.wandb.log_model", default=False)),
             *cluster_plugins(),
         ],
-        **trainer_arguments(trainer_cfg, plan),
+        **engine.trainer_arguments(trainer_cfg, plan),
     )
-    lightning_internals.check(trainer)
+    engine.check(trainer)
     if not plan.fast_dev_run:
         trainer.loggers = [logger for logger in (instantiate(c) for c in cfg.logger.values()) if logger]
-    return datamodule, module, trainer, plan
+    return BuiltRun(datamodule, module, trainer, plan, recorder, interrupt, cuda_graphs)
 
 
-def run_summary(trainer: pl.Trainer) -> RunSummary:
-    return next(c for c in trainer.callbacks if isinstance(c, RunSummary))
-
-
-def summarise(trainer: pl.Trainer, module: Classifier, plan: StepPlan) -> dict[str, Any]:
-    """Accuracies and timings of a (possibly unfinished) run, read from its RunSummary callback."""
-    summary = run_summary(trainer)
-    key = f"{module.eval_split}/acc"
-    accuracies = [record[key] for record in summary.history if key in record]
+def measurements(run: BuiltRun) -> dict[str, Any]:
+    """The record's accuracies and timings of a (possibly unfinished) run, from its RunRecorder."""
+    trainer, recorder, plan = run.trainer, run.recorder, run.plan
+    key = f"{run.module.eval_split}/acc"
+    accuracies = [evaluation[key] for evaluation in recorder.history if key in evaluation]
     final_test = trainer.callback_metrics.get("final/test_acc")
     return {
         "steps": trainer.global_step,
@@ -139,16 +156,16 @@ def summarise(trainer: pl.Trainer, module: Classifier, plan: StepPlan) -> dict[s
         "final_acc": accuracies[-1] if accuracies else None,
         "best_acc": max(accuracies, default=None),
         "final_test_acc": None if final_test is None else float(final_test),
-        "history": summary.history,
-        "fit_time_s": summary.fit_seconds,
-        "fit_started_at": summary.fit_started_at,
-        "steps_per_s": summary.steps_this_process / summary.fit_seconds if summary.fit_seconds else None,
-        "cuda_graphs": next(c for c in trainer.callbacks if isinstance(c, CudaGraphs)).captured,
-        **module.final_report,
+        "history": recorder.history,
+        "fit_time_s": recorder.fit_seconds,
+        "fit_started_at": recorder.fit_started_at,
+        "steps_per_s": recorder.steps_this_process / recorder.fit_seconds if recorder.fit_seconds else None,
+        "cuda_graphs": run.cuda_graphs.captured,
+        **run.module.final_report,
     }
 
 
-def train(cfg: DictConfig) -> float | None:
+def fit(cfg: DictConfig) -> float | None:
     """Train, evaluate and write results.json; returns the final evaluation accuracy (what sweepers optimise).
 
     Accuracies are fractions in [0, 1]; `final_acc`/`best_acc`/`history` come from the evaluation split
@@ -156,75 +173,75 @@ def train(cfg: DictConfig) -> float | None:
     """
     started = time.perf_counter()
     silence_harmless_messages()
-    validate(cfg)
-    results_path = Path(cfg.paths.output_dir) / RESULTS_FILE
-    results_path.unlink(missing_ok=True)  # the config is accepted: a rerun must not leave a stale status
+    datamodule = validate(cfg)
+    run_dir = Path(cfg.paths.output_dir)
+    (run_dir / RESULTS_FILE).unlink(
+        missing_ok=True
+    )  # the config is accepted: a rerun must not leave a stale status
     resolved = OmegaConf.to_container(cfg, resolve=True)
     if cfg.get("num_threads"):
         torch.set_num_threads(cfg.num_threads)
     prepare_determinism(cfg.trainer)
     pl.seed_everything(cfg.seed, workers=True, verbose=False)
-    datamodule, module, trainer, plan = build(cfg)
-    results: dict[str, Any] = {
-        "model": cfg.model_name,
-        "seed": cfg.seed,
-        "max_steps": plan.total_steps,
-        "fast_dev_run": plan.fast_dev_run,
-        "eval_split": datamodule.eval_split,
-        "parameters": sum(p.numel() for p in module.net.parameters()),
-        "accelerator": str(trainer.strategy.root_device),
-        "status": STATUS_FAILED,
-        "error": None,
-    }
+    run = build(cfg, datamodule)
+    trainer, module = run.trainer, run.module
+    record = TrainRecord(
+        model=cfg.model_name,
+        seed=cfg.seed,
+        max_steps=run.plan.total_steps,
+        fast_dev_run=run.plan.fast_dev_run,
+        eval_split=datamodule.eval_split,
+        parameters=sum(p.numel() for p in module.net.parameters()),
+        accelerator=str(trainer.strategy.root_device),
+        status=STATUS_FAILED,
+        config=resolved,
+    )
     try:
         for logger in trainer.loggers:
             logger.log_hyperparams(resolved)
         trainer.fit(module, datamodule=datamodule, ckpt_path=cfg.ckpt_path, weights_only=True)
         trainer.test(module, datamodule=datamodule, verbose=False)
         title = f"{cfg.model_name}, step {trainer.global_step}: test confusion matrix"
-        png = save_confusion_figure(module.final_report["confusion_matrix"], results_path.parent, title)
+        png = save_confusion_figure(module.final_report["confusion_matrix"], run_dir, title)
         log_confusion_matrix(trainer.loggers, module.final_report["confusion_matrix"], png)
-        results["status"] = STATUS_OK
+        record.status = STATUS_OK
     except Exception as error:
-        full = disk_full(error, results_path.parent, disk_full_advice(results_path.parent / CHECKPOINTS_DIR))
+        full = disk_full(error, run_dir, disk_full_advice(run_dir / CHECKPOINTS_DIR))
         if full is None:
-            results["error"] = f"{type(error).__name__}: {error}"
+            record.error = f"{type(error).__name__}: {error}"
             raise
         # Out of space: the run itself is fine and goes on from its last checkpoint once there is space.
-        results["status"], results["error"] = STATUS_INTERRUPTED, f"{type(full).__name__}: {full}"
+        record.status, record.error = STATUS_INTERRUPTED, f"{type(full).__name__}: {full}"
         if full is error:
             raise
         raise full from error
     except (KeyboardInterrupt, SystemExit) as interruption:  # Lightning's SIGTERMException is a SystemExit
-        stop = next(c for c in trainer.callbacks if isinstance(c, InterruptCheckpoint))
-        results["status"], results["error"] = STATUS_INTERRUPTED, stop.describe(trainer)
-        raise SystemExit(stop.exit_code) from interruption
+        record.status, record.error = STATUS_INTERRUPTED, run.interrupt.describe(trainer)
+        raise SystemExit(run.interrupt.exit_code) from interruption
     finally:
-        results |= summarise(trainer, module, plan)
-        results |= {
-            "wall_time_s": time.perf_counter() - started,
-            "versions": library_versions(),
-            "config": resolved,
-        }
+        for name, value in measurements(run).items():
+            setattr(record, name, value)
+        record.wall_time_s, record.versions = time.perf_counter() - started, library_versions()
         try:
-            write_results(results_path, results)
+            write_results(run_dir, record)
         finally:
             finish_wandb(trainer.loggers)
-            for line in summary_lines(results, results_path.parent):
+            for line in closing_lines(record, run_dir):
                 log.info(line)
-    return results["final_acc"]
+    return record.final_acc
 
 
-def write_results(path: Path, results: dict[str, Any]) -> None:
+def write_results(run_dir: Path, record: TrainRecord) -> None:
     """Write results.json. On a full disk the file is not written (a run that completed then stops with
     `DiskFullError`, resumable from its last checkpoint); a run that already failed or stopped keeps its own
     error, and this one is logged."""
+    path = run_dir / RESULTS_FILE
     try:
-        with disk_full_names(path, disk_full_advice(path.parent / CHECKPOINTS_DIR)):
-            write_json(path, results)
+        with disk_full_names(path, disk_full_advice(run_dir / CHECKPOINTS_DIR)):
+            write_run(run_dir, record)
     except DiskFullError as error:
-        if results["status"] != STATUS_OK:
+        if record.status != STATUS_OK:
             log.error("%s", error)
             return
-        results["status"], results["error"] = STATUS_INTERRUPTED, f"{type(error).__name__}: {error}"
+        record.status, record.error = STATUS_INTERRUPTED, f"{type(error).__name__}: {error}"
         raise

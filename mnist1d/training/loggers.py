@@ -8,9 +8,10 @@ import netrc
 import os
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from pytorch_lightning.loggers import Logger
+if TYPE_CHECKING:  # Lightning is imported where a logger is made, not by the sweep report's credentials check
+    from pytorch_lightning.loggers import Logger
 
 log = logging.getLogger(__name__)
 WANDB_MODES = ("auto", "online", "offline")

@@ -4,7 +4,16 @@ from __future__ import annotations
 
 from typing import Any
 
+from mnist1d.rules import Rule, is_int, refuse
 from mnist1d.training.datamodule import MNIST1DDataModule
+
+DERIVED = "null (it is derived from data.train_size and data.test_size)"
+RULES = (
+    Rule("num_samples", DERIVED, lambda v: v is None),
+    Rule("train_split", DERIVED, lambda v: v is None),
+    Rule("train_size", "a positive multiple of 10", lambda v: is_int(v) and v >= 10 and v % 10 == 0),
+    Rule("test_size", "a positive multiple of 10", lambda v: is_int(v) and v >= 10 and v % 10 == 0),
+)
 
 
 def fixed_test_datamodule(
@@ -20,15 +29,8 @@ def fixed_test_datamodule(
     the reference pooling notebook does, so every training size is scored on 1000 fresh samples of the same
     distribution. `num_samples` and `train_split` are derived here; setting them as well is an error.
     """
-    for name, value in (("num_samples", num_samples), ("train_split", train_split)):
-        if value is not None:
-            raise ValueError(
-                f"data.{name}={value!r} is invalid here: it is derived from data.train_size and "
-                "data.test_size, so it must be null"
-            )
-    for name, value in (("train_size", train_size), ("test_size", test_size)):
-        if not isinstance(value, int) or value < 10 or value % 10:
-            raise ValueError(f"data.{name}={value!r} is invalid: must be a positive multiple of 10")
+    sizes = {"train_size": train_size, "test_size": test_size}
+    refuse(RULES, sizes | {"num_samples": num_samples, "train_split": train_split}, prefix="data.")
     total = train_size + test_size
     # Half a sample of headroom: int(total * split) is then train_size despite float rounding.
     return MNIST1DDataModule(num_samples=total, train_split=(train_size + 0.5) / total, **datamodule_args)

@@ -1,17 +1,17 @@
 """Refuse a bad training config before any work, naming every bad field, its value and what is allowed.
 
-Scalar fields are checked against a declarative schema (`RULES`); components are then built on the CPU and
-probed with one tiny forward/backward pass, so that errors only torch would find (a sequence too short for an
-architecture, a bad optimizer argument) surface here as a `ConfigError` instead of mid-run. Nothing is
-written: no dataset is generated or cached, no checkpoint loaded, no output file created.
+The fields are checked against rule tables (mnist1d/rules.py says how to add one): `RULES` below for the
+run's own keys, `TRAINER_RULES` (engine/plan.py) for the Lightning Trainer's; the data's arguments are
+checked by `DatasetConfig` and `MNIST1DDataModule` when the DataModule is built. Then the model and
+optimizer are built on the CPU and probed with one tiny forward/backward pass, so that errors only torch
+would find (a sequence too short for an architecture, a bad optimizer argument) surface here instead of
+mid-run. Nothing is written: no dataset is generated or cached, no checkpoint loaded, no output file created.
 """
 
 from __future__ import annotations
 
 import os
 import zipfile
-from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -20,56 +20,14 @@ import torch.nn.functional as F
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
-from mnist1d.dataset_config import is_int
+from mnist1d.errors import ConfigError
+from mnist1d.rules import Rule, is_int, is_number, one_of, problems
+from mnist1d.training.datamodule import MNIST1DDataModule
+from mnist1d.training.engine import TRAINER_RULES
 from mnist1d.training.loggers import WANDB_MODES, wandb_option_problems
-from mnist1d.training.plan import refusals
 
 LONGEST_PROBED_LENGTH = 256  # search bound for an architecture's minimum sequence length
-_ABSENT = object()
-
-
-class ConfigError(ValueError):
-    """A training config that cannot run; the message lists every problem found."""
-
-    def __init__(self, problems: list[str]) -> None:
-        self.problems = problems
-        super().__init__("invalid training config:\n  - " + "\n  - ".join(problems))
-
-
-def _is_number(value: Any) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool)
-
-
 PRECISIONS = ("32-true", "32", "64-true", "64", "bf16-mixed", "bf16-true", "16-true")
-
-
-@dataclass(frozen=True)
-class Rule:
-    """One config field: its dotted key, what it must be (in words), the test; may it be absent."""
-
-    key: str
-    allowed: str
-    ok: Callable[[Any], bool]
-    required: bool = True
-
-
-RULES = (
-    Rule("eval_every", "an integer >= 1", lambda v: is_int(v) and v >= 1),
-    Rule("trainer.log_every_n_steps", "an integer >= 0", lambda v: is_int(v) and v >= 0),
-    Rule("chunk_steps", "an integer >= 1", lambda v: is_int(v) and v >= 1),
-    Rule("compile", "true or false", lambda v: isinstance(v, bool)),
-    Rule("cuda_graphs", "auto, true or false", lambda v: v == "auto" or isinstance(v, bool), required=False),
-    Rule(
-        "trainer.precision",
-        f"one of {list(PRECISIONS)} (16-mixed needs loss scaling, which Classifier.training_step omits)",
-        lambda v: str(v) in PRECISIONS,
-    ),
-    Rule("seed", "an integer in [0, 2**32)", lambda v: is_int(v) and 0 <= v < 2**32),
-    Rule("optimizer.lr", "a number > 0", lambda v: _is_number(v) and v > 0, required=False),
-    Rule("logger.wandb.mode", f"one of {list(WANDB_MODES)}", lambda v: v in WANDB_MODES, required=False),
-    Rule("logger.wandb.init_timeout", "a number > 0", lambda v: _is_number(v) and v > 0, required=False),
-    Rule("ckpt_path", "null or a readable checkpoint file", lambda v: v is None or readable_checkpoint(v)),
-)
 
 
 def readable_checkpoint(path: Any) -> bool:
@@ -78,17 +36,27 @@ def readable_checkpoint(path: Any) -> bool:
     return path.is_file() and os.access(path, os.R_OK) and zipfile.is_zipfile(path)
 
 
-def check_fields(cfg: DictConfig) -> list[str]:
-    """Problems with the scalar fields of `RULES`, one message per bad field."""
-    problems = []
-    for rule in RULES:
-        value = OmegaConf.select(cfg, rule.key, default=_ABSENT)
-        if value is _ABSENT:
-            if rule.required:
-                problems.append(f"{rule.key} is missing: must be {rule.allowed}")
-        elif not rule.ok(value):
-            problems.append(f"{rule.key}={value!r} is invalid: must be {rule.allowed}")
-    return problems
+RULES = (
+    Rule("eval_every", "an integer >= 1", lambda v: is_int(v) and v >= 1, required=True),
+    Rule("trainer.log_every_n_steps", "an integer >= 0", lambda v: is_int(v) and v >= 0, required=True),
+    Rule("chunk_steps", "an integer >= 1", lambda v: is_int(v) and v >= 1, required=True),
+    Rule("compile", "true or false", lambda v: isinstance(v, bool), required=True),
+    Rule("cuda_graphs", "auto, true or false", lambda v: v == "auto" or isinstance(v, bool)),
+    Rule(
+        "trainer.precision",
+        f"{one_of(PRECISIONS)} (16-mixed needs loss scaling, which Classifier.training_step omits)",
+        lambda v: str(v) in PRECISIONS,
+        required=True,
+    ),
+    Rule("seed", "an integer in [0, 2**32)", lambda v: is_int(v) and 0 <= v < 2**32, required=True),
+    Rule("optimizer.lr", "a number > 0", lambda v: is_number(v) and v > 0),
+    Rule("logger.wandb.mode", one_of(WANDB_MODES), lambda v: v in WANDB_MODES),
+    Rule("logger.wandb.init_timeout", "a number > 0", lambda v: is_number(v) and v > 0),
+    Rule(
+        "ckpt_path", "null or a readable checkpoint file", lambda v: v is None or readable_checkpoint(v), True
+    ),
+    *TRAINER_RULES,
+)
 
 
 def _trains(cfg: DictConfig, seq_length: int, batch_size: int, num_classes: int) -> str | None:
@@ -107,12 +75,8 @@ def _trains(cfg: DictConfig, seq_length: int, batch_size: int, num_classes: int)
     return None
 
 
-def check_components(cfg: DictConfig) -> list[str]:
-    """Build the DataModule (no data is loaded) and probe the model and optimizer on the CPU."""
-    try:
-        datamodule = instantiate(cfg.data)
-    except Exception as error:
-        return [f"data: {error}"]
+def probe_components(cfg: DictConfig, datamodule: MNIST1DDataModule) -> list[str]:
+    """Probe the model and optimizer on the CPU with the DataModule's input size."""
     seq_length, classes, batch = datamodule.seq_length, datamodule.num_classes, min(datamodule.batch_size, 2)
     error = _trains(cfg, seq_length, batch, classes)
     if error is None:
@@ -128,12 +92,19 @@ def check_components(cfg: DictConfig) -> list[str]:
     ]
 
 
-def validate(cfg: DictConfig) -> None:
-    """Raise `ConfigError` listing every problem of `cfg`, before anything is trained or written."""
-    problems = check_fields(cfg) + refusals(cfg.trainer)
+def validate(cfg: DictConfig) -> MNIST1DDataModule:
+    """Raise `ConfigError` listing every problem of `cfg`, before anything is trained or written; return the
+    DataModule it built on the way (no data loaded yet), which the run then uses."""
+    found = problems(RULES, cfg)
     if OmegaConf.select(cfg, "logger.wandb"):
-        problems += wandb_option_problems(cfg.logger.wandb)
-    if not problems:
-        problems = check_components(cfg)
-    if problems:
-        raise ConfigError(problems)
+        found += wandb_option_problems(cfg.logger.wandb)
+    if not found:
+        try:
+            datamodule = instantiate(cfg.data)
+        except Exception as error:  # the DataModule's and DatasetConfig's rules, or an unknown argument
+            found = [f"data: {error}"]
+        else:
+            found = probe_components(cfg, datamodule)
+    if found:
+        raise ConfigError(found)
+    return datamodule

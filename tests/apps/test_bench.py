@@ -37,13 +37,13 @@ def test_tiny_benchmark_reports_every_model(tmp_path, cache_dir, capsys):
 def test_by_default_the_framework_runs_as_train_py_does_with_wandb_offline(cache_dir, monkeypatch):
     pytest.importorskip("wandb")
     configs = []
-    real_train = mnist1d.apps.bench.train
+    real_fit = mnist1d.apps.bench.fit
 
-    def train(cfg):
+    def fit(cfg):
         configs.append(cfg)
-        return real_train(cfg)
+        return real_fit(cfg)
 
-    monkeypatch.setattr(mnist1d.apps.bench, "train", train)
+    monkeypatch.setattr(mnist1d.apps.bench, "fit", fit)
     report = main(["--tiny", "--models", "mlp", "--threads", "1", "--cache-dir", str(cache_dir)])
     assert report["overrides"][0] == "logger.wandb.mode=offline"
     assert configs and all(set(cfg.logger) == {"wandb", "csv"} for cfg in configs)

@@ -106,7 +106,7 @@ def test_small_run_learns_and_reports_every_layer(tmp_path, cache_dir):
     [
         ("temperature=0", "temperature"),
         ("augment.max_shift=-1", "augment.max_shift"),
-        ("heads.default=[16,0]", "heads.default"),
+        ("heads.default=[16,0]", "heads"),
         ("batch_size=900", "batch_size"),
         ("report=/nonexistent", "report"),
     ],

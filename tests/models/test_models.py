@@ -8,10 +8,10 @@ import pytest
 import torch
 from torch import nn
 
+from mnist1d.config.compose import config_options
 from mnist1d.models._shape import to_layout
 from mnist1d.models.dcnn import DilatedCNN
 from mnist1d.models.tcn import TCN
-from mnist1d.training.compose import config_options
 from tests.helpers import ROOT, build_model, n_parameters
 
 MODELS = config_options("model")

@@ -6,7 +6,7 @@ import matplotlib.pyplot as plt
 import pytest
 
 from mnist1d.atomic import save_figure
-from mnist1d.reports.common import published, published_results, summary
+from mnist1d.reports.common import published, published_results, seed_stats
 
 
 def test_published_numbers_ship_with_the_package():
@@ -18,8 +18,8 @@ def test_published_numbers_ship_with_the_package():
 
 
 def test_summary_of_seeds():
-    assert summary([90.0, 92.0, 94.0]) == {"mean": 92.0, "std": 2.0, "n": 3, "values": [90.0, 92.0, 94.0]}
-    assert summary([50.0])["std"] == 0.0
+    assert seed_stats([90.0, 92.0, 94.0]) == {"mean": 92.0, "std": 2.0, "n": 3, "values": [90.0, 92.0, 94.0]}
+    assert seed_stats([50.0])["std"] == 0.0
 
 
 def test_figure_is_written_in_every_format_and_nothing_else(tmp_path):

@@ -11,25 +11,26 @@ import numpy as np
 import pytest
 
 from mnist1d.apps.human import app
+from mnist1d.records import HumanRecord, read_run, write_run
 from mnist1d.reports.common import published
 from mnist1d.reports.human import comparison, correlation, error_rates, run_results, write_comparison
-from mnist1d.training.fit import train
+from mnist1d.training.fit import fit
 from tests.helpers import compose_app, report_files
 
 PERSON_ACC = [1.0, 0.9, 0.8, 1.0, 0.9, 1.0, 1.0, 0.7, 1.0, 0.9]
 
 
-def person_results(per_class_acc: list[float], shuffled: bool = False) -> dict[str, Any]:
-    """A finished test of 10 questions per digit, as the app writes it."""
+def person_results(per_class_acc: list[float], shuffled: bool = False) -> HumanRecord:
+    """A finished test of 10 questions per digit, as the app scores it."""
     n = 10 * len(per_class_acc)
     correct = round(10 * sum(per_class_acc))
-    return {
-        "model": "human", "name": "ada", "status": "ok", "seed": 0, "max_steps": None,
-        "final_acc": correct / n, "final_test_acc": correct / n, "best_acc": correct / n,
-        "accuracy_ci": {"level": 0.95, "method": "wilson", "low": 0.85, "high": 0.96},
-        "n_questions": n, "per_class_n": [10] * 10, "per_class_acc": per_class_acc,
-        "config": {"data": {"shuffle_seq": shuffled}},
-    }  # fmt: skip
+    return HumanRecord(
+        model="human", name="ada", status="ok", seed=0, max_steps=None,
+        final_acc=correct / n, final_test_acc=correct / n, best_acc=correct / n,
+        accuracy_ci={"level": 0.95, "method": "wilson", "low": 0.85, "high": 0.96},
+        n_questions=n, per_class_n=[10] * 10, per_class_acc=per_class_acc,
+        config={"data": {"shuffle_seq": shuffled}},
+    )  # fmt: skip
 
 
 def model_results(
@@ -44,6 +45,7 @@ def model_results(
 
 
 def write_runs(sweep: Path, runs: dict[str, dict[str, Any]]) -> None:
+    """results.json files as written before they had a schema version (schema 0), which are still read."""
     for job, results in runs.items():
         (sweep / job).mkdir(parents=True)
         (sweep / job / "results.json").write_text(json.dumps(results))
@@ -71,7 +73,7 @@ def test_comparison_from_run_and_sweep_directories(tmp_path):
     )
     person_dir = tmp_path / "person"
     person_dir.mkdir()
-    (person_dir / "results.json").write_text(json.dumps(person_results(PERSON_ACC)))
+    write_run(person_dir, person_results(PERSON_ACC))
     cfg = compose_app("human", [f"compare={person_dir}", f"runs=[{sweep}]"], tmp_path / "out", tmp_path / "c")
     numbers = report_files([p for p in app.run(cfg) if p.suffix != ".md"], "human_vs_models")
 
@@ -107,14 +109,14 @@ def test_comparison_from_run_and_sweep_directories(tmp_path):
 
 def test_a_real_run_is_read_and_the_shuffled_person_gets_the_shuffled_reference(make_cfg, tmp_path):
     quick = ["trainer.max_steps=20", "eval_every=10", "callbacks=none"]
-    train(make_cfg("model=logistic", "data=mnist1d_shuffled", *quick, run="runs/0_logistic-20steps-seed0"))
+    fit(make_cfg("model=logistic", "data=mnist1d_shuffled", *quick, run="runs/0_logistic-20steps-seed0"))
     person = person_results(PERSON_ACC, shuffled=True)
     paths = write_comparison(tmp_path / "out", person, run_results(tmp_path / "runs"))
     numbers = report_files([p for p in paths if p.suffix != ".md"], "human_vs_models")
     assert numbers["dataset"] == "mnist1d_shuffled"
     assert numbers["published_human"] == {"accuracy": 30, "error_rate": None, "cnn_error_rate": None}
     (model,) = numbers["models"]
-    run = json.loads((tmp_path / "runs" / "0_logistic-20steps-seed0" / "results.json").read_text())
+    run = read_run(tmp_path / "runs" / "0_logistic-20steps-seed0")
     assert model["label"] == "logistic (20 steps)"
     assert model["error_rate"] == pytest.approx(error_rates(run))
 

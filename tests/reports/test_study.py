@@ -3,13 +3,13 @@ the distances, per-digit errors, failures and figures."""
 
 from __future__ import annotations
 
-import json
 import statistics
 from pathlib import Path
 
 from matplotlib.image import imread
 from omegaconf import OmegaConf
 
+from mnist1d.records import TrainRecord, write_run
 from mnist1d.reports.study import published_results, study_report
 from mnist1d.reports.study_figures import FIGURE_SIZE_PX
 from tests.helpers import result_row
@@ -55,7 +55,8 @@ def test_study_report_compares_6000_steps_with_gk_and_draws_per_digit_errors(tmp
         rows += [run, shared | {"source_run": run["job_dir"]}]
         (tmp_path / run["job_dir"]).mkdir()
         per_class = [0.99, 0.9, 0.85, 1.0, 0.9, 0.97, 1.0, 0.88, 0.96, 0.93]
-        (tmp_path / run["job_dir"] / "results.json").write_text(json.dumps({"per_class_acc": per_class}))
+        record = TrainRecord(model="cnn", status="ok", seed=seed, per_class_acc=per_class)
+        write_run(tmp_path / run["job_dir"], record)
     paths = study_report(tmp_path, rows, OmegaConf.create({"name": "study"}))
     report = (tmp_path / "results.md").read_text()
     best = report.split("## Best accuracy during training")[1]

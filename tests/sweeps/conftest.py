@@ -1,4 +1,4 @@
-"""A real single-node SLURM cluster for the sweep tests that need one (tests/sweeps/test_slurm.py)."""
+"""A real single-node SLURM cluster for the sweep tests that need one (tests/sweeps/test_slurm_jobs.py)."""
 
 from __future__ import annotations
 

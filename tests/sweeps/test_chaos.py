@@ -25,7 +25,7 @@ import torch
 from omegaconf import DictConfig, OmegaConf
 
 from mnist1d.training.checkpoint_io import AtomicCheckpointIO
-from mnist1d.training.run import run_job
+from mnist1d.training.job import run_job
 from tests.helpers import ON_CPU, compose_run
 
 # Small jobs with many checkpoints: an evaluation (and so best.ckpt and last.ckpt) every 5 steps; the MLP's

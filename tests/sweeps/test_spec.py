@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 from hydra.utils import get_method
 
+from mnist1d.config.compose import SWEEP_CONF, compose_train, config_options
 from mnist1d.sweeps.spec import build_spec, compose_sweep
-from mnist1d.training.compose import SWEEP_CONF, compose_train, config_options
 
 
 @pytest.mark.parametrize("name", config_options("sweep", SWEEP_CONF))

@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from mnist1d.training.callbacks import DivergenceGuard, NonFiniteLossError
-from mnist1d.training.fit import train
+from mnist1d.training.fit import fit
 from tests.helpers import ON_CPU, RESUMABLE, read_results, signal_at
 
 
@@ -18,9 +18,9 @@ from tests.helpers import ON_CPU, RESUMABLE, read_results, signal_at
     "signum", [signal.SIGTERM, pytest.param(signal.SIGINT, marks=pytest.mark.slow)], ids=["SIGTERM", "Ctrl-C"]
 )
 def test_interrupted_run_saves_checkpoint_and_resumes_to_identical_metrics(signum, make_cfg, tmp_path):
-    train(make_cfg(*RESUMABLE, run="full"))
+    fit(make_cfg(*RESUMABLE, run="full"))
     with pytest.raises(SystemExit) as stopped:
-        train(make_cfg(*RESUMABLE, *signal_at(15, signum), run="part"))
+        fit(make_cfg(*RESUMABLE, *signal_at(15, signum), run="part"))
     assert stopped.value.code == 128 + signum
     interrupted = read_results(tmp_path / "part")
     last = tmp_path / "part" / "checkpoints" / "last.ckpt"
@@ -29,7 +29,7 @@ def test_interrupted_run_saves_checkpoint_and_resumes_to_identical_metrics(signu
     assert [record["step"] for record in interrupted["history"]] == [10]
     assert torch.load(last, weights_only=True)["global_step"] == 15
 
-    train(make_cfg(*RESUMABLE, f"ckpt_path={last}", run="part"))
+    fit(make_cfg(*RESUMABLE, f"ckpt_path={last}", run="part"))
     full, resumed = read_results(tmp_path / "full"), read_results(tmp_path / "part")
     assert resumed["status"] == "ok" and resumed["steps"] == 30
     assert resumed["history"] == full["history"]
@@ -43,7 +43,7 @@ def test_diverging_run_stops_at_the_first_non_finite_step_and_is_reported_failed
     where the guard reads every chunk's losses; on a GPU: tests/training/test_gpu.py)."""
     diverging = ["model=mlp", "optimizer=sgd", "optimizer.lr=1e20", "trainer.max_steps=50", ON_CPU]
     with pytest.raises(NonFiniteLossError) as diverged:
-        train(make_cfg(*diverging, f"chunk_steps={chunk}"))
+        fit(make_cfg(*diverging, f"chunk_steps={chunk}"))
     results = read_results(tmp_path / "run")
     assert results["status"] == "failed"
     assert results["error"] == f"NonFiniteLossError: {diverged.value}"

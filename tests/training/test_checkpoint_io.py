@@ -12,8 +12,8 @@ import torch
 
 from mnist1d.errors import DiskFullError
 from mnist1d.training.checkpoint_io import AtomicCheckpointIO
-from mnist1d.training.fit import build, train
-from tests.helpers import RESUMABLE, FullDisk, signal_at
+from mnist1d.training.fit import fit
+from tests.helpers import RESUMABLE, FullDisk, build_run, signal_at
 
 CHECKPOINT = {"global_step": 7, "state_dict": {"weight": torch.arange(1000.0)}}
 
@@ -72,7 +72,7 @@ def test_a_full_disk_names_the_checkpoint_and_leaves_the_previous_one(tmp_path, 
 
 def test_every_checkpoint_of_a_run_is_written_by_the_atomic_plugin(make_cfg, tmp_path, monkeypatch):
     """last.ckpt and best.ckpt at each evaluation, and the interrupt checkpoint of a SIGTERM."""
-    _, _, trainer, _ = build(make_cfg(*RESUMABLE))
+    trainer = build_run(make_cfg(*RESUMABLE)).trainer
     assert type(trainer.strategy.checkpoint_io) is AtomicCheckpointIO
     saved = []
     real_save = AtomicCheckpointIO.save_checkpoint
@@ -85,6 +85,6 @@ def test_every_checkpoint_of_a_run_is_written_by_the_atomic_plugin(make_cfg, tmp
 
     monkeypatch.setattr(AtomicCheckpointIO, "save_checkpoint", save_checkpoint)
     with pytest.raises(SystemExit):
-        train(make_cfg(*RESUMABLE, *signal_at(15, signal.SIGTERM)))
+        fit(make_cfg(*RESUMABLE, *signal_at(15, signal.SIGTERM)))
     assert saved == [("best.ckpt", 10), ("last.ckpt", 10), ("last.ckpt", 15)]  # 15: the interrupt's
     assert sorted(os.listdir(tmp_path / "run" / "checkpoints")) == ["best.ckpt", "last.ckpt"]

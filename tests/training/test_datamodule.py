@@ -6,8 +6,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from mnist1d.training.batches import TensorBatches
 from mnist1d.training.datamodule import MNIST1DDataModule
+from mnist1d.training.engine.batches import TensorBatches
 
 
 @pytest.fixture

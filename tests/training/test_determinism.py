@@ -10,7 +10,7 @@ import pytorch_lightning as pl
 import torch
 
 import mnist1d.training.fit
-from mnist1d.training.fit import prepare_determinism, train
+from mnist1d.training.fit import fit, prepare_determinism
 from tests.helpers import ON_CPU, read_results
 
 SEEN: dict[str, object] = {}
@@ -31,11 +31,11 @@ def test_deterministic_runs_set_cublas_workspace_before_building_anything(make_c
     monkeypatch.setattr(
         mnist1d.training.fit,
         "build",
-        lambda cfg: at_build.append(os.environ.get("CUBLAS_WORKSPACE_CONFIG")) or real_build(cfg),
+        lambda *args: at_build.append(os.environ.get("CUBLAS_WORKSPACE_CONFIG")) or real_build(*args),
     )
     run = ["model=cnn", "trainer.max_steps=4", "eval_every=2", "trainer.deterministic=true", ON_CPU]
     try:
-        train(make_cfg(*run, f"+callbacks.probe._target_={__name__}.Probe"))
+        fit(make_cfg(*run, f"+callbacks.probe._target_={__name__}.Probe"))
     finally:
         torch.use_deterministic_algorithms(False)
     assert at_build == [":4096:8"] and SEEN == {"deterministic": True, "cublas": ":4096:8"}

@@ -7,12 +7,12 @@ import pytorch_lightning as pl
 import torch
 from omegaconf import DictConfig
 
+from mnist1d.config.compose import TRAIN_CONF, compose_config
+from mnist1d.errors import ConfigError
 from mnist1d.training.classifier import Classifier
-from mnist1d.training.compose import TRAIN_CONF, compose_config
 from mnist1d.training.evaluate import evaluate
-from mnist1d.training.fit import build, train
-from mnist1d.training.validation import ConfigError
-from tests.helpers import ON_CPU, compose_run, read_results
+from mnist1d.training.fit import fit
+from tests.helpers import ON_CPU, build_run, compose_run, read_results
 
 
 @pytest.fixture(scope="module")
@@ -21,7 +21,7 @@ def trained(tmp_path_factory: pytest.TempPathFactory, cache_dir) -> tuple:
     cfg = compose_run(
         ["model=cnn", "trainer.max_steps=60", "eval_every=30", "logger=csv", ON_CPU], run_dir, cache_dir
     )
-    train(cfg)
+    fit(cfg)
     return cfg, run_dir
 
 
@@ -42,7 +42,7 @@ def test_a_checkpoint_loads_with_one_call_and_predicts_what_the_test_scored(trai
     saved = torch.load(ckpt, weights_only=True)["state_dict"]
     for name, value in model.state_dict().items():
         torch.testing.assert_close(value, saved[name], rtol=0, atol=0)
-    datamodule = build(cfg)[0]
+    datamodule = build_run(cfg).datamodule
     probabilities = torch.cat(pl.Trainer(logger=False, enable_progress_bar=False).predict(model, datamodule))
     assert probabilities.shape == (1000, 10)
     torch.testing.assert_close(probabilities.sum(1), torch.ones(1000))

@@ -9,8 +9,8 @@ import pytest
 import torch
 from hydra.utils import instantiate
 
-from mnist1d.training.compose import config_options
-from mnist1d.training.fit import train
+from mnist1d.config.compose import config_options
+from mnist1d.training.fit import fit
 from tests.helpers import ON_CPU, read_results
 
 QUICK = ["trainer.max_steps=4", "eval_every=2"]
@@ -18,7 +18,7 @@ QUICK = ["trainer.max_steps=4", "eval_every=2"]
 
 @pytest.mark.parametrize("model", config_options("model"))
 def test_every_model_trains_and_reports(model, make_cfg, tmp_path):
-    train(make_cfg(f"model={model}", *QUICK))
+    fit(make_cfg(f"model={model}", *QUICK))
     results = read_results(tmp_path / "run")
     assert results["status"] == "ok" and results["error"] is None
     assert results["model"] == model and results["steps"] == 4 and results["max_steps"] == 4
@@ -35,7 +35,7 @@ def test_every_model_trains_and_reports(model, make_cfg, tmp_path):
 
 
 def test_cnn_reaches_80_percent_within_1000_steps(make_cfg, tmp_path):
-    final_acc = train(make_cfg("model=cnn", "trainer.max_steps=1000"))
+    final_acc = fit(make_cfg("model=cnn", "trainer.max_steps=1000"))
     results = read_results(tmp_path / "run")
     assert final_acc == results["final_acc"] > 0.80
     assert [r["step"] for r in results["history"]] == [250, 500, 750, 1000]
@@ -43,20 +43,20 @@ def test_cnn_reaches_80_percent_within_1000_steps(make_cfg, tmp_path):
 
 
 def test_final_step_is_evaluated_when_not_a_multiple_of_eval_every(make_cfg, tmp_path):
-    train(make_cfg("model=logistic", "trainer.max_steps=7", "eval_every=5"))
+    fit(make_cfg("model=logistic", "trainer.max_steps=7", "eval_every=5"))
     assert [r["step"] for r in read_results(tmp_path / "run")["history"]] == [5, 7]
 
 
 def test_same_seed_same_metrics_other_seed_differs(make_cfg, tmp_path):
     for run, seed in [("a", 0), ("b", 0), ("c", 1)]:
-        train(make_cfg("model=mlp", "trainer.max_steps=60", "eval_every=20", f"seed={seed}", ON_CPU, run=run))
+        fit(make_cfg("model=mlp", "trainer.max_steps=60", "eval_every=20", f"seed={seed}", ON_CPU, run=run))
     a, b, c = (read_results(tmp_path / run)["history"] for run in "abc")
     assert a == b
     assert a != c
 
 
 def test_validation_fraction_is_evaluated_and_test_reported_after(make_cfg, tmp_path):
-    train(make_cfg("model=logistic", *QUICK, "data.val_fraction=0.1"))
+    fit(make_cfg("model=logistic", *QUICK, "data.val_fraction=0.1"))
     results = read_results(tmp_path / "run")
     assert results["eval_split"] == "val"
     assert "val/acc" in results["history"][-1] and "test/acc" not in results["history"][-1]
@@ -66,11 +66,11 @@ def test_validation_fraction_is_evaluated_and_test_reported_after(make_cfg, tmp_
 
 def test_resume_from_mid_epoch_checkpoint_matches_uninterrupted_run(make_cfg, tmp_path):
     common = ["model=resnet", "eval_every=10", "seed=3", ON_CPU]
-    train(make_cfg(*common, "trainer.max_steps=70", run="full"))
-    train(make_cfg(*common, "trainer.max_steps=30", run="part"))
+    fit(make_cfg(*common, "trainer.max_steps=70", run="full"))
+    fit(make_cfg(*common, "trainer.max_steps=30", run="part"))
     last = tmp_path / "part" / "checkpoints" / "last.ckpt"
     assert last.exists()
-    train(make_cfg(*common, "trainer.max_steps=70", f"ckpt_path={last}", run="part"))
+    fit(make_cfg(*common, "trainer.max_steps=70", f"ckpt_path={last}", run="part"))
     full, resumed = read_results(tmp_path / "full"), read_results(tmp_path / "part")
     assert resumed["steps"] == 70
     assert resumed["history"] == full["history"]
@@ -82,7 +82,7 @@ def test_chunk_size_changes_speed_not_results(make_cfg, tmp_path):
     common = ["model=tcn", "model.channels=[8,8]", "scheduler=cosine", "trainer.max_steps=60"]
     common += ["eval_every=20", "trainer.log_every_n_steps=10", ON_CPU]
     for chunk in (1, 10):
-        train(make_cfg(*common, f"chunk_steps={chunk}", run=f"chunk{chunk}"))
+        fit(make_cfg(*common, f"chunk_steps={chunk}", run=f"chunk{chunk}"))
     single, chunked = (read_results(tmp_path / f"chunk{chunk}") for chunk in (1, 10))
     assert [r["step"] for r in chunked["history"]] == [20, 40, 60]
     assert chunked["history"] == single["history"]
@@ -104,7 +104,7 @@ def logged(metrics_csv: Path, key: str) -> list[tuple[int, str]]:
 
 @pytest.mark.slow
 def test_compiled_net_trains_and_its_checkpoint_loads_into_a_plain_net(make_cfg, tmp_path):
-    train(make_cfg("model=mlp", *QUICK, "compile=true"))
+    fit(make_cfg("model=mlp", *QUICK, "compile=true"))
     assert read_results(tmp_path / "run")["status"] == "ok"
     state = torch.load(tmp_path / "run" / "checkpoints" / "last.ckpt", weights_only=True)["state_dict"]
     plain = instantiate(make_cfg("model=mlp").model, seq_length=40, num_classes=10)
@@ -126,6 +126,6 @@ def test_resume_refuses_a_checkpoint_that_would_run_code(make_cfg, tmp_path):
     checkpoint = tmp_path / "malicious.ckpt"
     torch.save({"state_dict": {}, "payload": Exploit(str(marker))}, checkpoint)
     with pytest.raises(Exception, match="Weights only load failed"):
-        train(make_cfg("model=logistic", "trainer.max_steps=2", f"ckpt_path={checkpoint}"))
+        fit(make_cfg("model=logistic", "trainer.max_steps=2", f"ckpt_path={checkpoint}"))
     assert not marker.exists()
     assert read_results(tmp_path / "run")["status"] == "failed"

@@ -13,7 +13,7 @@ import torch
 
 from mnist1d.apps.bench import main as bench
 from mnist1d.training.callbacks import NonFiniteLossError
-from mnist1d.training.fit import train
+from mnist1d.training.fit import fit
 from tests.helpers import ROOT, read_results, signal_at
 
 pytestmark = pytest.mark.gpu
@@ -28,7 +28,7 @@ def final_weights(run_dir) -> dict[str, torch.Tensor]:
 
 
 def test_auto_picks_the_gpu_and_captures_the_step(make_cfg, tmp_path):
-    train(make_cfg("model=mlp", *SHORT))
+    fit(make_cfg("model=mlp", *SHORT))
     results = read_results(tmp_path / "run")
     assert results["status"] == "ok" and results["accelerator"] == "cuda:0" and results["cuda_graphs"] is True
 
@@ -38,8 +38,8 @@ def test_cuda_graphs_match_the_eager_path(model, make_cfg, tmp_path):
     """Same data, initialisation and dropout draws: the two paths differ only by rounding (the capturable
     optimizer computes its bias corrections on the device). Deterministic kernels on both paths."""
     common = [f"model={model}", *SHORT, "trainer.deterministic=true"]
-    train(make_cfg(*common, "cuda_graphs=false", run="eager"))
-    train(make_cfg(*common, "cuda_graphs=true", run="graphs"))
+    fit(make_cfg(*common, "cuda_graphs=false", run="eager"))
+    fit(make_cfg(*common, "cuda_graphs=true", run="graphs"))
     eager, graphs = read_results(tmp_path / "eager"), read_results(tmp_path / "graphs")
     assert eager["cuda_graphs"] is False and graphs["cuda_graphs"] is True
     for ours, theirs in zip(graphs["history"], eager["history"], strict=True):
@@ -67,7 +67,7 @@ def test_divergence_is_read_every_logging_interval_and_names_the_first_bad_step(
     """On an accelerator the guard reads the losses every `log_every_n_steps` steps (50), not every chunk."""
     diverging = ["model=mlp", "optimizer=sgd", "optimizer.lr=1e20", "trainer.max_steps=100", "chunk_steps=25"]
     with pytest.raises(NonFiniteLossError, match="at step 2: "):
-        train(make_cfg(*diverging))
+        fit(make_cfg(*diverging))
     results = read_results(tmp_path / "run")
     assert results["status"] == "failed" and results["steps"] == 50
 
@@ -75,12 +75,12 @@ def test_divergence_is_read_every_logging_interval_and_names_the_first_bad_step(
 def test_a_checkpoint_of_the_graph_path_is_an_eager_one_and_resumes(make_cfg, tmp_path):
     common = ["model=tcn", "model.channels=[8,8]", "trainer.max_steps=40", "eval_every=10", "chunk_steps=5"]
     with pytest.raises(SystemExit):
-        train(make_cfg(*common, *signal_at(15, signal.SIGTERM)))
+        fit(make_cfg(*common, *signal_at(15, signal.SIGTERM)))
     last = tmp_path / "run" / "checkpoints" / "last.ckpt"
     optimizer = torch.load(last, map_location="cpu", weights_only=True)["optimizer_states"][0]
     assert [group["capturable"] for group in optimizer["param_groups"]] == [False]
     assert all(state["step"].device.type == "cpu" for state in optimizer["state"].values())
-    train(make_cfg(*common, f"ckpt_path={last}"))
+    fit(make_cfg(*common, f"ckpt_path={last}"))
     resumed = read_results(tmp_path / "run")
     assert resumed["status"] == "ok" and resumed["steps"] == 40 and resumed["cuda_graphs"] is True
 

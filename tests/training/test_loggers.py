@@ -9,8 +9,8 @@ import time
 
 import pytest
 
-from mnist1d.training.fit import train
-from mnist1d.training.validation import ConfigError
+from mnist1d.errors import ConfigError
+from mnist1d.training.fit import fit
 from tests.helpers import read_results
 
 QUICK = ["model=logistic", "trainer.max_steps=4", "eval_every=2"]
@@ -19,8 +19,8 @@ QUICK = ["model=logistic", "trainer.max_steps=4", "eval_every=2"]
 def test_wandb_offline_run_is_written_per_run(make_cfg, tmp_path, monkeypatch):
     monkeypatch.delenv("WANDB_API_KEY", raising=False)
     monkeypatch.setenv("NETRC", str(tmp_path / "no-netrc"))
-    train(make_cfg("logger=wandb", "model=logistic", *QUICK, run="w1"))
-    train(make_cfg("logger=wandb", "model=logistic", *QUICK, "seed=1", run="w2"))
+    fit(make_cfg("logger=wandb", "model=logistic", *QUICK, run="w1"))
+    fit(make_cfg("logger=wandb", "model=logistic", *QUICK, "seed=1", run="w2"))
     pytest.importorskip(
         "wandb"
     ).teardown()  # stops this process's W&B service, which flushes the offline logs to disk
@@ -52,7 +52,7 @@ def test_wandb_online_without_network_or_credentials_keeps_local_results(
         monkeypatch.setenv("WANDB_API_KEY", api_key)
     started = time.monotonic()
     with caplog.at_level(logging.WARNING, logger="mnist1d.training.loggers"):
-        train(make_cfg("logger=wandb", "logger.wandb.mode=online", "logger.wandb.init_timeout=3", *QUICK))
+        fit(make_cfg("logger=wandb", "logger.wandb.mode=online", "logger.wandb.init_timeout=3", *QUICK))
     assert time.monotonic() - started < 90  # bounded: no prompt, no endless retry
     warnings = [r.getMessage() for r in caplog.records if r.name == "mnist1d.training.loggers"]
     assert len(warnings) == 1 and "logging offline" in warnings[0]
@@ -66,7 +66,7 @@ def test_wandb_takes_any_wandb_argument_and_logs_the_confusion_matrix(make_cfg, 
     monkeypatch.delenv("WANDB_API_KEY", raising=False)
     monkeypatch.setenv("NETRC", str(tmp_path / "no-netrc"))
     extra = ["+logger.wandb.notes=passed-through-note", "+logger.wandb.job_type=training"]
-    train(make_cfg("logger=wandb", *QUICK, *extra, "+logger.wandb.log_model=true"))
+    fit(make_cfg("logger=wandb", *QUICK, *extra, "+logger.wandb.log_model=true"))
     pytest.importorskip("wandb").teardown()
     (records,) = (tmp_path / "run" / "wandb").glob("offline-run-*/run-*.wandb")
     log = records.read_bytes()
@@ -80,11 +80,11 @@ def test_an_unknown_wandb_argument_is_refused_before_any_work(make_cfg, tmp_path
     with pytest.raises(
         ConfigError, match=r"logger\.wandb\.colour is not an argument of WandbLogger or wandb\.init"
     ):
-        train(make_cfg("logger=wandb", *QUICK, "+logger.wandb.colour=blue"))
+        fit(make_cfg("logger=wandb", *QUICK, "+logger.wandb.colour=blue"))
     assert not (tmp_path / "run").exists()
 
 
 def test_tensorboard_logger_writes_event_files(make_cfg, tmp_path):
-    train(make_cfg("logger=tensorboard", *QUICK))
+    fit(make_cfg("logger=tensorboard", *QUICK))
     assert list((tmp_path / "run" / "tensorboard").glob("events.out.tfevents.*"))
     assert read_results(tmp_path / "run")["status"] == "ok"

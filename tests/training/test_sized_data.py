@@ -18,7 +18,7 @@ def test_fixed_test_datamodule_has_exact_split_sizes(train_size: int, cache_dir:
 
 
 def test_fixed_test_datamodule_refuses_conflicting_sizes() -> None:
-    with pytest.raises(ValueError, match=r"data.num_samples=5000 is invalid here: .* must be null"):
+    with pytest.raises(ValueError, match=r"data.num_samples=5000 is invalid: must be null \(it is derived"):
         fixed_test_datamodule(train_size=1000, num_samples=5000)
     with pytest.raises(
         ValueError, match=r"data.train_size=1005 is invalid: must be a positive multiple of 10"

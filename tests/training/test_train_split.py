@@ -8,7 +8,7 @@ import csv
 import pytest
 
 from mnist1d.training.classifier import Classifier
-from mnist1d.training.fit import train
+from mnist1d.training.fit import fit
 from tests.helpers import ON_CPU, compose_run, read_results
 
 QUICK = ["model=cnn", "trainer.max_steps=40", "eval_every=20", "seed=1", ON_CPU]
@@ -23,7 +23,7 @@ def logged(run_dir) -> list[dict[str, str]]:
 def runs(tmp_path_factory, cache_dir):
     base = tmp_path_factory.mktemp("train_split")
     for name, extra in (("off", []), ("on", ["data.eval_train_split=true"])):
-        train(compose_run(["logger=csv", *QUICK, *extra], base / name, cache_dir))
+        fit(compose_run(["logger=csv", *QUICK, *extra], base / name, cache_dir))
     return base
 
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from hydra.errors import ConfigCompositionException
 
-from mnist1d.training.fit import train
-from mnist1d.training.validation import ConfigError
+from mnist1d.errors import ConfigError
+from mnist1d.training.fit import fit
 from tests.helpers import compose_run
 
 BAD_VALUES = [
@@ -57,7 +57,7 @@ BAD_VALUES = [
 def test_bad_value_is_refused_before_any_work(overrides, message, make_cfg, tmp_path, cache_dir):
     cached_before = sorted(cache_dir.iterdir())
     with pytest.raises(ConfigError) as refused:
-        train(make_cfg("model=logistic", *overrides))
+        fit(make_cfg("model=logistic", *overrides))
     assert message in str(refused.value)
     assert not (tmp_path / "run").exists()  # no results.json, checkpoint or log written
     assert sorted(cache_dir.iterdir()) == cached_before  # no dataset generated
@@ -65,7 +65,7 @@ def test_bad_value_is_refused_before_any_work(overrides, message, make_cfg, tmp_
 
 def test_every_bad_field_is_reported_at_once(make_cfg):
     with pytest.raises(ConfigError) as refused:
-        train(make_cfg("trainer.max_steps=0", "eval_every=-1", "optimizer.lr=0"))
+        fit(make_cfg("trainer.max_steps=0", "eval_every=-1", "optimizer.lr=0"))
     assert sorted(p.split("=")[0] for p in refused.value.problems) == [
         "eval_every",
         "optimizer.lr",
@@ -77,15 +77,15 @@ def test_every_bad_field_is_reported_at_once(make_cfg):
 def test_each_architecture_runs_at_its_shortest_length(make_cfg):
     """The lengths the validation accepts do train: only cnn needs more than the generator's minimum of 2."""
     for model in ["logistic", "mlp", "gru", "resnet", "tcn", "dcnn"]:
-        train(make_cfg(f"model={model}", "data.final_seq_length=2", "trainer.max_steps=1", run=model))
-    train(make_cfg("model=cnn", "data.final_seq_length=3", "trainer.max_steps=1", run="cnn"))
+        fit(make_cfg(f"model={model}", "data.final_seq_length=2", "trainer.max_steps=1", run=model))
+    fit(make_cfg("model=cnn", "data.final_seq_length=3", "trainer.max_steps=1", run="cnn"))
 
 
 def test_unreadable_checkpoint_is_refused(make_cfg, tmp_path):
     not_a_checkpoint = tmp_path / "notes.ckpt"
     not_a_checkpoint.write_text("not a checkpoint")
     with pytest.raises(ConfigError) as refused:
-        train(make_cfg(f"ckpt_path={not_a_checkpoint}"))
+        fit(make_cfg(f"ckpt_path={not_a_checkpoint}"))
     assert f"ckpt_path='{not_a_checkpoint}' is invalid: must be null or a readable" in str(refused.value)
 
 

@@ -12,7 +12,7 @@ import hydra
 from omegaconf import DictConfig
 
 from mnist1d.apps.human.app import run
-from mnist1d.training.compose import APPS_CONF, config_path
+from mnist1d.config.compose import APPS_CONF, config_path
 
 
 @hydra.main(config_path=config_path(APPS_CONF), config_name="human", version_base="1.3")

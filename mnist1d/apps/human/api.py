@@ -14,8 +14,9 @@ from typing import Any
 import numpy as np
 
 from mnist1d.apps.human.quiz import HumanInputError, Session
-from mnist1d.apps.human.scoring import score, write_results
+from mnist1d.apps.human.scoring import score
 from mnist1d.dataset_config import NUM_CLASSES
+from mnist1d.records import HumanRecord, write_run
 from mnist1d.reports.human import PERSON_STEM, published_human, write_person_figure
 
 Response = tuple[HTTPStatus, dict[str, Any]]
@@ -46,7 +47,7 @@ class BenchmarkApi:
         self.templates = data["templates"]
         self.session = session
         self.shuffled = shuffled
-        self.results: dict[str, Any] | None = None
+        self.results: HumanRecord | None = None
         if session.done:
             self.finish()
 
@@ -119,7 +120,7 @@ class BenchmarkApi:
             if self.results is None:
                 results = score(self.session, self.y_test)
                 write_person_figure(self.session.directory, results)
-                write_results(self.session.directory, results)
+                write_run(self.session.directory, results)
                 self.results = results
 
     def result(self) -> Response:
@@ -128,7 +129,7 @@ class BenchmarkApi:
         keys = ["name", "final_acc", "accuracy_ci", "n_questions", "n_correct", "per_class_acc"]
         keys += ["per_class_n", "confusion_matrix", "response_time_s"]
         figure = f"results/{PERSON_STEM}.png"
-        return HTTPStatus.OK, {key: self.results[key] for key in keys} | {"figure": figure}
+        return HTTPStatus.OK, {key: getattr(self.results, key) for key in keys} | {"figure": figure}
 
     def figure_path(self) -> Path | None:
         path = self.session.directory / f"{PERSON_STEM}.png"

@@ -16,12 +16,12 @@ from omegaconf import DictConfig, ListConfig, OmegaConf
 
 from mnist1d.apps.human.api import BenchmarkApi
 from mnist1d.apps.human.quiz import HumanInputError, Session, stratified_questions
-from mnist1d.apps.human.scoring import MODEL
 from mnist1d.apps.human.server import BenchmarkServer, DirectoryLock
 from mnist1d.data import load_dataset
-from mnist1d.dataset_config import DatasetConfig, is_int
+from mnist1d.dataset_config import DatasetConfig
+from mnist1d.records import HumanRecord, read_run
 from mnist1d.reports.human import run_results, write_comparison
-from mnist1d.training.results import read_results
+from mnist1d.rules import Rule, Together, is_int, refuse
 
 NAME = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 COMPARISON_DIR = "comparison"
@@ -37,39 +37,51 @@ def human_run_dir(compare: str | None, resume: str | None, new: str) -> str:
 OmegaConf.register_new_resolver("human_run_dir", human_run_dir, replace=True)
 
 
+def run_paths(runs: Any) -> list[Path]:
+    """`runs` as a list of paths (one path or a list of them)."""
+    items = list(runs) if isinstance(runs, ListConfig | list | tuple) else [] if runs is None else [runs]
+    return [Path(str(item)) for item in items]
+
+
+def results_directory(value: Any) -> bool:
+    return value is None or Path(str(value)).is_dir()
+
+
+# What the settings must be, checked before any work (see mnist1d/rules.py).
+RULES = (
+    Rule(
+        "name", "1-64 letters, digits, '.', '_' or '-'", lambda v: isinstance(v, str) and bool(NAME.match(v))
+    ),
+    Rule("n_questions", "a positive integer", lambda v: is_int(v) and v >= 1),
+    Rule("seed", "an integer >= 0", lambda v: is_int(v) and v >= 0),
+    Rule("port", "0 (a free port) or 1-65535", lambda v: is_int(v) and 0 <= v <= 65535),
+    Rule("compare", "a results directory", results_directory),
+    Rule("resume", "a results directory", results_directory),
+    Rule(
+        "runs", "a run or sweep directory, or a list of them", lambda v: all(p.is_dir() for p in run_paths(v))
+    ),
+    Together(
+        ("compare", "resume"),
+        "are exclusive: compare a finished test or resume one",
+        lambda compare, resume: not (compare and resume),
+    ),
+    Together(
+        ("runs", "compare"),
+        "is refused: runs= is only used with compare=<the results directory of a finished test>",
+        lambda runs, compare: bool(compare) or not run_paths(runs),
+    ),
+)
+
+
 def validate(cfg: DictConfig) -> None:
     """Refuse bad settings before any work, naming the field, its value and what is allowed."""
-    if not isinstance(cfg.name, str) or not NAME.match(cfg.name):
-        raise HumanInputError(f"name={cfg.name!r} is invalid: must be 1-64 letters, digits, '.', '_' or '-'")
-    if not is_int(cfg.n_questions) or cfg.n_questions < 1:
-        raise HumanInputError(f"n_questions={cfg.n_questions!r} is invalid: must be a positive integer")
-    if not is_int(cfg.seed) or cfg.seed < 0:
-        raise HumanInputError(f"seed={cfg.seed!r} is invalid: must be an integer >= 0")
-    if not is_int(cfg.port) or not 0 <= cfg.port <= 65535:
-        raise HumanInputError(f"port={cfg.port!r} is invalid: must be 0 (a free port) or 1-65535")
-    if cfg.compare and cfg.resume:
-        raise HumanInputError("compare= and resume= are exclusive: compare a finished test or resume one")
-    for field in ("compare", "resume"):
-        if cfg[field] is not None and not Path(str(cfg[field])).is_dir():
-            raise HumanInputError(f"{field}={cfg[field]!r} is invalid: must be a results directory")
-    if run_paths(cfg.runs) and not cfg.compare:
-        raise HumanInputError("runs= is only used with compare=<the results directory of a finished test>")
-
-
-def run_paths(runs: Any) -> list[Path]:
-    """`runs` as a list of existing directories (one path or a list of them)."""
-    items = list(runs) if isinstance(runs, ListConfig | list | tuple) else [] if runs is None else [runs]
-    paths = [Path(str(item)) for item in items]
-    for path in paths:
-        if not path.is_dir():
-            raise HumanInputError(f"runs={str(path)!r} is invalid: must be a run or sweep directory")
-    return paths
+    refuse(RULES, cfg, error=HumanInputError)
 
 
 def compare(cfg: DictConfig) -> list[Path]:
     """Write the comparison of the finished test in `cfg.compare` with the finished runs of `cfg.runs`."""
-    person = read_results(Path(cfg.compare))
-    if person is None or person.get("model") != MODEL:
+    person = read_run(Path(cfg.compare))
+    if not isinstance(person, HumanRecord):
         raise HumanInputError(f"compare={cfg.compare!r} is invalid: it holds no finished test (results.json)")
     runs = [results for path in run_paths(cfg.runs) for results in run_results(path)]
     return write_comparison(Path(cfg.paths.output_dir), person, runs)

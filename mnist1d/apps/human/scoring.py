@@ -5,16 +5,14 @@ from __future__ import annotations
 
 import statistics
 from datetime import datetime
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 from scipy.stats import binomtest
 
 from mnist1d.apps.human.quiz import Session
-from mnist1d.atomic import write_json
 from mnist1d.dataset_config import NUM_CLASSES
-from mnist1d.training.results import RESULTS_FILE, STATUS_OK, library_versions
+from mnist1d.records import STATUS_OK, HumanRecord, library_versions
 
 MODEL = "human"  # the `model` field of a person's results.json
 CI_LEVEL = 0.95
@@ -34,8 +32,8 @@ def accuracy_ci(correct: int, n: int) -> dict[str, Any]:
     return {"level": CI_LEVEL, "method": "wilson", "low": float(interval.low), "high": float(interval.high)}
 
 
-def score(session: Session, y_test: np.ndarray) -> dict[str, Any]:
-    """results.json of a finished session (accuracies are fractions, as in a model's)."""
+def score(session: Session, y_test: np.ndarray) -> HumanRecord:
+    """The record (results.json) of a finished session (accuracies are fractions, as in a model's)."""
     answers = session.answers
     labels = np.asarray([int(y_test[a["sample_index"]]) for a in answers])
     given = np.asarray([a["answer"] for a in answers])
@@ -47,43 +45,33 @@ def score(session: Session, y_test: np.ndarray) -> dict[str, Any]:
     times = [a["response_time_s"] for a in answers if a["response_time_s"] is not None]
     record, config = session.record, session.record["config"]
     started, finished = (datetime.fromisoformat(record[k]) for k in ("started_at", "finished_at"))
-    return {
-        "model": MODEL,
-        "name": config["name"],
-        "seed": config["seed"],
-        "max_steps": None,
-        "eval_split": "test",
-        "parameters": None,
-        "status": STATUS_OK,
-        "error": None,
-        "final_acc": accuracy,
-        "best_acc": accuracy,
-        "final_test_acc": accuracy,
-        "accuracy_ci": accuracy_ci(correct, len(answers)),
-        "n_questions": len(answers),
-        "n_correct": correct,
-        "per_class_acc": per_class_acc,
-        "per_class_n": per_class_n.tolist(),
-        "confusion_matrix": matrix.tolist(),
-        "history": [],
-        "answers": [
+    return HumanRecord(
+        model=MODEL,
+        name=config["name"],
+        seed=config["seed"],
+        eval_split="test",
+        status=STATUS_OK,
+        final_acc=accuracy,
+        best_acc=accuracy,
+        final_test_acc=accuracy,
+        accuracy_ci=accuracy_ci(correct, len(answers)),
+        n_questions=len(answers),
+        n_correct=correct,
+        per_class_acc=per_class_acc,
+        per_class_n=per_class_n.tolist(),
+        confusion_matrix=matrix.tolist(),
+        answers=[
             a | {"label": int(label), "correct": bool(a["answer"] == label)}
             for a, label in zip(answers, labels, strict=True)
         ],
-        "response_time_s": {
+        response_time_s={
             "median": statistics.median(times) if times else None,
             "mean": statistics.fmean(times) if times else None,
             "total": sum(times),
         },
-        "started_at": record["started_at"],
-        "finished_at": record["finished_at"],
-        "wall_time_s": (finished - started).total_seconds(),
-        "versions": library_versions(),
-        "config": config,
-    }
-
-
-def write_results(directory: Path, results: dict[str, Any]) -> Path:
-    path = directory / RESULTS_FILE
-    write_json(path, results)
-    return path
+        started_at=record["started_at"],
+        finished_at=record["finished_at"],
+        wall_time_s=(finished - started).total_seconds(),
+        versions=library_versions(),
+        config=config,
+    )

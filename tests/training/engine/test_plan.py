@@ -10,26 +10,26 @@ import torch
 import torch.nn.functional as F
 from hydra.utils import instantiate
 
-from mnist1d.training import progress
-from mnist1d.training.batches import TrainingChunks
-from mnist1d.training.fit import build, train
-from mnist1d.training.validation import ConfigError
-from tests.helpers import read_results
+from mnist1d.errors import ConfigError
+from mnist1d.training.engine import progress
+from mnist1d.training.engine.batches import TrainingChunks
+from mnist1d.training.fit import fit
+from tests.helpers import build_run, read_results
 
 QUICK = ["model=logistic", "logger=csv", "eval_every=20"]
 
 
 def test_max_epochs_counts_passes_over_the_training_data(make_cfg, tmp_path):
     """4000 samples in batches of 100: an epoch is 40 optimizer steps, 20 with two minibatches per step."""
-    train(make_cfg(*QUICK, "trainer.max_steps=-1", "trainer.max_epochs=2", run="epochs"))
+    fit(make_cfg(*QUICK, "trainer.max_steps=-1", "trainer.max_epochs=2", run="epochs"))
     results = read_results(tmp_path / "epochs")
     assert results["steps"] == results["max_steps"] == 80 and results["epochs"] == 2.0
     assert [record["step"] for record in results["history"]] == [20, 40, 60, 80]
     cfg = make_cfg(
         *QUICK, "trainer.max_steps=-1", "trainer.max_epochs=2", "+trainer.accumulate_grad_batches=2"
     )
-    assert build(cfg)[3].total_steps == 40
-    assert build(make_cfg(*QUICK, "trainer.max_steps=30", "trainer.max_epochs=2"))[3].total_steps == 30
+    assert build_run(cfg).plan.total_steps == 40
+    assert build_run(make_cfg(*QUICK, "trainer.max_steps=30", "trainer.max_epochs=2")).plan.total_steps == 30
 
 
 def test_run_names_say_how_long_the_run_trains(make_cfg):
@@ -40,7 +40,7 @@ def test_run_names_say_how_long_the_run_trains(make_cfg):
 
 @pytest.mark.parametrize(("value", "steps"), [("true", 1), ("5", 5)])
 def test_fast_dev_run_takes_that_many_steps_and_writes_no_checkpoint_or_log(value, steps, make_cfg, tmp_path):
-    train(make_cfg(*QUICK, f"+trainer.fast_dev_run={value}"))
+    fit(make_cfg(*QUICK, f"+trainer.fast_dev_run={value}"))
     results = read_results(tmp_path / "run")
     assert results["status"] == "ok" and results["fast_dev_run"] is True
     assert results["steps"] == results["max_steps"] == steps
@@ -50,8 +50,8 @@ def test_fast_dev_run_takes_that_many_steps_and_writes_no_checkpoint_or_log(valu
 
 
 def test_limit_val_batches_scores_that_part_of_the_evaluation_split(make_cfg, tmp_path):
-    train(make_cfg(*QUICK, "trainer.max_steps=40", "+trainer.limit_val_batches=0.5", run="half"))
-    train(make_cfg(*QUICK, "trainer.max_steps=40", "+trainer.limit_val_batches=0", run="none"))
+    fit(make_cfg(*QUICK, "trainer.max_steps=40", "+trainer.limit_val_batches=0.5", run="half"))
+    fit(make_cfg(*QUICK, "trainer.max_steps=40", "+trainer.limit_val_batches=0", run="none"))
     half, none = read_results(tmp_path / "half"), read_results(tmp_path / "none")
     for record in half["history"]:
         assert round(record["test/acc"] * 500, 3) == round(record["test/acc"] * 500)  # 500 of 1000 samples
@@ -95,7 +95,8 @@ def test_accumulation_and_clipping_equal_lightnings_automatic_optimization(algor
     options += [f"+trainer.accumulate_grad_batches={accumulate}", f"+trainer.gradient_clip_val={clip}"]
     cfg = make_cfg(*options, f"+trainer.gradient_clip_algorithm={algorithm}")
     pl.seed_everything(0, verbose=False)
-    datamodule, module, trainer, plan = build(cfg)
+    run = build_run(cfg)
+    datamodule, module, trainer, plan = run.datamodule, run.module, run.trainer, run.plan
     assert plan.chunk == 3 and plan.accumulate == accumulate
     trainer.fit(module, datamodule=datamodule)
     assert trainer.global_step == steps
@@ -149,20 +150,20 @@ def test_options_that_cannot_keep_their_meaning_are_refused_before_any_work(
     override, message, make_cfg, tmp_path
 ):
     with pytest.raises(ConfigError) as refused:
-        train(make_cfg(*QUICK, override))
+        fit(make_cfg(*QUICK, override))
     assert message in str(refused.value)
     assert not (tmp_path / "run").exists()
 
 
 def test_checkpoints_hold_the_final_step_and_the_final_evaluation_counts_for_best(make_cfg, tmp_path):
-    train(make_cfg(*QUICK, "trainer.max_steps=50", "eval_every=40", run="uneven"))
+    fit(make_cfg(*QUICK, "trainer.max_steps=50", "eval_every=40", run="uneven"))
     checkpoints = tmp_path / "uneven" / "checkpoints"
     assert torch.load(checkpoints / "last.ckpt", weights_only=True)["global_step"] == 50
     history = read_results(tmp_path / "uneven")["history"]
     assert [record["step"] for record in history] == [40, 50]
     best_step = max(history, key=lambda record: record["test/acc"])["step"]
     assert torch.load(checkpoints / "best.ckpt", weights_only=True)["global_step"] == best_step
-    train(make_cfg(*QUICK, "trainer.max_steps=10", "eval_every=40", run="short"))  # no periodic evaluation
+    fit(make_cfg(*QUICK, "trainer.max_steps=10", "eval_every=40", run="short"))  # no periodic evaluation
     assert (
         torch.load(tmp_path / "short" / "checkpoints" / "best.ckpt", weights_only=True)["global_step"] == 10
     )
@@ -174,9 +175,8 @@ def test_progress_bar_counts_optimizer_steps(make_cfg, monkeypatch):
     monkeypatch.setattr(
         progress, "tqdm", lambda **kwargs: real_tqdm(**kwargs | {"file": out, "disable": False})
     )
-    datamodule, module, trainer, _ = build(
-        make_cfg(*QUICK, "trainer.max_steps=100", "trainer.enable_progress_bar=true")
-    )
+    run = build_run(make_cfg(*QUICK, "trainer.max_steps=100", "trainer.enable_progress_bar=true"))
+    datamodule, module, trainer = run.datamodule, run.module, run.trainer
     assert isinstance(trainer.progress_bar_callback, progress.StepProgressBar)
     trainer.fit(module, datamodule=datamodule)
     text = out.getvalue()
@@ -184,8 +184,6 @@ def test_progress_bar_counts_optimizer_steps(make_cfg, monkeypatch):
 
 
 def test_removing_every_configured_callback_still_reports_the_run(make_cfg, tmp_path):
-    train(
-        make_cfg(*QUICK, "trainer.max_steps=20", "~callbacks.best_checkpoint", "~callbacks.last_checkpoint")
-    )
+    fit(make_cfg(*QUICK, "trainer.max_steps=20", "~callbacks.best_checkpoint", "~callbacks.last_checkpoint"))
     results = read_results(tmp_path / "run")
     assert results["status"] == "ok" and [record["step"] for record in results["history"]] == [20]

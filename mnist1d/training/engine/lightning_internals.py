@@ -25,7 +25,7 @@ class LightningInternalsError(RuntimeError):
     def __init__(self, internal: str) -> None:
         super().__init__(
             f"pytorch-lightning {pl.__version__} has no {internal}, which mnist1d relies on (see "
-            "mnist1d/training/lightning_internals.py): install the pytorch-lightning release that "
+            "mnist1d/training/engine/lightning_internals.py): install the pytorch-lightning release that "
             "pyproject.toml allows, or port that module to this release"
         )
 

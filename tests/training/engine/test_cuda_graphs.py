@@ -13,14 +13,14 @@ import pytorch_lightning as pl
 import torch
 from torch import nn
 
-from mnist1d.training.cuda_graphs import (
+from mnist1d.training.engine.cuda_graphs import (
     GraphedStep,
     as_eager_checkpoint,
     make_capturable,
     refusal,
     wanted,
 )
-from mnist1d.training.fit import train
+from mnist1d.training.fit import fit
 from tests.helpers import read_results
 
 CUDA = torch.device("cuda")  # a device object only: nothing runs on it here
@@ -58,7 +58,7 @@ def test_which_runs_can_be_captured(changes, reason):
 
 
 def test_each_fallback_logs_at_most_one_line_and_none_off_cuda_unless_asked(caplog):
-    caplog.set_level(logging.INFO, logger="mnist1d.training.cuda_graphs")
+    caplog.set_level(logging.INFO, logger="mnist1d.training.engine.cuda_graphs")
     off_cuda, on_cuda = capture_refusal(device=torch.device("cpu")), capture_refusal(has_scheduler=True)
     assert wanted("auto", None) and wanted(True, None) and not wanted(False, None)
     assert not wanted("auto", off_cuda) and not wanted(False, on_cuda) and caplog.records == []
@@ -136,9 +136,9 @@ def test_the_graph_paths_step_equals_the_eager_path_bit_for_bit(make_cfg, tmp_pa
     common = ["model=tcn", "model.channels=[8,8]", "data.batch_size=128", "trainer.max_steps=40"]
     common += ["eval_every=20", "trainer.log_every_n_steps=4", "chunk_steps=10", "trainer.accelerator=cpu"]
     graph_path = [f"+callbacks.graph_path._target_={__name__}.EagerGraphPath"]
-    train(make_cfg(*common, run="eager"))
+    fit(make_cfg(*common, run="eager"))
     RUNNERS.clear()
-    train(make_cfg(*common, *graph_path, run="graph"))
+    fit(make_cfg(*common, *graph_path, run="graph"))
     (runner,) = RUNNERS
     assert runner.steps == 39  # all but step 32, the epoch's last batch of 32
     eager, graphed = read_results(tmp_path / "eager"), read_results(tmp_path / "graph")
@@ -155,7 +155,8 @@ def test_the_graph_paths_step_equals_the_eager_path_bit_for_bit(make_cfg, tmp_pa
 
 
 def test_cuda_graphs_is_a_validated_config_key(make_cfg):
-    from mnist1d.training.validation import ConfigError, validate
+    from mnist1d.errors import ConfigError
+    from mnist1d.training.validation import validate
 
     validate(make_cfg("cuda_graphs=true"))
     with pytest.raises(ConfigError, match="cuda_graphs='yes' is invalid: must be auto, true or false"):

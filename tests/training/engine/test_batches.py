@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from mnist1d.training.batches import TrainingChunks
-from mnist1d.training.fit import train
+from mnist1d.training.engine.batches import TrainingChunks
+from mnist1d.training.fit import fit
 from tests.helpers import RESUMABLE
 
 
@@ -36,8 +36,8 @@ def test_chunks_serve_the_minibatches_of_consecutive_steps_across_epochs(chunk):
 
 def test_resume_with_another_chunk_size_is_refused(make_cfg, tmp_path):
     """Lightning counts evaluations in chunks, so a checkpoint only continues with its own chunk size."""
-    train(make_cfg(*RESUMABLE, "trainer.max_steps=10", run="first"))
+    fit(make_cfg(*RESUMABLE, "trainer.max_steps=10", run="first"))
     last = tmp_path / "first" / "checkpoints" / "last.ckpt"
     assert last.exists()
     with pytest.raises(ValueError, match="resuming with data chunk 10, but the checkpoint used 5"):
-        train(make_cfg(*RESUMABLE, "chunk_steps=10", f"ckpt_path={last}", run="second"))
+        fit(make_cfg(*RESUMABLE, "chunk_steps=10", f"ckpt_path={last}", run="second"))

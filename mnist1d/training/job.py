@@ -1,11 +1,11 @@
-"""What train.py runs per job: `train`, plus the two things a sweep needs around it.
+"""What train.py runs per job (`run_job`): one run (`fit`), plus the two things a sweep needs around it.
 
 - resume (`skip_completed=true`): a job whose results.json already says "ok" for the same config is not
   trained again, and one that stopped without a final status continues from its newest readable
   checkpoint: interrupted (Ctrl-C, SIGTERM, a SLURM preemption, a full disk) or killed outright (SIGKILL,
   the OOM killer, a lost node: no results.json at all). A checkpoint that cannot be loaded is reported and
   moved aside, and the job goes on from the next one, or from scratch;
-- failures that happen before `train` can record them (e.g. a net that cannot be built from its config)
+- failures that happen before `fit` can record them (e.g. a net that cannot be built from its config)
   still leave a results.json with status "failed" and the error, so the sweep report can list them.
 
 The exception is re-raised either way: a single run fails non-zero, and in a multirun Hydra's launchers
@@ -22,11 +22,10 @@ from typing import Any
 import torch
 from omegaconf import DictConfig, OmegaConf
 
-from mnist1d.atomic import write_json
 from mnist1d.errors import disk_full
+from mnist1d.records import STATUS_FAILED, STATUS_OK, RunRecord, TrainRecord, read_run, write_run
 from mnist1d.training.checkpoint_io import CHECKPOINTS_DIR, LAST
-from mnist1d.training.fit import train
-from mnist1d.training.results import RESULTS_FILE, STATUS_FAILED, STATUS_OK, read_results
+from mnist1d.training.fit import fit
 
 log = logging.getLogger(__name__)
 FINAL_STATUSES = (STATUS_OK, STATUS_FAILED)  # any other status, or none, leaves a job to resume
@@ -41,32 +40,32 @@ def comparable(config: dict[str, Any]) -> str:
     return json.dumps(kept, sort_keys=True).replace(str(config["paths"]["output_dir"]), "<output_dir>")
 
 
-def completed_results(cfg: DictConfig, output_dir: Path) -> dict[str, Any] | None:
-    """This job's results when it already completed with the same config, else None."""
-    results = read_results(output_dir)
-    if results is None or results.get("status") != STATUS_OK or "config" not in results:
+def completed_record(cfg: DictConfig, output_dir: Path) -> RunRecord | None:
+    """This job's record when it already completed with the same config, else None."""
+    record = read_run(output_dir)
+    if record is None or record.status != STATUS_OK or not record.config:
         return None
-    same = comparable(results["config"]) == comparable(OmegaConf.to_container(cfg, resolve=True))
-    return results if same else None
+    same = comparable(record.config) == comparable(OmegaConf.to_container(cfg, resolve=True))
+    return record if same else None
 
 
 def run_job(cfg: DictConfig) -> float | None:
     """Train (or skip a completed job); returns the final evaluation accuracy, the value sweepers optimise."""
     output_dir = Path(cfg.paths.output_dir)
-    if cfg.skip_completed and (done := completed_results(cfg, output_dir)):
-        log.info("Skipping %s: already completed (final_acc %.4f)", output_dir.name, done["final_acc"])
-        return done["final_acc"]
+    if cfg.skip_completed and (done := completed_record(cfg, output_dir)):
+        log.info("Skipping %s: already completed (final_acc %.4f)", output_dir.name, done.final_acc)
+        return done.final_acc
     remove_partial_writes(output_dir)
     if cfg.skip_completed and cfg.ckpt_path is None and (checkpoint := resume_checkpoint(output_dir)):
         log.info("Resuming %s from %s (step %d)", output_dir.name, *checkpoint)
         cfg.ckpt_path = str(checkpoint[0])
     try:
-        return train(cfg)
+        return fit(cfg)
     except Exception as error:
         # A refused config leaves earlier results untouched; a full disk would refuse this write too, and
         # the job must stay resumable (a "failed" job reruns from scratch).
-        if read_results(output_dir) is None and disk_full(error, output_dir) is None:
-            write_json(output_dir / RESULTS_FILE, failure_record(cfg, error))
+        if read_run(output_dir) is None and disk_full(error, output_dir) is None:
+            write_run(output_dir, failure_record(cfg, error))
         raise
 
 
@@ -74,12 +73,12 @@ def resume_checkpoint(output_dir: Path) -> tuple[Path, int] | None:
     """The newest readable checkpoint (and its step) of a job that stopped without a final status, or None.
 
     A job's final status is "ok" or "failed" in its results.json. Any other status ("interrupted"), or no
-    results.json at all (`train` removes it when it starts, so a killed job has none), means the job
+    results.json at all (`fit` removes it when it starts, so a killed job has none), means the job
     stopped part-way. Unreadable checkpoints are moved aside; of the others the one of the latest step is
     chosen, last.ckpt on a tie.
     """
-    results = read_results(output_dir)
-    if results is not None and results.get("status") in FINAL_STATUSES:
+    record = read_run(output_dir)
+    if record is not None and record.status in FINAL_STATUSES:
         return None
     readable = []
     for path in sorted((output_dir / CHECKPOINTS_DIR).glob("*.ckpt"), key=lambda p: p.name != LAST):
@@ -118,18 +117,16 @@ def remove_partial_writes(output_dir: Path) -> None:
             partial.unlink(missing_ok=True)
 
 
-def failure_record(cfg: DictConfig, error: Exception) -> dict[str, Any]:
+def failure_record(cfg: DictConfig, error: Exception) -> TrainRecord:
     """The results.json of a job that failed before training started."""
-    return {
-        "model": cfg.model_name,
-        "seed": cfg.seed,
-        "max_steps": cfg.trainer.max_steps,
-        "status": STATUS_FAILED,
-        "error": f"{type(error).__name__}: {error}",
-        "steps": 0,
-        "history": [],
-        "config": resolved_or_raw(cfg),
-    }
+    return TrainRecord(
+        model=cfg.model_name,
+        seed=cfg.seed,
+        max_steps=cfg.trainer.max_steps,
+        status=STATUS_FAILED,
+        error=f"{type(error).__name__}: {error}",
+        config=resolved_or_raw(cfg),
+    )
 
 
 def resolved_or_raw(cfg: DictConfig) -> dict[str, Any]:

@@ -1,5 +1,5 @@
 """A run as a SLURM job, without a cluster: Lightning neither saves nor requeues, and SLURM's time-limit
-signal saves a checkpoint before submitit's handler requeues (tests/sweeps/test_slurm.py: on a real one)."""
+signal saves a checkpoint before submitit's handler requeues (on a real cluster: test_slurm_jobs.py)."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ import pytest
 import pytorch_lightning as pl
 import torch
 
-from mnist1d.training.fit import build, train
-from tests.helpers import RESUMABLE, read_results, signal_at
+from mnist1d.training.fit import fit
+from tests.helpers import RESUMABLE, build_run, read_results, signal_at
 
 # What srun sets for a one-task job step (Lightning detects SLURM by SLURM_NTASKS).
 SLURM_STEP = {"SLURM_NTASKS": "1", "SLURM_JOB_NAME": "train", "SLURM_JOB_ID": "7", "SLURM_PROCID": "0"}
@@ -28,7 +28,8 @@ def test_lightning_installs_no_requeue_handler_in_a_slurm_job(make_cfg, monkeypa
     and call `scontrol requeue`, a second save and a second requeue."""
     for name, value in SLURM_STEP.items():
         monkeypatch.setenv(name, value)
-    datamodule, module, trainer, _ = build(make_cfg("model=logistic", "trainer.max_steps=2", "eval_every=2"))
+    run = build_run(make_cfg("model=logistic", "trainer.max_steps=2", "eval_every=2"))
+    datamodule, module, trainer = run.datamodule, run.module, run.trainer
     probe = SignalHandlersAtTrainStart()
     trainer.callbacks.append(probe)
     trainer.fit(module, datamodule=datamodule)
@@ -58,7 +59,7 @@ def test_time_limit_signal_saves_a_checkpoint_then_submitit_requeues(refuse, mak
     previous = signal.signal(signal.SIGUSR2, submitit)
     try:
         with pytest.raises(SystemExit) as stopped:
-            train(make_cfg(*RESUMABLE, *signal_at(15, signal.SIGUSR2)))
+            fit(make_cfg(*RESUMABLE, *signal_at(15, signal.SIGUSR2)))
         assert signal.getsignal(signal.SIGUSR2) is submitit  # given back when training stopped
     finally:
         signal.signal(signal.SIGUSR2, previous)
@@ -75,7 +76,7 @@ def test_outside_a_submitit_job_the_time_limit_signal_is_left_alone(make_cfg, tm
     calls = []
     previous = signal.signal(signal.SIGUSR2, lambda signum, frame: calls.append(signum))
     try:
-        train(make_cfg(*RESUMABLE, *signal_at(15, signal.SIGUSR2)))
+        fit(make_cfg(*RESUMABLE, *signal_at(15, signal.SIGUSR2)))
     finally:
         signal.signal(signal.SIGUSR2, previous)
     assert calls == [signal.SIGUSR2] and read_results(tmp_path / "run")["status"] == "ok"

@@ -14,7 +14,7 @@ mostly waits. A CUDA graph records those launches once and replays them with one
 - random numbers: dropout draws from the CUDA generator, which PyTorch registers with every graph, so each
   replay draws new masks, in the order eager steps would.
 
-`GraphedStep` runs the same step function as the eager path (`Classifier._optimizer_step`): the first
+`GraphedStep` runs the same step function as the eager path (`ChunkedSteps._optimizer_step`): the first
 `WARMUP_STEPS` steps eagerly on a side stream, then one capture, then replays. A capture that fails, or a
 batch of another shape (the last, smaller batch of an epoch), runs eagerly. `CudaGraphs`, a callback, decides
 per run (`cuda_graphs: auto | true | false`) and logs one line when it falls back; `refusal` says why a run
@@ -29,8 +29,6 @@ from typing import Any
 
 import pytorch_lightning as pl
 import torch
-
-from mnist1d.training.checkpoint_io import wait_for_writes
 
 log = logging.getLogger(__name__)
 
@@ -182,11 +180,21 @@ class GraphedStep:
 
 class CudaGraphs(pl.Callback):
     """Decides at the start of training whether the run's step is captured (`mode`: the config's
-    `cuda_graphs`) and hands the module a `GraphedStep`; saved checkpoints stay eager ones."""
+    `cuda_graphs`) and hands the module a `GraphedStep`; saved checkpoints stay eager ones.
 
-    def __init__(self, mode: Any = "auto", compiled: bool = False) -> None:
+    `before_capture(trainer)` waits for whatever else may be using the device when the capture starts: the
+    run's background checkpoint writes copy tensors from it, which no capture may overlap.
+    """
+
+    def __init__(
+        self,
+        mode: Any = "auto",
+        compiled: bool = False,
+        before_capture: Callable[[pl.Trainer], None] = lambda trainer: None,
+    ) -> None:
         self.mode = mode
         self.compiled = compiled
+        self.before_capture = before_capture
         self.active = False  # this run's step goes through a GraphedStep
         self.captured = False  # and its graph was captured (results.json: cuda_graphs)
 
@@ -205,8 +213,7 @@ class CudaGraphs(pl.Callback):
             make_capturable(optimizer)
             pl_module.step_runner = GraphedStep(
                 lambda x, y: pl_module._optimizer_step(optimizer, [(x, y)]),
-                # a checkpoint being written copies tensors from the device, which no capture may overlap
-                before_capture=lambda: wait_for_writes(trainer),
+                before_capture=lambda: self.before_capture(trainer),
             )
 
     def on_train_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:

@@ -1,4 +1,5 @@
-"""What conf/ takes from Python, registered when this module is imported (before any config is composed).
+"""What conf/ takes from Python, registered when this module is imported (`compose` imports it, so every
+command and every composed config has them).
 
 - the config `mnist1d_generator`: the generator's arguments with their defaults, read from `DatasetConfig`,
   so conf/train/data/ lists none of them and they keep one source;
@@ -15,9 +16,9 @@ from hydra.core.config_store import ConfigStore
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, OmegaConf
 
+from mnist1d.config.splits import eval_split
 from mnist1d.dataset_config import DatasetConfig
 from mnist1d.errors import in_multirun
-from mnist1d.training.datamodule import eval_split
 
 GENERATOR_CONFIG = "mnist1d_generator"
 

@@ -25,9 +25,9 @@ import pytest
 import torch
 
 from mnist1d.sweeps import launch
-from mnist1d.sweeps.slurm import ENDED, SqueueWatcher, active_jobs, submitted_jobs
+from mnist1d.sweeps.slurm_jobs import ENDED, SqueueWatcher, active_jobs, submitted_jobs
 from mnist1d.sweeps.spec import SweepSpec
-from mnist1d.training.fit import train
+from mnist1d.training.fit import fit
 from tests.helpers import ROOT, compose_run, read_results, slow_steps
 from tests.sweeps.conftest import cluster_processes
 
@@ -43,7 +43,7 @@ SUMMARY = ("job", "job_dir", "model", "steps", "seed", "status", "final_acc", "b
 
 def uninterrupted(run_dir: Path, cache_dir: Path, job: list[str]) -> dict[str, Any]:
     """The results of `job` trained in one go, in this process."""
-    train(compose_run([*COMMON, *job], run_dir, cache_dir))
+    fit(compose_run([*COMMON, *job], run_dir, cache_dir))
     return read_results(run_dir)
 
 
@@ -155,7 +155,7 @@ def test_slurm_jobs_always_resume_and_poll_squeue():
     for resume in (False, True):
         arguments = spec.train_arguments(Path("sweep"), resume)
         assert arguments.count("skip_completed=true") == 1
-        assert "+hydra.callbacks.squeue._target_=mnist1d.sweeps.slurm.SqueuePolling" in arguments
+        assert "+hydra.callbacks.squeue._target_=mnist1d.sweeps.slurm_jobs.SqueuePolling" in arguments
 
 
 @pytest.mark.slow

@@ -13,16 +13,17 @@ import pytest
 import torch
 
 from mnist1d.errors import DiskFullError
-from mnist1d.training.fit import train, write_results
-from mnist1d.training.run import run_job
+from mnist1d.records import TrainRecord
+from mnist1d.training.fit import fit, write_results
+from mnist1d.training.job import run_job
 from tests.helpers import RESUMABLE, FullDisk, compose_run, read_results, signal_at
 
 
 def test_continued_sweep_job_resumes_an_interrupted_run_from_its_last_checkpoint(make_cfg, tmp_path):
     """What `python sweep.py resume=<dir>` (and a requeued SLURM job with skip_completed=true) does."""
-    train(make_cfg(*RESUMABLE, run="full"))
+    fit(make_cfg(*RESUMABLE, run="full"))
     with pytest.raises(SystemExit):
-        train(make_cfg(*RESUMABLE, *signal_at(15, signal.SIGTERM), run="part"))
+        fit(make_cfg(*RESUMABLE, *signal_at(15, signal.SIGTERM), run="part"))
     run_job(make_cfg(*RESUMABLE, "skip_completed=true", run="part"))
     full, resumed = read_results(tmp_path / "full"), read_results(tmp_path / "part")
     assert resumed["config"]["ckpt_path"] == str(tmp_path / "part" / "checkpoints" / "last.ckpt")
@@ -33,14 +34,14 @@ def test_continued_sweep_job_resumes_an_interrupted_run_from_its_last_checkpoint
 def uninterrupted(tmp_path_factory: pytest.TempPathFactory, cache_dir: Path) -> dict[str, Any]:
     """The results of the resumable run without any interruption."""
     run_dir = tmp_path_factory.mktemp("uninterrupted")
-    train(compose_run(["logger=csv", *RESUMABLE], run_dir, cache_dir))
+    fit(compose_run(["logger=csv", *RESUMABLE], run_dir, cache_dir))
     return read_results(run_dir)
 
 
 def interrupted_at_15(make_cfg) -> Path:
     """A run stopped at step 15 (SIGTERM): last.ckpt of step 15, best.ckpt of step 10; its directory."""
     with pytest.raises(SystemExit):
-        train(make_cfg(*RESUMABLE, *signal_at(15, signal.SIGTERM)))
+        fit(make_cfg(*RESUMABLE, *signal_at(15, signal.SIGTERM)))
     return Path(make_cfg().paths.output_dir)
 
 
@@ -128,7 +129,7 @@ def test_disk_full_for_results_json_keeps_the_previous_file_and_the_run_resumes(
     previous.write_text('{"status": "interrupted"}')
     disk = FullDisk({"results.json"}).install(monkeypatch)
     with pytest.raises(DiskFullError, match=f"to write {previous} "):
-        write_results(previous, {"status": "ok"})
+        write_results(previous.parent, TrainRecord(model="cnn", status="ok"))
     assert previous.read_text() == '{"status": "interrupted"}' and os.listdir(previous.parent) == [
         "results.json"
     ]

@@ -3,14 +3,15 @@
 Lightning counts its loops in `training_step` calls, and here each call takes a chunk of optimizer steps
 (see `Classifier.training_step`). So the Trainer options of the config are read here, once: each keeps
 Lightning's documented meaning in optimizer steps and passes over the training data, or is refused before
-any work (`refusals`).
+any work (`TRAINER_RULES`).
 
 - translated: `max_steps` / `max_epochs` (an epoch is one pass over the training split, whichever limit comes
   first ends the run), `fast_dev_run`, `log_every_n_steps`, `accumulate_grad_batches` and
   `gradient_clip_val` / `gradient_clip_algorithm` (done by the chunked step), fractions of
   `limit_val_batches` / `limit_test_batches` (the first part of the split), `enable_checkpointing`,
   `enable_progress_bar` (a bar that counts optimizer steps);
-- refused: `REFUSED` (they would count chunks, or are set elsewhere) and more than one device or node;
+- refused: the `Refused` lines of `TRAINER_RULES` (they would count chunks, or are set elsewhere) and more
+  than one device or node;
 - passed through unchanged: every other option (`min_steps`, `max_time`, `precision`, `profiler`, ...).
 """
 
@@ -22,24 +23,66 @@ from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 
-from mnist1d.dataset_config import is_int
+from mnist1d.rules import Refused, Rule, Together, is_int, is_number, one_of
 
-REFUSED = {
-    "val_check_interval": "evaluation runs every `eval_every` optimizer steps: set eval_every instead",
-    "check_val_every_n_epoch": "evaluation runs every `eval_every` optimizer steps: set eval_every instead",
-    "limit_train_batches": "it would count chunks of steps: set trainer.max_steps or trainer.max_epochs",
-    "overfit_batches": "it would count chunks of steps: train on a smaller data.num_samples instead",
-    "min_epochs": "it would count chunks of steps: set trainer.min_steps instead",
-    "reload_dataloaders_every_n_epochs": "the training data is served as one step-indexed stream",
-    "logger": "choose loggers with the logger group (logger=csv, logger=wandb, logger=tensorboard)",
-    "callbacks": "add callbacks to the callbacks group (+callbacks.<name>._target_=...)",
-}
 SINGLE_DEVICE = "one run trains on one device: run several at once with sweep.py's launchers instead"
 CLIP_ALGORITHMS = ("norm", "value")
-# Options that this module turns into other Trainer arguments (or into the chunked step's work).
-TRANSLATED = ("max_steps", "max_epochs", "fast_dev_run", "log_every_n_steps", "accumulate_grad_batches")
-TRANSLATED += ("gradient_clip_val", "gradient_clip_algorithm", "limit_val_batches", "limit_test_batches")
-TRANSLATED += ("enable_checkpointing", "enable_progress_bar")
+COUNTS_CHUNKS = "it would count chunks of steps"
+EVAL_EVERY = "evaluation runs every `eval_every` optimizer steps: set eval_every instead"
+
+
+def _one_device(value: Any) -> bool:
+    return value in (1, "1") or (isinstance(value, list | tuple) and len(value) == 1)
+
+
+def _limit(value: Any) -> bool:
+    return value is None or (is_int(value) and value >= 0) or (isinstance(value, float) and 0 <= value <= 1)
+
+
+# Every Trainer option that this module reads, translates or refuses (see mnist1d/rules.py); the others pass
+# through unchanged.
+TRAINER_RULES = (
+    Refused("trainer.val_check_interval", EVAL_EVERY),
+    Refused("trainer.check_val_every_n_epoch", EVAL_EVERY),
+    Refused("trainer.limit_train_batches", f"{COUNTS_CHUNKS}: set trainer.max_steps or trainer.max_epochs"),
+    Refused("trainer.overfit_batches", f"{COUNTS_CHUNKS}: train on a smaller data.num_samples instead"),
+    Refused("trainer.min_epochs", f"{COUNTS_CHUNKS}: set trainer.min_steps instead"),
+    Refused(
+        "trainer.reload_dataloaders_every_n_epochs", "the training data is served as one step-indexed stream"
+    ),
+    Refused(
+        "trainer.logger",
+        "choose loggers with the logger group (logger=csv, logger=wandb, logger=tensorboard)",
+    ),
+    Refused("trainer.callbacks", "add callbacks to the callbacks group (+callbacks.<name>._target_=...)"),
+    Rule("trainer.devices", f"1 ({SINGLE_DEVICE})", _one_device),
+    Rule("trainer.num_nodes", f"1 ({SINGLE_DEVICE})", _one_device),
+    Rule("trainer.strategy", f"auto ({SINGLE_DEVICE})", lambda v: v in ("auto", "single_device")),
+    Rule("trainer.max_steps", "an integer >= 1, or -1", lambda v: is_int(v) and (v >= 1 or v == -1), True),
+    Rule(
+        "trainer.max_epochs",
+        "an integer >= 1, or -1",
+        lambda v: v is None or (is_int(v) and (v >= 1 or v == -1)),
+    ),
+    Rule(
+        "trainer.fast_dev_run",
+        "true, false or steps >= 0",
+        lambda v: isinstance(v, bool) or (is_int(v) and v >= 0),
+    ),
+    Together(
+        ("trainer.max_steps", "trainer.max_epochs"),
+        "would train forever: set either",
+        lambda steps, epochs: not (steps == -1 and epochs in (-1, None)),
+        unless="trainer.fast_dev_run",
+    ),
+    Rule("trainer.accumulate_grad_batches", "an integer >= 1", lambda v: is_int(v) and v >= 1),
+    Rule(
+        "trainer.gradient_clip_val", "a number >= 0 or null", lambda v: v is None or (is_number(v) and v >= 0)
+    ),
+    Rule("trainer.gradient_clip_algorithm", one_of(CLIP_ALGORITHMS), lambda v: v in (None, *CLIP_ALGORITHMS)),
+    Rule("trainer.limit_val_batches", "a fraction in [0, 1] or batches >= 0", _limit),
+    Rule("trainer.limit_test_batches", "a fraction in [0, 1] or batches >= 0", _limit),
+)
 
 
 @dataclass(frozen=True)
@@ -61,18 +104,14 @@ class StepPlan:
         """What the DataModule serves when used outside the training code: one step per item."""
         return cls(1, 1, 0, 1, 1, batches_per_epoch)
 
-    @property
-    def epochs(self) -> float:
-        """Passes over the training split the whole run makes."""
-        return self.total_steps * self.accumulate / self.batches_per_epoch
-
 
 def _option(trainer: DictConfig, name: str, default: Any = None) -> Any:
     return OmegaConf.select(trainer, name, default=default)
 
 
 def make_plan(cfg: DictConfig, batches_per_epoch: int) -> StepPlan:
-    """The plan of `cfg` for a training split of `batches_per_epoch` minibatches (call `refusals` first)."""
+    """The plan of `cfg` (valid under `TRAINER_RULES`) for a training split of `batches_per_epoch`
+    minibatches."""
     trainer = cfg.trainer
     accumulate = _option(trainer, "accumulate_grad_batches", 1)
     parts = {"val_part": eval_part(trainer, "limit_val_batches")}
@@ -119,51 +158,3 @@ def eval_part(trainer: DictConfig, name: str) -> float:
     evaluation split has one), anything else leaves the split whole."""
     limit = _option(trainer, name)
     return limit if isinstance(limit, float) and 0 < limit < 1 else 1.0
-
-
-def refusals(trainer: DictConfig) -> list[str]:
-    """Problems with the Trainer options of `cfg.trainer`, one message per refused option."""
-    problems = [
-        f"trainer.{name} is not supported here: {why}" for name, why in REFUSED.items() if name in trainer
-    ]
-    for name in ("devices", "num_nodes"):
-        value = _option(trainer, name, 1)
-        if value not in (1, "1") and not (isinstance(value, list | tuple) and len(value) == 1):
-            problems.append(f"trainer.{name}={value!r} is invalid: must be 1 ({SINGLE_DEVICE})")
-    strategy = _option(trainer, "strategy", "auto")
-    if strategy not in ("auto", "single_device"):
-        problems.append(f"trainer.strategy={strategy!r} is invalid: must be auto ({SINGLE_DEVICE})")
-    max_steps, max_epochs = trainer.get("max_steps"), _option(trainer, "max_epochs", -1)
-    fast_dev_run = _option(trainer, "fast_dev_run", False)
-    if not (is_int(max_steps) and (max_steps >= 1 or max_steps == -1)):
-        problems.append(f"trainer.max_steps={max_steps!r} is invalid: must be an integer >= 1, or -1")
-    if not (max_epochs is None or (is_int(max_epochs) and (max_epochs >= 1 or max_epochs == -1))):
-        problems.append(f"trainer.max_epochs={max_epochs!r} is invalid: must be an integer >= 1, or -1")
-    if max_steps == -1 and max_epochs in (-1, None) and not fast_dev_run:
-        problems.append("trainer.max_steps=-1 with trainer.max_epochs=-1 would train forever: set either")
-    if not (isinstance(fast_dev_run, bool) or (is_int(fast_dev_run) and fast_dev_run >= 0)):
-        problems.append(
-            f"trainer.fast_dev_run={fast_dev_run!r} is invalid: must be true, false or steps >= 0"
-        )
-    accumulate = _option(trainer, "accumulate_grad_batches", 1)
-    if not (is_int(accumulate) and accumulate >= 1):
-        problems.append(f"trainer.accumulate_grad_batches={accumulate!r} is invalid: must be an integer >= 1")
-    clip = _option(trainer, "gradient_clip_val")
-    if clip is not None and not (isinstance(clip, int | float) and not isinstance(clip, bool) and clip >= 0):
-        problems.append(f"trainer.gradient_clip_val={clip!r} is invalid: must be a number >= 0 or null")
-    algorithm = _option(trainer, "gradient_clip_algorithm")
-    if algorithm not in (None, *CLIP_ALGORITHMS):
-        problems.append(
-            f"trainer.gradient_clip_algorithm={algorithm!r} is invalid: must be one of "
-            f"{list(CLIP_ALGORITHMS)}"
-        )
-    for name in ("limit_val_batches", "limit_test_batches"):
-        limit = _option(trainer, name)
-        valid = (
-            limit is None or (is_int(limit) and limit >= 0) or (isinstance(limit, float) and 0 <= limit <= 1)
-        )
-        if not valid:
-            problems.append(
-                f"trainer.{name}={limit!r} is invalid: must be a fraction in [0, 1] or batches >= 0"
-            )
-    return problems

@@ -11,6 +11,8 @@ from hydra import compose, initialize_config_module
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, open_dict
 
+from mnist1d.config import resolvers  # noqa: F401 - registers what the configs take from Python
+
 # The configs are the package `mnist1d.conf`: the repository's top-level conf/ (mapped by pyproject.toml),
 # found through the import system, so an editable checkout and an installed wheel are located the same way.
 # One tree per entry point, so that each command's --help lists only what it can use.

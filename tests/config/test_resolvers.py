@@ -7,8 +7,8 @@ import dataclasses
 import pytest
 from hydra.utils import instantiate
 
+from mnist1d.config.compose import config_options
 from mnist1d.dataset_config import DatasetConfig
-from mnist1d.training.compose import config_options
 from tests.helpers import compose_run
 
 

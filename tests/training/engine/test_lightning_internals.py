@@ -9,13 +9,13 @@ import pytest
 import pytorch_lightning as pl
 from pytorch_lightning.callbacks import ModelCheckpoint
 
-from mnist1d.training import lightning_internals
-from mnist1d.training.fit import build
+from mnist1d.training.engine import lightning_internals
+from tests.helpers import build_run
 
 
 def test_the_installed_lightning_has_every_internal(make_cfg):
     """Fails with LightningInternalsError, naming the internal, on a Lightning release that moved one."""
-    _, _, trainer, _ = build(make_cfg("model=logistic", "trainer.max_steps=2"))
+    trainer = build_run(make_cfg("model=logistic", "trainer.max_steps=2")).trainer
     lightning_internals.check(trainer)
     progress = trainer.fit_loop.epoch_loop.manual_optimization.optim_step_progress
     lightning_internals.optimizer_step_counter(trainer)()
@@ -32,7 +32,7 @@ def test_a_moved_step_counter_is_named_with_the_lightning_version():
 
 
 def test_a_moved_checkpoint_interval_is_named(make_cfg):
-    _, _, trainer, _ = build(make_cfg("model=logistic", "trainer.max_steps=2"))
+    trainer = build_run(make_cfg("model=logistic", "trainer.max_steps=2")).trainer
     del trainer.checkpoint_callbacks[0]._train_time_interval
     with pytest.raises(
         lightning_internals.LightningInternalsError, match=r"ModelCheckpoint\._train_time_interval"
@@ -46,7 +46,8 @@ class SigtermHandlerAtTrainStart(pl.Callback):
 
 
 def test_fit_installs_a_sigterm_handler_before_on_train_start(make_cfg):
-    datamodule, module, trainer, _ = build(make_cfg("model=logistic", "trainer.max_steps=2", "eval_every=2"))
+    run = build_run(make_cfg("model=logistic", "trainer.max_steps=2", "eval_every=2"))
+    datamodule, module, trainer = run.datamodule, run.module, run.trainer
     probe = SigtermHandlerAtTrainStart()
     trainer.callbacks.append(probe)
     trainer.fit(module, datamodule=datamodule)
