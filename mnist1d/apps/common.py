@@ -8,6 +8,7 @@ figures to W&B (offline without credentials) like any training run.
 
 from __future__ import annotations
 
+import json
 import time
 from pathlib import Path
 from typing import Any
@@ -33,6 +34,17 @@ def dataset_tensors(data_cfg: DictConfig, cache_dir: str) -> dict[str, torch.Ten
         )
         for key in ("x", "y", "x_test", "y_test")
     }
+
+
+def finished_numbers(name: str, run_dir: str | Path) -> dict[str, Any]:
+    """The numbers a finished run of app `name` wrote (`<run_dir>/<name>.json`), from which `report=<run_dir>`
+    re-makes its figures and tables; a directory without them is refused naming `report`."""
+    path = Path(run_dir) / f"{name}.json"
+    if not path.is_file():
+        raise ValueError(
+            f"report={str(run_dir)!r} is invalid: must be a run directory of {name} (with {path.name})"
+        )
+    return json.loads(path.read_text())
 
 
 def positive(key: str, kind: type = float) -> Rule:

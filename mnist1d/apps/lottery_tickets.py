@@ -21,7 +21,6 @@ completed is not trained again, so `resume=<run directory>` goes on where a stop
 from __future__ import annotations
 
 import itertools
-import json
 import logging
 from collections.abc import Iterator
 from pathlib import Path
@@ -35,7 +34,7 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 from torch import Tensor
 
-from mnist1d.apps.common import Report, positive
+from mnist1d.apps.common import Report, finished_numbers, positive
 from mnist1d.atomic import atomic_open, write_json
 from mnist1d.config.compose import APPS_CONF, config_path
 from mnist1d.dataset_config import NUM_CLASSES
@@ -283,10 +282,10 @@ def adjacency(first_layer_mask: Tensor) -> dict[str, Any]:
 def run(cfg: DictConfig) -> dict[str, Any]:
     """Pruning, probes and adjacency for every trial; figures, tables and JSON into the run directory."""
     if cfg.report:
-        return remake_report(existing_dir("report", cfg.report, holding=f"{NAME}.json"))
+        return remake_report(cfg.report)
     refuse(RULES, cfg)
     if cfg.resume:
-        OmegaConf.update(cfg, "paths.output_dir", str(existing_dir("resume", cfg.resume)))
+        OmegaConf.update(cfg, "paths.output_dir", str(resumable_dir(cfg.resume)))
     report = Report(NAME, cfg)
     out_dir, pruning = report.out_dir, cfg.pruning
     ticket_round = cfg.probes.ticket_round
@@ -322,18 +321,18 @@ def run(cfg: DictConfig) -> dict[str, Any]:
     return report.close(numbers)
 
 
-def existing_dir(field: str, path: str, holding: str = "pruning") -> Path:
-    """A run directory of this app (one holding `holding`), or a ValueError naming `field`."""
-    if not (Path(path) / holding).exists():
-        raise ValueError(f"{field}={path!r} is invalid: must be a run directory of {NAME} (with {holding})")
+def resumable_dir(path: str) -> Path:
+    """A stopped run directory of this app, or a ValueError naming `resume`."""
+    if not (Path(path) / "pruning").is_dir():
+        raise ValueError(f"resume={path!r} is invalid: must be a run directory of {NAME} (with pruning/)")
     return Path(path)
 
 
-def remake_report(run_dir: Path) -> dict[str, Any]:
+def remake_report(run_dir: str) -> dict[str, Any]:
     """Figures and tables of a finished run, from its lottery_tickets.json (nothing is trained)."""
-    numbers = json.loads((run_dir / f"{NAME}.json").read_text())
-    lottery_report.save_figures(numbers, run_dir)
-    lottery_report.write_tables(numbers, run_dir)
+    numbers = finished_numbers(NAME, run_dir)
+    lottery_report.save_figures(numbers, Path(run_dir))
+    lottery_report.write_tables(numbers, Path(run_dir))
     return numbers
 
 

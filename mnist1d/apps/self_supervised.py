@@ -18,7 +18,6 @@ notebook's scikit-learn models.
 from __future__ import annotations
 
 import itertools
-import json
 import logging
 from collections.abc import Iterator
 from pathlib import Path
@@ -37,7 +36,7 @@ from sklearn.preprocessing import StandardScaler
 from threadpoolctl import threadpool_limits
 from torch import Tensor
 
-from mnist1d.apps.common import Report, dataset_tensors, positive
+from mnist1d.apps.common import Report, dataset_tensors, finished_numbers, positive
 from mnist1d.atomic import write_json
 from mnist1d.config.compose import APPS_CONF, config_path
 from mnist1d.errors import reported_as_message
@@ -199,7 +198,7 @@ def tsne(net: ContrastiveCNN, data: dict[str, Tensor], seed: int) -> dict[str, l
 def run(cfg: DictConfig) -> dict[str, Any]:
     """Every head from every seed; the figure, tables and JSON into the run directory."""
     if cfg.report:
-        return remake_report(Path(cfg.report))
+        return remake_report(cfg.report)
     refuse(RULES, cfg)
     report = Report(NAME, cfg)
     data = dataset_tensors(cfg.data, cfg.paths.cache_dir)
@@ -218,15 +217,10 @@ def run(cfg: DictConfig) -> dict[str, Any]:
     return report.close(numbers)
 
 
-def remake_report(run_dir: Path) -> dict[str, Any]:
+def remake_report(run_dir: str) -> dict[str, Any]:
     """The figure and tables of a finished run, from its self_supervised.json (nothing is trained)."""
-    path = run_dir / f"{NAME}.json"
-    if not path.is_file():
-        raise ValueError(
-            f"report={str(run_dir)!r} is invalid: must be a run directory of {NAME} (with {path.name})"
-        )
-    numbers = json.loads(path.read_text())
-    ssl_report.save(numbers, run_dir)
+    numbers = finished_numbers(NAME, run_dir)
+    ssl_report.save(numbers, Path(run_dir))
     return numbers
 
 
