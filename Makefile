@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 # The torch release the project is tested with; override (e.g. TORCH=torch) to take another build.
 TORCH ?= torch==2.13.0
 
-.PHONY: install train test test-slow lint format bench sweep
+.PHONY: install train test test-slow lint format bench sweep check-latest
 
 install: $(VENV)/.installed
 
@@ -13,7 +13,9 @@ $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/pip install -q --upgrade pip
 	$(VENV)/bin/pip install -q "$(TORCH)"
-	$(VENV)/bin/pip install -q -e ".[dev]"
+	# an earlier dependency, which pins optuna<3: removed from environments made before
+	if $(VENV)/bin/pip show -q hydra-optuna-sweeper 2>/dev/null; then $(VENV)/bin/pip uninstall -q -y hydra-optuna-sweeper; fi
+	$(VENV)/bin/pip install -q -e ".[all,dev]"
 	touch $@
 
 train: install
@@ -32,6 +34,20 @@ lint: install
 format: install
 	$(VENV)/bin/ruff format .
 	$(VENV)/bin/ruff check --fix .
+
+# The newest releases of torch, Lightning, Hydra, W&B and Optuna, beyond pyproject.toml's bounds, in a scratch
+# venv, then the fast tests: does the code (its Lightning internals above all) still work with them? Not in CI.
+LATEST_VENV ?= .venv-latest
+LATEST := torch pytorch-lightning torchmetrics hydra-core wandb optuna
+
+check-latest:
+	rm -rf $(LATEST_VENV)
+	$(PYTHON) -m venv $(LATEST_VENV)
+	$(LATEST_VENV)/bin/pip install -q --upgrade pip
+	$(LATEST_VENV)/bin/pip install -q -e ".[all,dev]"
+	$(LATEST_VENV)/bin/pip install -q --upgrade $(LATEST)
+	$(LATEST_VENV)/bin/python -m pip list 2>/dev/null | grep -iE '^($(subst $(eval) ,|,$(LATEST))) '
+	$(LATEST_VENV)/bin/python -m pytest -m "not slow" -q
 
 bench: install
 	$(PY) -m mnist1d.apps.bench

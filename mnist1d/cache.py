@@ -1,6 +1,8 @@
 """On-disk cache of generated datasets: compressed `.npz` (never pickle), safe under concurrent sweeps.
 
-File name: `mnist1d-<sha256 of the canonical JSON of all generator arguments>.npz`. Writes go to a temp
+File name: `mnist1d-<sha256 of the canonical JSON of all generator arguments>.npz`. The file also holds
+those arguments and a SHA-256 of the arrays' contents, both checked on load, so a file that parses but holds
+other values (edited, or damaged where no checksum of the format looks) is not used. Writes go to a temp
 file in the same directory, are fsynced and then `os.replace`d into place, so parallel jobs generating
 the same dataset never expose a partial file. A truncated or otherwise invalid file is reported with a
 `CacheWarning` and treated as a miss (the caller regenerates and overwrites it).
@@ -22,6 +24,7 @@ from mnist1d.dataset_config import DatasetConfig
 
 KEYS = ("x", "y", "x_test", "y_test", "t")
 ARGS_KEY = "args_json"  # the canonical arguments, stored in the file too and checked on load
+DIGEST_KEY = "sha256"  # the SHA-256 of the arrays (`content_digest`), stored with them and checked on load
 _CASTS = {"int": int, "float": float, "bool": bool, "tuple[int, int]": lambda v: [int(p) for p in v]}
 
 
@@ -42,6 +45,16 @@ def cache_path(cache_dir: str | Path, config: DatasetConfig) -> Path:
     return Path(cache_dir) / f"mnist1d-{digest}.npz"
 
 
+def content_digest(arrays: dict[str, np.ndarray]) -> str:
+    """SHA-256 of the KEYS arrays: each one's name, dtype, shape and bytes."""
+    digest = hashlib.sha256()
+    for key in KEYS:
+        array = np.ascontiguousarray(arrays[key])
+        digest.update(f"{key}:{array.dtype.str}:{array.shape};".encode())
+        digest.update(array.data)
+    return digest.hexdigest()
+
+
 def expected_shapes(config: DatasetConfig) -> dict[str, tuple[int, ...]]:
     """Array shapes the generator produces for `config` (10 classes)."""
     length = config.final_seq_length
@@ -56,8 +69,8 @@ def expected_shapes(config: DatasetConfig) -> dict[str, tuple[int, ...]]:
 
 
 def _check(arrays: dict[str, np.ndarray], config: DatasetConfig) -> None:
-    if set(arrays) != {*KEYS, ARGS_KEY}:
-        raise ValueError(f"keys {sorted(arrays)} differ from {sorted([*KEYS, ARGS_KEY])}")
+    if set(arrays) != {*KEYS, ARGS_KEY, DIGEST_KEY}:
+        raise ValueError(f"keys {sorted(arrays)} differ from {sorted([*KEYS, ARGS_KEY, DIGEST_KEY])}")
     if str(arrays[ARGS_KEY]) != canonical_json(config):
         raise ValueError("stored arguments differ from the requested ones")
     for key, shape in expected_shapes(config).items():
@@ -66,6 +79,8 @@ def _check(arrays: dict[str, np.ndarray], config: DatasetConfig) -> None:
             raise ValueError(
                 f"{key} has shape {arrays[key].shape} / dtype {arrays[key].dtype}, expected {shape}"
             )
+    if str(arrays[DIGEST_KEY]) != content_digest(arrays):
+        raise ValueError("the arrays differ from the SHA-256 stored with them")
 
 
 def load(cache_dir: str | Path, config: DatasetConfig) -> dict[str, np.ndarray] | None:
@@ -91,5 +106,6 @@ def save(cache_dir: str | Path, config: DatasetConfig, arrays: dict[str, Any]) -
     """Atomically write `arrays` (the KEYS) for `config`; concurrent writers of equal data are harmless."""
     path = cache_path(cache_dir, config)
     with atomic_open(path) as f:
-        np.savez_compressed(f, **{k: arrays[k] for k in KEYS}, **{ARGS_KEY: np.str_(canonical_json(config))})
+        stored = {ARGS_KEY: np.str_(canonical_json(config)), DIGEST_KEY: np.str_(content_digest(arrays))}
+        np.savez_compressed(f, **{k: arrays[k] for k in KEYS}, **stored)
     return path

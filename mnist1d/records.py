@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any, ClassVar, TypeVar
 
 from mnist1d.atomic import write_json
+from mnist1d.trusted import check_read_back
 
 SCHEMA_VERSION = 1
 RESULTS_FILE = "results.json"
@@ -47,6 +48,7 @@ def read_back_config(config: Any, path: Path) -> dict[str, Any]:
     `report_fn`), since nothing in a file may be imported or called unless our code allows it."""
     if not isinstance(config, dict):
         raise RecordError(path, f"its config is a {type(config).__name__}, not a mapping")
+    check_read_back(config, path)
     return config
 
 
@@ -163,6 +165,8 @@ class TrainRecord(RunRecord):
     fit_time_s: float | None = None
     fit_started_at: float | None = None  # wall-clock time of the first step (time.time())
     cuda_graphs: bool = False  # whether the training step was replayed as a CUDA graph
+    # the run directories of the other runs it trained with as one stack (hydra/launcher=stacked), if any
+    stacked_with: list[str] | None = None
 
 
 @dataclass(kw_only=True)

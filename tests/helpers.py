@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import contextlib
+import csv
 import errno
 import json
 import os
+import subprocess
+import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -18,15 +21,31 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 from torch import nn
 
-from mnist1d.config.compose import APPS_CONF, CONF_DIR, compose_config, compose_train
+from mnist1d.config.compose import APPS_CONF, CONF_DIR, TRAIN_CONF, compose_config, compose_train
+from mnist1d.extras import EXTRAS, installed
 from mnist1d.training.fit import BuiltRun, build, fit
 
 ROOT = CONF_DIR.parent
 
 
+def needs(module: str) -> pytest.MarkDecorator:
+    """Skip a test of an optional feature where its extra is not installed, naming the extra."""
+    reason = f"the {EXTRAS[module]} extra is not installed (pip install -e '.[{EXTRAS[module]}]')"
+    return pytest.mark.skipif(not installed(module), reason=reason)
+
+
 def compose_run(overrides: list[str], output_dir: Path, cache_dir: Path) -> DictConfig:
     """The config `python train.py <overrides>` would run, writing into `output_dir`."""
     return compose_train([f"paths.output_dir={output_dir}", f"paths.cache_dir={cache_dir}", *overrides])
+
+
+def compose_eval(overrides: list[str], output_dir: Path, cache_dir: Path) -> DictConfig:
+    """The config `python eval.py <overrides>` would run on the CPU, writing into `output_dir`."""
+    return compose_config(
+        TRAIN_CONF,
+        "eval",
+        [f"paths.output_dir={output_dir}", f"paths.cache_dir={cache_dir}", ON_CPU, *overrides],
+    )
 
 
 def build_run(cfg: DictConfig) -> BuiltRun:
@@ -93,6 +112,28 @@ RESUMABLE += ["chunk_steps=5"]
 # they do only with trainer.deterministic=true (tests/training/test_gpu.py checks that).
 ON_CPU = "trainer.accelerator=cpu"
 RESUMABLE += [ON_CPU]
+# Short runs to compare stacked with separate ones: on the CPU, one thread, an evaluation every 4 steps.
+QUICK_STACK = ["logger=csv", "eval_every=4", "trainer.max_steps=8", "chunk_steps=2", ON_CPU, "num_threads=1"]
+
+
+def seed_cfgs(tmp_path: Path, cache_dir: Path, overrides: list[str], seeds: list[int]) -> list[DictConfig]:
+    """The resolved configs of `train.py -m seed=<seeds> <overrides>`, in `<tmp_path>/<seed>_run`."""
+    cfgs = []
+    for seed in seeds:
+        cfg = compose_run([*overrides, f"seed={seed}"], tmp_path / f"{seed}_run", cache_dir)
+        OmegaConf.resolve(cfg)  # now, while Hydra's config is this one's
+        cfgs.append(cfg)
+    return cfgs
+
+
+def metrics_rows(run_dir: Path) -> list[dict[str, str]]:
+    """The rows of a run's CSV log."""
+    with (run_dir / "csv" / "metrics.csv").open() as file:
+        return list(csv.DictReader(file))
+
+
+def first_train_loss(run_dir: Path) -> float:
+    return next(float(row["train/loss"]) for row in metrics_rows(run_dir) if row["train/loss"])
 
 
 def build_model(name: str, seq_length: int = 40, **overrides: object) -> nn.Module:
@@ -183,3 +224,28 @@ class _NoSpaceAfter:
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._file, name)
+
+
+@contextlib.contextmanager
+def lock_held_elsewhere(directory: Path, name: str = ".lock") -> Iterator[subprocess.Popen]:
+    """Another process that holds `directory` (lock file `name`) as a command would, until the block ends;
+    it is then killed with SIGKILL, as the OOM killer would, leaving its record behind."""
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLD, str(directory), name], cwd=ROOT, stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert holder.stdout.readline() == "held\n"
+        yield holder
+    finally:
+        holder.kill()
+        holder.wait()
+
+
+HOLD = """
+import sys, time
+from pathlib import Path
+from mnist1d.locks import DirectoryLock
+DirectoryLock(Path(sys.argv[1]), sys.argv[2])
+print("held", flush=True)
+time.sleep(600)
+"""

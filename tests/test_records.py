@@ -26,8 +26,9 @@ RECORDS = [
     EvalRecord(model="cnn", status="ok", checkpoint="/runs/a/best.ckpt", final_test_loss=0.3, config=CONFIG),
     HumanRecord(model="human", status="ok", name="ada", n_questions=100, answers=[{"answer": 3}]),
 ]
+REPORT = "mnist1d.reports.study.study_report"
 SPEC = SweepSpec(
-    "study", {"seed": ["0", "1"]}, ["model=cnn"], "basic", False, "mnist1d.reports.study.x", CONFIG
+    "study", {"seed": ["0", "1"]}, ["model=cnn"], "basic", False, REPORT, {"report_fn": REPORT, "fixed": {}}
 )
 
 
@@ -99,4 +100,4 @@ def test_every_config_read_back_from_a_file_passes_the_one_check(tmp_path, monke
     SPEC.save(tmp_path)
     read_run(tmp_path)
     SweepSpec.load(tmp_path)
-    assert checked == [(CONFIG, tmp_path / "results.json"), (CONFIG, tmp_path / SPEC_FILE)]
+    assert checked == [(CONFIG, tmp_path / "results.json"), (SPEC.config, tmp_path / SPEC_FILE)]

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import csv
 import json
+import logging
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -16,9 +18,11 @@ from pathlib import Path
 import pytest
 import torch
 
+from mnist1d.locks import RUN_LOCK, SWEEP_LOCK, DirectoryInUse
 from mnist1d.sweeps import launch
 from mnist1d.training.fit import fit
-from tests.helpers import ON_CPU, ROOT, read_results
+from mnist1d.trusted import UntrustedFileError
+from tests.helpers import ON_CPU, ROOT, lock_held_elsewhere, needs, read_results
 
 FIGURES = ["accuracy_5steps.png", "accuracy_10steps.png", "learning_curves.png", "accuracy_vs_parameters.png"]
 FIGURES += ["learning_curves_5steps.png", "per_digit_errors.png"]  # the last budget's curves: learning_curves
@@ -229,6 +233,7 @@ def test_same_metrics_with_the_basic_and_joblib_launchers_at_equal_threads(tmp_p
 
 
 @pytest.mark.slow
+@needs("hydra_plugins.hydra_submitit_launcher")
 def test_submitit_local_launcher(tmp_path, cache_dir):
     sweep_dir = tmp_path / "submitit"
     assert run_sweep(sweep_dir, cache_dir, *TINY_GRID, "launcher=submitit_local") == 0
@@ -277,3 +282,69 @@ def test_sigkill_of_the_training_process_then_resume_continues_from_the_last_che
     assert resumed["status"] == "ok" and resumed["history"] == uninterrupted["history"]
     assert resumed["final_test_acc"] == uninterrupted["final_test_acc"]
     assert [row["status"] for row in summary(sweep_dir)] == ["ok", "ok"]
+
+
+def crafted_copy(sweep_dir: Path, copy: Path, **changes: object) -> Path:
+    """A copy of a finished sweep whose sweep.json is changed as someone handing it over could."""
+    shutil.copytree(sweep_dir, copy)
+    saved = json.loads((copy / "sweep.json").read_text())
+    (copy / "sweep.json").write_text(json.dumps(saved | changes))
+    return copy
+
+
+def leak(sweep_dir: Path, rows: list, cfg: object) -> list[Path]:
+    """A "report function" that is any other code."""
+    (sweep_dir / "pwned").touch()
+    return []
+
+
+def test_a_sweep_directory_runs_no_code_on_resume_or_report(basic_sweep, tmp_path):
+    sweep_dir, _ = basic_sweep
+    marker = tmp_path / "pwned"
+    path = f"{{_target_: pathlib.Path, _args_: ['{marker}']}}"
+    callback = f"+hydra.callbacks.x={{_target_: pathlib.Path.touch, _args_: [{path}]}}"  # Hydra builds it
+    fixed = json.loads((sweep_dir / "sweep.json").read_text())["fixed"] + [callback]
+    resumed = crafted_copy(sweep_dir, tmp_path / "resumed", fixed=fixed)
+    with pytest.raises(UntrustedFileError, match=re.escape(f"{resumed / 'sweep.json'}: entry {callback!r}")):
+        launch.sweep([f"resume={resumed}"])
+    reported = crafted_copy(sweep_dir, tmp_path / "reported", report_fn=f"{__name__}.leak")
+    with pytest.raises(UntrustedFileError, match=re.escape(f"{reported / 'sweep.json'}: report_fn=")):
+        launch.sweep([f"report={reported}"])
+    assert not marker.exists() and not (reported / "pwned").exists()
+
+
+def test_one_driver_per_sweep_directory(basic_sweep, tmp_path, caplog):
+    """A second `sweep.py resume=` stops before it touches anything while the first runs, and so does one
+    whose killed predecessor left its multirun running the jobs; a killed driver's directory is taken over."""
+    sweep_dir, _ = basic_sweep
+    copy = shutil.copytree(sweep_dir, tmp_path / "shared")
+    files = {path: path.stat().st_mtime_ns for path in copy.rglob("*") if path.is_file()}
+    with (
+        lock_held_elsewhere(copy, SWEEP_LOCK) as driver,
+        pytest.raises(DirectoryInUse, match=f"{driver.pid} "),
+    ):
+        launch.sweep([f"resume={copy}"])
+    with (
+        lock_held_elsewhere(copy, RUN_LOCK) as multirun,
+        pytest.raises(DirectoryInUse, match=f"{multirun.pid} "),
+    ):
+        launch.sweep([f"resume={copy}"])
+    assert {path: path.stat().st_mtime_ns for path in files} == files
+    with caplog.at_level(logging.WARNING):
+        assert launch.sweep([f"resume={copy}"]) == 0
+    assert f"taking over from pid {driver.pid} " in caplog.text
+    assert f"taking over from pid {multirun.pid} " in caplog.text
+    assert not list(copy.glob(".*.json"))  # the records went with their holders
+
+
+def test_stacked_launcher_trains_each_configurations_seeds_as_one_stack(tmp_path, cache_dir):
+    sweep_dir = tmp_path / "stacked"
+    status = run_sweep(
+        sweep_dir, cache_dir, "model=logistic", "trainer.max_steps=5", "seed=0,1", "launcher=stacked"
+    )
+    assert status == 0
+    rows = summary(sweep_dir)
+    assert [(row["seed"], row["status"]) for row in rows] == [("0", "ok"), ("1", "ok")]
+    first, second = (read_results(sweep_dir / row["job_dir"]) for row in rows)
+    assert first["stacked_with"] == [rows[1]["job_dir"]] and second["stacked_with"] == [rows[0]["job_dir"]]
+    assert (sweep_dir / "results.md").exists()

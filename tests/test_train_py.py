@@ -1,8 +1,8 @@
-"""`python train.py` as users run it: a run, a refused config, SIGTERM and resume, an Optuna multirun."""
+"""`python train.py` as users run it: a run, a refused config, SIGTERM and resume (the Optuna search:
+tests/sweeps/test_optuna_sweeper.py)."""
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import subprocess
@@ -10,12 +10,11 @@ import sys
 import time
 
 import pytest
-import yaml
 
 from mnist1d.errors import FULL_ERROR_HINT, ConfigError, DiskFullError, reported_as_message
 from mnist1d.sweeps import launch
 from mnist1d.training.fit import fit
-from tests.helpers import RESUMABLE, ROOT, read_results
+from tests.helpers import RESUMABLE, ROOT, read_results, slow_steps
 
 QUICK = ["eval_every=5", "logger=csv", "callbacks=none"]
 
@@ -106,31 +105,6 @@ def test_command_line_exits_non_zero_and_leaves_earlier_files_untouched(tmp_path
     assert sorted(cache_dir.iterdir()) == cached_before
 
 
-@pytest.mark.slow
-def test_optuna_search_maximises_what_train_returns(tmp_path, cache_dir):
-    sweep_dir = tmp_path / "optuna"
-    command = [
-        sys.executable,
-        "train.py",
-        "-m",
-        "hparams_search=optuna",
-        "hydra.sweeper.n_trials=2",
-        "model=cnn",
-    ]
-    command += ["trainer.max_steps=5", *QUICK, f"paths.cache_dir={cache_dir}", f"hydra.sweep.dir={sweep_dir}"]
-    done = subprocess.run(command, cwd=ROOT, check=True, capture_output=True, text=True, timeout=300)
-    trials = {d.name: read_results(d) for d in sweep_dir.glob("*_cnn-5steps-seed0")}
-    assert len(trials) == 2 and all(trial["eval_split"] == "val" for trial in trials.values())
-    best = yaml.safe_load((sweep_dir / "optimization_results.yaml").read_text())
-    assert best["best_value"] == max(trial["final_acc"] for trial in trials.values())  # selected on val
-    assert set(best["best_params"]) == {"optimizer.lr", "model.channels"}
-    reported = json.loads((sweep_dir / "best_trial.json").read_text())
-    chosen = trials[reported["trial"]]
-    assert reported["selection_acc"] == chosen["final_acc"] == best["best_value"]
-    assert reported["test_acc"] == chosen["final_test_acc"] and reported["selected_on"] == "val"
-    assert "setup plugin alembic" not in done.stderr and "A new study created" not in done.stderr
-
-
 def test_help_lists_only_the_groups_train_py_can_use():
     done = subprocess.run(
         [sys.executable, "train.py", "--help"], cwd=ROOT, check=True, capture_output=True, text=True
@@ -202,3 +176,36 @@ def test_hydra_full_error_shows_the_traceback_and_other_errors_keep_theirs(error
     monkeypatch.delenv("HYDRA_FULL_ERROR")
     with pytest.raises(RuntimeError), reported_as_message(ConfigError, DiskFullError):  # a bug: a traceback
         raise RuntimeError("a bug")
+
+
+def test_two_train_py_on_one_run_directory(tmp_path, cache_dir):
+    """The second is refused, naming the first, before Hydra writes there; once the first is killed, the
+    next run takes its directory over."""
+    run_dir = tmp_path / "shared"
+    command = [sys.executable, "train.py", "model=logistic", "logger=csv", f"hydra.run.dir={run_dir}"]
+    command += [f"paths.cache_dir={cache_dir}", "num_threads=1"]
+    first = subprocess.Popen(
+        [*command, "trainer.max_steps=5000", *slow_steps(0.5)], cwd=ROOT, stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 120
+        log = run_dir / "train.log"  # its first evaluation: Hydra's record of the run is written by then
+        while not (log.exists() and "step 250/" in log.read_text()) and time.monotonic() < deadline:
+            assert first.poll() is None
+            time.sleep(0.1)
+        hydra_record = {path.name: path.read_bytes() for path in (run_dir / ".hydra").iterdir()}
+        second = subprocess.run(
+            [*command, "trainer.max_steps=5", "seed=1"], cwd=ROOT, capture_output=True, text=True, timeout=300
+        )
+        assert second.returncode == 1 and "Traceback" not in second.stderr, second.stderr
+        assert f"{run_dir} is in use by pid {first.pid} on " in second.stderr
+        assert {path.name: path.read_bytes() for path in (run_dir / ".hydra").iterdir()} == hydra_record
+    finally:
+        first.kill()
+        first.wait()
+    third = subprocess.run(
+        [*command, "trainer.max_steps=5"], cwd=ROOT, capture_output=True, text=True, timeout=300
+    )
+    assert third.returncode == 0 and f"taking over from pid {first.pid} " in third.stdout, third.stdout
+    assert read_results(run_dir)["status"] == "ok" and not (run_dir / ".lock.json").exists()

@@ -15,7 +15,8 @@ synchronised before every clock read, and named in the output and the JSON. It a
 batches against a `DataLoader(TensorDataset)` and, with `--process`, the whole `python train.py` process
 against `python -c "import pytorch_lightning"`. With `--grid <sweep dir>` it sets a finished sweep's wall time
 beside its floor: the plain-loop time of all the steps its jobs trained, at the rates just measured, divided
-by `--parallel`. `--out` writes everything as JSON.
+by `--parallel`. `--stacked` measures stacked training instead (`mnist1d/apps/stacked_bench.py`). `--out`
+writes everything as JSON.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -41,6 +42,7 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 from torch.utils.data import DataLoader, TensorDataset
 
+from mnist1d.apps.stacked_bench import bench_stacked
 from mnist1d.config.compose import CONF_DIR, compose_train, config_options
 from mnist1d.records import STATUS_OK, read_run
 from mnist1d.sweeps.summary import SUMMARY_FILE, TIMING_FILE
@@ -49,6 +51,7 @@ from mnist1d.training.datamodule import MNIST1DDataModule
 from mnist1d.training.engine.batches import TrainingChunks
 from mnist1d.training.fit import fit
 from mnist1d.training.quiet import silence_harmless_messages
+from mnist1d.training.stacked.stackable import device_of
 
 ROOT = CONF_DIR.parent
 TINY_STEPS = 4
@@ -62,15 +65,7 @@ def study_models() -> list[str]:
 
 def run_device(cfg: DictConfig) -> torch.device:
     """The device a run of `cfg` trains on: what its `trainer.accelerator` picks (auto: a GPU if any)."""
-    trainer = pl.Trainer(
-        accelerator=cfg.trainer.accelerator,
-        devices=1,
-        logger=False,
-        enable_checkpointing=False,
-        enable_progress_bar=False,
-        enable_model_summary=False,
-    )
-    return trainer.strategy.root_device
+    return device_of(cfg.trainer)
 
 
 def device_name(device: torch.device) -> str:
@@ -102,20 +97,36 @@ def plain_loop(cfg: DictConfig, steps: int, device: torch.device) -> float:
     net = instantiate(cfg.model, seq_length=datamodule.seq_length, num_classes=datamodule.num_classes)
     net = net.to(device)
     optimizer = instantiate(cfg.optimizer)(net.parameters())
-    x_eval, y_eval = (t.to(device) for t in datamodule.splits[datamodule.eval_split])
+    evaluation = tuple(t.to(device) for t in datamodule.splits[datamodule.eval_split])
     batches = endless_batches(datamodule, cfg.seed, device)
+    return timed_loop(net, optimizer, batches, F.cross_entropy, evaluation, cfg.eval_every, steps, device)
+
+
+def timed_loop(
+    net: torch.nn.Module,
+    optimizer: torch.optim.Optimizer,
+    batches: Iterator[tuple[torch.Tensor, torch.Tensor]],
+    loss: Callable[[torch.Tensor, torch.Tensor], torch.Tensor],
+    evaluation: tuple[torch.Tensor, torch.Tensor],
+    eval_every: int,
+    steps: int,
+    device: torch.device,
+) -> float:
+    """Seconds of `steps` optimizer steps on `batches`, scoring `evaluation` every `eval_every` steps and at
+    the last one."""
+    x_eval, y_eval = evaluation
     accuracies = []
     synchronize(device)
     started = time.perf_counter()
     for done, (x, y) in enumerate(batches, start=1):
-        loss = F.cross_entropy(net(x), y)
+        value = loss(net(x), y)
         optimizer.zero_grad()
-        loss.backward()
+        value.backward()
         optimizer.step()
-        if done % cfg.eval_every == 0 or done == steps:
+        if done % eval_every == 0 or done == steps:
             net.eval()
             with torch.no_grad():
-                accuracies.append((net(x_eval).argmax(1) == y_eval).float().mean())
+                accuracies.append((net(x_eval).argmax(-1) == y_eval).float().mean(-1))
             net.train()
         if done == steps:
             break
@@ -279,6 +290,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--csv", action="store_true", help="the framework logs to CSV only (logger=csv), without W&B"
     )
+    parser.add_argument("--stacked", action="store_true", help="stacked vs separate runs of --seeds seeds")
+    parser.add_argument("--seeds", type=int, default=10, help="with --stacked: seeds per model (default 10)")
+    parser.add_argument("--loop-steps", type=int, default=200, help="with --stacked: steps per loop")
     parser.add_argument("--grid", type=Path, help="a finished sweep directory: its wall time vs its floor")
     parser.add_argument("--parallel", type=int, default=2, help="parallel jobs of --grid's sweep (default 2)")
     parser.add_argument(
@@ -291,11 +305,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         default=[],
     )
     args = parser.parse_args(argv)
-    for name in ("steps", "repeats", "threads", "parallel"):
+    for name in ("steps", "repeats", "threads", "parallel", "seeds", "loop_steps"):
         if getattr(args, name) is not None and getattr(args, name) < 1:
-            parser.error(f"--{name}={getattr(args, name)} is invalid: must be >= 1")
+            parser.error(f"--{name.replace('_', '-')}={getattr(args, name)} is invalid: must be >= 1")
     if args.tiny:
-        args.steps, args.repeats = TINY_STEPS, 1
+        args.steps, args.repeats, args.loop_steps = TINY_STEPS, 1, TINY_STEPS
     if args.grid and not (args.grid / SUMMARY_FILE).is_file():
         parser.error(f"--grid {args.grid}: no {SUMMARY_FILE} there (give a finished sweep directory)")
     return args
@@ -326,6 +340,11 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     print(f"device: {device} ({report['device_name']}); overrides: {' '.join(extra)}")
     with tempfile.TemporaryDirectory(prefix="mnist1d-bench-") as tmp:
         scratch = Path(tmp)
+        if args.stacked:
+            report |= bench_stacked(
+                args.models, args.seeds, args.steps, args.loop_steps, args.repeats, extra, device, scratch
+            )
+            return write_report(report, args.out)
         for model in args.models:
             report["models"].append(bench_model(model, args.steps, args.repeats, scratch, extra, device))
             print_table(report["models"][-1:])
@@ -356,8 +375,12 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             f" {grid['floor_s']:.0f} s (all budgets trained: {grid['floor_all_budgets_s']:.0f} s),"
             f" jobs' wall time {grid['jobs_wall_time_s']} s"
         )
-    if args.out:
-        args.out.write_text(json.dumps(report, indent=2))
+    return write_report(report, args.out)
+
+
+def write_report(report: dict[str, Any], out: Path | None) -> dict[str, Any]:
+    if out:
+        out.write_text(json.dumps(report, indent=2))
     return report
 
 

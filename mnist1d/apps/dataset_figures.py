@@ -33,6 +33,7 @@ from mnist1d.config.compose import APPS_CONF, config_path
 from mnist1d.data import get_templates, load_dataset
 from mnist1d.dataset_config import DatasetConfig
 from mnist1d.errors import reported_as_message
+from mnist1d.extras import MissingExtra, require
 from mnist1d.reports.common import published
 from mnist1d.rules import Rule, refuse
 
@@ -275,7 +276,8 @@ def run(cfg: DictConfig) -> dict:
 
 @hydra.main(config_path=config_path(APPS_CONF), config_name="dataset_figures", version_base="1.3")
 def main(cfg: DictConfig) -> None:
-    with reported_as_message(ValueError):  # the apps refuse bad settings with a ValueError
+    with reported_as_message(ValueError, MissingExtra):  # the apps refuse bad settings with a ValueError
+        require("sklearn", "python -m mnist1d.apps.dataset_figures")
         numbers = run(cfg)
     acc = numbers["pixel_space_test_acc"]
     print(

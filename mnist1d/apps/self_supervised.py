@@ -28,18 +28,13 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from omegaconf import DictConfig, ListConfig
-from sklearn.linear_model import LogisticRegression
-from sklearn.manifold import TSNE
-from sklearn.neighbors import KNeighborsClassifier
-from sklearn.pipeline import make_pipeline
-from sklearn.preprocessing import StandardScaler
-from threadpoolctl import threadpool_limits
 from torch import Tensor
 
 from mnist1d.apps.common import Report, dataset_tensors, finished_numbers, positive
 from mnist1d.atomic import write_json
 from mnist1d.config.compose import APPS_CONF, config_path
 from mnist1d.errors import reported_as_message
+from mnist1d.extras import MissingExtra, require
 from mnist1d.models.contrastive_cnn import ContrastiveCNN
 from mnist1d.reports import self_supervised as ssl_report
 from mnist1d.rules import Rule, Together, is_int, is_number, refuse
@@ -102,6 +97,10 @@ def linear_accuracy(
     features: tuple[np.ndarray, np.ndarray], data: dict[str, Tensor], cfg: DictConfig
 ) -> float:
     """Test accuracy of a logistic regression (standardised features) trained on the training features."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
     probe = make_pipeline(
         StandardScaler(), LogisticRegression(tol=cfg.probe_tol, max_iter=cfg.probe_max_iter)
     )
@@ -111,6 +110,8 @@ def linear_accuracy(
 
 def knn_accuracy(features: tuple[np.ndarray, np.ndarray], data: dict[str, Tensor], cfg: DictConfig) -> float:
     """Test accuracy of a k-nearest-neighbour classifier with cosine distance."""
+    from sklearn.neighbors import KNeighborsClassifier
+
     knn = KNeighborsClassifier(n_neighbors=cfg.knn_neighbors, metric="cosine")
     knn.fit(features[0], data["y"].numpy())
     return float(knn.score(features[1], data["y_test"].numpy()))
@@ -191,6 +192,8 @@ def train_head(
 @torch.no_grad()
 def tsne(net: ContrastiveCNN, data: dict[str, Tensor], seed: int) -> dict[str, list]:
     """2-D t-SNE (cosine) of the encoder's output on the training split, for the figure."""
+    from sklearn.manifold import TSNE
+
     points = TSNE(metric="cosine", init="pca", random_state=seed).fit_transform(net(data["x"]).numpy())
     return {"points": points.round(3).tolist(), "labels": data["y"].tolist()}
 
@@ -200,6 +203,9 @@ def run(cfg: DictConfig) -> dict[str, Any]:
     if cfg.report:
         return remake_report(cfg.report)
     refuse(RULES, cfg)
+    require("sklearn", "python -m mnist1d.apps.self_supervised")  # the read-outs are scikit-learn's
+    from threadpoolctl import threadpool_limits  # scikit-learn's own dependency
+
     report = Report(NAME, cfg)
     data = dataset_tensors(cfg.data, cfg.paths.cache_dir)
     progress = itertools.count()
@@ -226,7 +232,7 @@ def remake_report(run_dir: str) -> dict[str, Any]:
 
 @hydra.main(config_path=config_path(APPS_CONF), config_name=NAME, version_base="1.3")
 def main(cfg: DictConfig) -> None:
-    with reported_as_message(ValueError):  # the apps refuse bad settings with a ValueError
+    with reported_as_message(ValueError, MissingExtra):  # the apps refuse bad settings with a ValueError
         numbers = run(cfg)
     print(ssl_report.summary_line(numbers))
 

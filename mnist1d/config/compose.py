@@ -3,6 +3,8 @@ sweeps)."""
 
 from __future__ import annotations
 
+import importlib.util
+import sys
 from collections.abc import Sequence
 from importlib import resources
 from pathlib import Path
@@ -11,12 +13,34 @@ from hydra import compose, initialize_config_module
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, open_dict
 
+import mnist1d
 from mnist1d.config import resolvers  # noqa: F401 - registers what the configs take from Python
 
 # The configs are the package `mnist1d.conf`: the repository's top-level conf/ (mapped by pyproject.toml),
 # found through the import system, so an editable checkout and an installed wheel are located the same way.
 # One tree per entry point, so that each command's --help lists only what it can use.
 CONF_MODULE = "mnist1d.conf"
+
+
+def _use_the_checkouts_conf() -> None:
+    """Run from a checkout (`python train.py`, `python -m mnist1d.cli` there), the code is the checkout's, so
+    the configs are too: `mnist1d.conf` is imported from the conf/ beside the package. Otherwise, with two
+    checkouts sharing one venv, the editable install's mapping would give the other checkout's configs. An
+    installed package (no pyproject.toml beside it) keeps its packaged copy."""
+    root = Path(mnist1d.__file__).resolve().parent.parent
+    conf = root / "conf"
+    in_checkout = (conf / "__init__.py").is_file() and (root / "pyproject.toml").is_file()
+    if CONF_MODULE in sys.modules or not in_checkout:
+        return
+    spec = importlib.util.spec_from_file_location(
+        CONF_MODULE, conf / "__init__.py", submodule_search_locations=[str(conf)]
+    )
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[CONF_MODULE] = mnist1d.conf = module
+    spec.loader.exec_module(module)
+
+
+_use_the_checkouts_conf()
 TRAIN_CONF = f"{CONF_MODULE}.train"  # train.py and eval.py: train.yaml, eval.yaml and their groups
 SWEEP_CONF = f"{CONF_MODULE}.sweeps"  # sweep.py: sweep.yaml and the sweep kinds
 APPS_CONF = f"{CONF_MODULE}.apps"  # the apps' root configs; their groups come from TRAIN_CONF

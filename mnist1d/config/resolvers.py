@@ -58,7 +58,8 @@ def progress_bar() -> bool:
     if not in_multirun():
         return True
     launcher = HydraConfig.get().launcher
-    return launcher.get("n_jobs") == 1 or str(launcher.get("_target_")).endswith("BasicLauncher")
+    one_at_a_time = str(launcher.get("_target_")).endswith(("BasicLauncher", "StackedLauncher"))
+    return launcher.get("n_jobs") == 1 or one_at_a_time
 
 
 def checkpoint_run(ckpt_path: str) -> str:

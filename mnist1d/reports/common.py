@@ -18,8 +18,6 @@ from importlib.resources import files
 from pathlib import Path
 from typing import Any
 
-from omegaconf import OmegaConf
-
 from mnist1d.atomic import write_json
 from mnist1d.records import STATUS_OK
 
@@ -44,8 +42,14 @@ def finished(rows: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 def setting(row: dict[str, Any], key: str) -> Any:
-    """A value of the run's resolved config by dotted key (e.g. `model.pooling`)."""
-    return OmegaConf.select(OmegaConf.create(row["config"]), key)
+    """A value of the run's resolved config by dotted key (e.g. `model.pooling`), None where absent. Read
+    as plain data: the config comes from a file, so nothing in it is resolved or built."""
+    value: Any = row["config"]
+    for part in key.split("."):
+        if not isinstance(value, dict) or part not in value:
+            return None
+        value = value[part]
+    return value
 
 
 def seed_stats(values: Sequence[float]) -> dict[str, Any]:

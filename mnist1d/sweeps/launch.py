@@ -22,17 +22,27 @@ from datetime import datetime
 from pathlib import Path
 
 from hydra.errors import CompactHydraException
-from hydra.utils import get_method
 from omegaconf import DictConfig, OmegaConf
 
 from mnist1d.atomic import write_json
 from mnist1d.errors import DiskFullError, reported_as_message
+from mnist1d.locks import SWEEP_LOCK, DirectoryLock
 from mnist1d.records import STATUS_OK
 from mnist1d.rules import Rule, refuse
-from mnist1d.sweeps import slurm_jobs
-from mnist1d.sweeps.spec import LAUNCHERS, SweepSpec, build_spec, compose_sweep, split_arguments, sweep_keys
+from mnist1d.sweeps.spec import (
+    LAUNCHERS,
+    SLURM_LAUNCHER,
+    SPEC_FILE,
+    SweepSpec,
+    build_spec,
+    check_overrides,
+    compose_sweep,
+    split_arguments,
+    sweep_keys,
+)
 from mnist1d.sweeps.summary import TIMING_FILE, collect_rows, write_summary
 from mnist1d.sweeps.wandb_report import WANDB_REPORT_MODES, log_report, report_mode
+from mnist1d.trusted import report_function
 
 log = logging.getLogger("sweep")
 # What the keys of conf/sweeps/sweep.yaml must be, checked before any job starts (see mnist1d/rules.py).
@@ -68,19 +78,41 @@ def existing_dir(key: str, value: str) -> Path:
 
 
 def resume_spec(sweep_dir: Path, sweep_overrides: list[str], train_overrides: list[str]) -> SweepSpec:
-    """The saved sweep, with another launcher or launcher options if the command line gives them."""
+    """The saved sweep, with another launcher or launcher options if the command line gives them. What it
+    runs is checked first (`check_overrides`); an entry of sweep.json repeated on the command line is
+    vouched for by you."""
     spec = SweepSpec.load(sweep_dir)
     if spec is None:
         raise ValueError(f"resume={sweep_dir}: no sweep.json there, so it was not started by sweep.py")
-    refused = [o for o in train_overrides if not o.startswith("hydra.launcher.")]
+    launcher_options = [o for o in train_overrides if o.startswith("hydra.launcher.")]
+    refused = [o for o in train_overrides if o not in launcher_options and o not in spec.entries()]
     if refused:
         raise ValueError(
-            f"resume takes no train overrides (the sweep's own are in sweep.json): got {refused}"
+            "resume takes no train overrides (the sweep's own are in sweep.json) other than launcher options "
+            f"and entries of sweep.json repeated as written there: got {refused}"
         )
     launcher = [o.split("=", 1)[1] for o in sweep_overrides if o.startswith("launcher=")]
     spec.launcher = launcher[-1] if launcher else spec.launcher
-    spec.fixed = [o for o in spec.fixed if not o.startswith("hydra.launcher.")] + train_overrides
+    spec.fixed = [o for o in spec.fixed if not o.startswith("hydra.launcher.")] + launcher_options
+    check_overrides(spec, sweep_dir / SPEC_FILE, repeated=train_overrides)
     return spec
+
+
+def resumed_spec(sweep_dir: Path, sweep_overrides: list[str], train_overrides: list[str]) -> SweepSpec:
+    """The spec of a sweep to resume, once none of its jobs runs any more: not in the multirun of a
+    driver that was killed (it holds the sweep directory's run lock: refused, naming it), nor on SLURM
+    (waited for)."""
+    DirectoryLock(sweep_dir).release()
+    spec = resume_spec(sweep_dir, sweep_overrides, train_overrides)
+    if SweepSpec.load(sweep_dir).launcher == SLURM_LAUNCHER:  # no job runs twice at once
+        wait_for_slurm_jobs(sweep_dir)
+    return spec
+
+
+def wait_for_slurm_jobs(sweep_dir: Path) -> None:
+    from mnist1d.sweeps import slurm_jobs  # the slurm extra (submitit)
+
+    slurm_jobs.wait_for_jobs(sweep_dir)
 
 
 def run_jobs(spec: SweepSpec, sweep_dir: Path, resume: bool) -> None:
@@ -89,10 +121,8 @@ def run_jobs(spec: SweepSpec, sweep_dir: Path, resume: bool) -> None:
     log.info("Sweep %s: %d jobs into %s\n  %s", spec.name, len(spec.jobs()), sweep_dir, " ".join(command))
     started = time.perf_counter()
     subprocess.run(command, check=False)
-    if (
-        spec.launcher == slurm_jobs.LAUNCHER
-    ):  # the multirun stops waiting at a job that ended without its result
-        slurm_jobs.wait_for_jobs(sweep_dir)
+    if spec.launcher == SLURM_LAUNCHER:  # the multirun stops waiting at a job that ended without its result
+        wait_for_slurm_jobs(sweep_dir)
     seconds = time.perf_counter() - started
     log.info("Jobs finished in %.1f s (launcher %s)", seconds, spec.launcher)
     write_json(sweep_dir / TIMING_FILE, {"launcher": spec.launcher, "jobs_wall_time_s": seconds})
@@ -104,7 +134,8 @@ def write_report(sweep_dir: Path, spec: SweepSpec | None, cfg: DictConfig) -> in
     if not rows:
         raise ValueError(f"{sweep_dir} holds no runs (no job directories with .hydra/ or results.json)")
     report_cfg = OmegaConf.create(spec.config) if spec else cfg
-    paths = [write_summary(sweep_dir, rows), *get_method(report_cfg.report_fn)(sweep_dir, rows, report_cfg)]
+    report = report_function(report_cfg.report_fn, sweep_dir / SPEC_FILE if spec else "the sweep config")
+    paths = [write_summary(sweep_dir, rows), *report(sweep_dir, rows, report_cfg)]
     mode = report_mode(cfg.wandb_report, rows)
     if mode:
         log_report(sweep_dir, rows, paths, mode)
@@ -124,18 +155,18 @@ def sweep(argv: list[str]) -> int:
         sweep_dir = existing_dir("report", cfg.report)
         return write_report(sweep_dir, SweepSpec.load(sweep_dir), cfg)
     if cfg.resume:
-        sweep_dir = existing_dir("resume", cfg.resume)
-        spec = resume_spec(sweep_dir, sweep_overrides, train_overrides)
-        if SweepSpec.load(sweep_dir).launcher == slurm_jobs.LAUNCHER:  # no job runs twice at once
-            slurm_jobs.wait_for_jobs(sweep_dir)
+        sweep_dir, spec = existing_dir("resume", cfg.resume), None
     else:
         spec = build_spec(cfg, train_overrides)
         sweep_dir = new_sweep_dir(cfg.dir, spec.name)
-    spec.save(sweep_dir)
-    try:
-        run_jobs(spec, sweep_dir, resume=bool(cfg.resume))
-    finally:  # an interrupted sweep still gets the report of what it finished
-        status = write_report(sweep_dir, spec, cfg)
+    with DirectoryLock(sweep_dir, SWEEP_LOCK):  # one driver per sweep directory: a second stops here
+        if spec is None:
+            spec = resumed_spec(sweep_dir, sweep_overrides, train_overrides)
+        spec.save(sweep_dir)
+        try:
+            run_jobs(spec, sweep_dir, resume=bool(cfg.resume))
+        finally:  # an interrupted sweep still gets the report of what it finished
+            status = write_report(sweep_dir, spec, cfg)
     return status
 
 

@@ -26,7 +26,6 @@ from omegaconf import DictConfig
 from submitit.slurm.slurm import SlurmInfoWatcher, SlurmJob
 
 log = logging.getLogger(__name__)
-LAUNCHER = "submitit_slurm"
 SUBMITIT_DIR = ".submitit"  # hydra-submitit-launcher's submitit_folder: ${hydra.sweep.dir}/.submitit/%j
 JOB_ID = re.compile(r"\d+(_\d+)?")  # a job, or a task of a job array
 ENDED = "ENDED"  # the state of a job squeue no longer lists

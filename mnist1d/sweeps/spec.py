@@ -6,17 +6,24 @@ A sweep kind is one file `conf/sweeps/sweep/<name>.yaml` (package _global_) with
   e.g. `{model: [cnn, gru], trainer.max_steps: [1000, 2000], seed: [0, 1, 2]}`. Keys may be nested
   (`trainer: {max_steps: [...]}`) or dotted; an empty list is refused.
 - `fixed`: train.py overrides of every job, e.g. `{data: mnist1d_shuffled}`.
-- `report_fn`: dotted path of `fn(sweep_dir: Path, rows: list[dict], cfg: DictConfig) -> list[Path]`, called
-  after summary.csv is written with one row per run (see mnist1d/sweeps/summary.py for the row keys, among
-  them `overrides`: the job's grid values, `history` and the resolved `config`) and the sweep config; it
-  writes its files into sweep_dir (atomically) and returns their paths.
+- `report_fn`: dotted path of `<kind>_report(sweep_dir: Path, rows: list[dict], cfg: DictConfig) ->
+  list[Path]`, a function of a module of `mnist1d.reports`, called after summary.csv is written with one row
+  per run (see mnist1d/sweeps/summary.py for the row keys, among them `overrides`: the job's grid values,
+  `history` and the resolved `config`) and the sweep config; it writes its files into sweep_dir
+  (atomically) and returns their paths.
 
 Select it with `python sweep.py sweep=<name>`.
+
+sweep.json is read back as data (`SweepSpec.load`, `check_overrides`): its fields as sweep.py writes them, a
+report function of `mnist1d.reports`, and, for a resume, overrides that set keys of the train config, choose
+options of its groups or set launcher sizes and places. An entry that names code (`_target_`, `hydra.*`
+callbacks, ...) runs only when the resume command repeats it.
 """
 
 from __future__ import annotations
 
 import itertools
+import shlex
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,15 +31,26 @@ from typing import Any
 
 from hydra.core.hydra_config import HydraConfig
 from hydra.core.override_parser.overrides_parser import OverridesParser
+from hydra.errors import HydraException
 from omegaconf import DictConfig, OmegaConf, open_dict
 
-from mnist1d.config.compose import SWEEP_CONF, compose_config, compose_train
+from mnist1d.config.compose import SWEEP_CONF, compose_config, compose_train, config_options
 from mnist1d.records import read_record, write_record
-from mnist1d.sweeps import slurm_jobs
+from mnist1d.trusted import SPECIAL_KEYS, UntrustedFileError, check_data, report_function
 
 SPEC_FILE = "sweep.json"
 STEPS_AXIS = "trainer.max_steps"
-LAUNCHERS = ("basic", "joblib", "submitit_local", slurm_jobs.LAUNCHER)
+SLURM_LAUNCHER = "submitit_slurm"  # the slurm extra: mnist1d/sweeps/slurm_jobs.py
+LAUNCHERS = ("basic", "stacked", "joblib", "submitit_local", SLURM_LAUNCHER)
+# The launcher options a sweep.json may set on its own: how many jobs, where and how large they run. Not
+# submitit's `setup` or `srun_args` (commands), `additional_parameters` or folders.
+LAUNCHER_OPTIONS = frozenset({
+    "n_jobs", "timeout_min", "signal_delay_s", "max_num_timeout", "array_parallelism", "nodes",
+    "tasks_per_node", "cpus_per_task", "gpus_per_node", "gpus_per_task", "cpus_per_gpu", "mem_gb",
+    "mem_per_cpu", "mem_per_gpu", "partition", "qos", "account", "constraint", "exclude", "gres", "comment",
+})  # fmt: skip
+FIELD_TYPES = {"name": str, "axes": dict, "fixed": list, "launcher": str, "share_budgets": bool}
+FIELD_TYPES |= {"report_fn": str, "config": dict}
 
 
 @dataclass
@@ -68,9 +86,15 @@ class SweepSpec:
         """The arguments of `python train.py` that run this sweep into sweep_dir."""
         arguments = ["-m", f"hydra/launcher={self.launcher}", f"hydra.sweep.dir={sweep_dir}", *self.fixed]
         arguments += [f"{key}={','.join(values)}" for key, values in self.launched_axes().items()]
-        if self.launcher == slurm_jobs.LAUNCHER:  # with skip_completed=true: a requeued job resumes
+        if self.launcher == SLURM_LAUNCHER:  # with skip_completed=true: a requeued job resumes
+            from mnist1d.sweeps import slurm_jobs
+
             return [*arguments, *slurm_jobs.TRAIN_ARGUMENTS]
         return [*arguments, "skip_completed=true"] if resume else arguments
+
+    def entries(self) -> list[str]:
+        """The train overrides sweep.json holds: the fixed ones, and each axis as `key=value,value`."""
+        return [*self.fixed, *(f"{key}={','.join(values)}" for key, values in self.axes.items())]
 
     def save(self, sweep_dir: Path) -> None:
         """sweep.json: the one writer of this record (versioned, see mnist1d/records.py)."""
@@ -78,8 +102,80 @@ class SweepSpec:
 
     @classmethod
     def load(cls, sweep_dir: Path) -> SweepSpec | None:
-        """The sweep.json of `sweep_dir` (its config checked as every read-back config is), or None."""
-        return read_record(sweep_dir / SPEC_FILE, lambda fields, path: cls)
+        """The sweep.json of `sweep_dir` (read as every record is: mnist1d/records.py), or None; then
+        checked as data (`check_saved`). What a resume would run is checked by `check_overrides`."""
+        path = sweep_dir / SPEC_FILE
+        spec = read_record(path, lambda fields, path: cls)
+        if spec is not None:
+            check_saved(vars(spec), path)
+        return spec
+
+
+def check_saved(saved: dict[str, Any], path: Path) -> None:
+    """sweep.json's fields as sweep.py writes them (types, plain values, a known launcher, report functions of
+    `mnist1d.reports`), or `UntrustedFileError` naming the first field that is not."""
+    for key, kind in FIELD_TYPES.items():
+        if not isinstance(saved[key], kind):
+            raise UntrustedFileError(path, key, f" is not allowed: must be a {kind.__name__}")
+        check_data(saved[key], key, path)
+    strings = [saved["fixed"], *saved["axes"].values()]
+    if not all(isinstance(items, list) and all(isinstance(x, str) for x in items) for items in strings):
+        raise UntrustedFileError(path, "axes and fixed", " are not allowed: must be lists of strings")
+    if saved["launcher"] not in LAUNCHERS:
+        raise UntrustedFileError(
+            path, "launcher", f"={saved['launcher']!r} is not allowed: not in {LAUNCHERS}"
+        )
+    report_function(saved["report_fn"], path)
+    report_function(saved["config"].get("report_fn"), path)
+
+
+def check_overrides(spec: SweepSpec, source: Path, repeated: Sequence[str] = ()) -> None:
+    """What a resume runs from sweep.json: each entry (not `repeated` on the command line, which vouches for
+    it) sets a key of the train config, chooses an option of one of its config groups, or sets a launcher
+    option of `LAUNCHER_OPTIONS`, with plain values; anything else (`hydra.callbacks`, a `_target_`, a new
+    top-level key) raises `UntrustedFileError` naming the entry."""
+    keys = set(compose_train([]))
+    groups = {group for group in HydraConfig.get().runtime.choices if "/" not in group}
+    parser = OverridesParser.create()
+    for line in spec.entries():
+        if line in repeated:
+            continue
+        problem = _override_problem(line, parser, keys, groups)
+        if problem:
+            raise UntrustedFileError(
+                source, f"entry {line!r}", f" is not allowed: {problem}; if you started the sweep with it, "
+                f"repeat it to run it again: python sweep.py resume={source.parent} {shlex.quote(line)}"
+            )  # fmt: skip
+
+
+def _override_problem(line: str, parser: OverridesParser, keys: set[str], groups: set[str]) -> str | None:
+    """Why `line` may not come from a file, or None."""
+    if any(ord(char) < 32 for char in line):
+        return "it holds a control character"
+    try:
+        (override,) = parser.parse_overrides([line])
+    except HydraException:
+        return "it is not a Hydra override"
+    key, parts = override.key_or_group, override.key_or_group.split(".")
+    values = list(override.sweep_iterator()) if override.is_sweep_override() else [override.value()]
+    if override.package is not None or "/" in key or SPECIAL_KEYS & set(parts):
+        return "sweep.py writes no package, config group path or Hydra special key"
+    if parts[0] == "hydra":
+        plain = all(isinstance(value, str | int | float | bool | None) for value in values)
+        if len(parts) == 3 and parts[1] == "launcher" and parts[2] in LAUNCHER_OPTIONS and plain:
+            return None
+        return f"of hydra.*, only launcher options {sorted(LAUNCHER_OPTIONS)} (plain values)"
+    if parts[0] not in keys | groups:
+        return "not a key of the train config"
+    if len(parts) == 1 and key in groups:
+        options = config_options(key)
+        unknown = [value for value in values if value is not None and value not in options]
+        return f"{key} must be one of {options}" if unknown else None
+    try:
+        check_data(values, key, "")
+    except UntrustedFileError:
+        return "its value names code or holds an interpolation"
+    return None
 
 
 def split_arguments(argv: Sequence[str], sweep_keys: Sequence[str]) -> tuple[list[str], list[str]]:

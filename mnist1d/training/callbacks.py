@@ -80,6 +80,8 @@ class RunRecorder(pl.Callback):
             return
         prefix = f"{pl_module.eval_split}/"
         metrics = {name: float(v) for name, v in trainer.callback_metrics.items() if name.startswith(prefix)}
+        if not metrics:  # a stack's: its members' are their own (MemberRuns)
+            return
         self.history.append({"step": trainer.global_step} | metrics)
         summary = "  ".join(f"{name} {value:.4f}" for name, value in metrics.items())
         log.info("step %d/%d  %s", trainer.global_step, self.total_steps, summary)
@@ -211,10 +213,11 @@ class NonFiniteLossError(FloatingPointError):
 class DivergenceGuard(pl.Callback):
     """Stops a diverging run with `NonFiniteLossError`, naming the first step whose loss was not finite.
 
-    `training_step` returns the losses of its chunk of steps. On the CPU they are checked at once (reading
-    them costs about a microsecond). On an accelerator a read would synchronise host and device, so their
-    finiteness flags stay on the device, read every `check_every` steps (default: `log_every_n_steps`
-    training_step calls, when Lightning synchronises to log anyway); the error still names the exact step.
+    `training_step` returns the losses of its chunk of steps (one column per member for a stack of runs).
+    On the CPU they are checked at once (reading them costs about a microsecond). On an accelerator a read
+    would synchronise host and device, so their finiteness flags stay on the device, read every
+    `check_every` steps (default: `log_every_n_steps` training_step calls, when Lightning synchronises to log
+    anyway); the error still names the exact step. What a non-finite loss does is `diverged`'s to say.
     """
 
     def __init__(self, check_every: int | None = None) -> None:
@@ -225,7 +228,8 @@ class DivergenceGuard(pl.Callback):
     def on_train_batch_end(
         self, trainer: pl.Trainer, pl_module: pl.LightningModule, outputs: Any, batch: Any, batch_idx: int
     ) -> None:
-        losses = (outputs["loss"] if isinstance(outputs, dict) else outputs).detach().reshape(-1)
+        losses = (outputs["loss"] if isinstance(outputs, dict) else outputs).detach()
+        losses = losses.reshape(-1, 1) if losses.dim() < 2 else losses  # (steps, runs)
         if not self._pending:
             self._first_step = trainer.global_step - len(losses) + 1
         self._pending.append(torch.isfinite(losses))
@@ -233,7 +237,10 @@ class DivergenceGuard(pl.Callback):
         check_every = self.check_every or max(trainer.log_every_n_steps * len(losses), 1)
         on_host = losses.device.type == "cpu" and self.check_every is None
         if on_host or pending_steps >= check_every or trainer.global_step >= trainer.max_steps:
-            finite, self._pending = torch.cat(self._pending), []
-            bad = (~finite).nonzero()
-            if len(bad):
-                raise NonFiniteLossError.at(self._first_step + int(bad[0]))
+            bad, self._pending = ~torch.cat(self._pending), []
+            for run in bad.any(0).nonzero().flatten().tolist():
+                self.diverged(trainer, pl_module, run, self._first_step + int(bad[:, run].int().argmax()))
+
+    def diverged(self, trainer: pl.Trainer, pl_module: pl.LightningModule, run: int, step: int) -> None:
+        """Run `run`'s loss was first not finite at optimizer step `step`: the run fails."""
+        raise NonFiniteLossError.at(step)

@@ -14,7 +14,6 @@ from typing import IO, Any
 
 import pytorch_lightning as pl
 import torch
-from lightning_fabric.utilities.types import _PATH
 from pytorch_lightning.plugins.io import TorchCheckpointIO
 
 from mnist1d.atomic import atomic_open
@@ -77,7 +76,7 @@ class AtomicCheckpointIO(TorchCheckpointIO):
         self._pending: list[Future[None]] = []
 
     def save_checkpoint(
-        self, checkpoint: dict[str, Any], path: _PATH, storage_options: Any | None = None
+        self, checkpoint: dict[str, Any], path: str | Path, storage_options: Any | None = None
     ) -> None:
         if storage_options is not None or "://" in str(path):  # remote storage: Lightning's fsspec path
             self.wait()
@@ -99,7 +98,7 @@ class AtomicCheckpointIO(TorchCheckpointIO):
         here, in the middle of a write)."""
         file.write(data)
 
-    def remove_checkpoint(self, path: _PATH) -> None:
+    def remove_checkpoint(self, path: str | Path) -> None:
         if self.background:
             self._submit(super().remove_checkpoint, path)
         else:

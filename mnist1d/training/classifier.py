@@ -2,25 +2,28 @@
 
 from __future__ import annotations
 
-from typing import Any
+import os
+import pickle
+from collections.abc import Iterable
+from typing import IO, Any
 
 import torch
 import torch.nn.functional as F
 from hydra.utils import instantiate
-from torchmetrics import MaxMetric
-from torchmetrics.classification import MulticlassAccuracy, MulticlassConfusionMatrix
 
-from mnist1d.config.splits import TRAIN_SPLIT
 from mnist1d.training.engine.batches import Batch
 from mnist1d.training.engine.chunked_step import ChunkedSteps
+from mnist1d.training.metrics import RunMetrics
+from mnist1d.trusted import UntrustedFileError, check_hyperparameters
 
 
-class Classifier(ChunkedSteps):
+class Classifier(RunMetrics, ChunkedSteps):
     """Wraps a plain `nn.Module` (composition: one module for every architecture).
 
     The net, optimizer and scheduler arrive as their configs (`_target_` dicts, as in conf/train/model/ etc.),
     which are saved as hyperparameters: `Classifier.load_from_checkpoint(path)` rebuilds the trained model
-    from any checkpoint with nothing else to pass.
+    from any checkpoint with nothing else to pass, once the file is found to name only allowed code
+    (`mnist1d.trusted`).
 
     Training: cross-entropy (`training_loss`), stepped by the engine's `training_step` (ChunkedSteps), which
     takes a chunk of optimizer steps per call and logs `train/loss` and `train/acc` every `log_every` of them.
@@ -47,15 +50,32 @@ class Classifier(ChunkedSteps):
         super().__init__()
         self.save_hyperparameters()
         self.net = instantiate(net, seq_length=seq_length, num_classes=num_classes)
-        self.eval_split = eval_split
-        self.eval_acc = MulticlassAccuracy(num_classes, average="micro")
-        self.train_split_acc = MulticlassAccuracy(num_classes, average="micro")
-        self.best_acc = MaxMetric()
-        self.best_acc.persistent(True)
-        self.test_acc = MulticlassAccuracy(num_classes, average="micro")
-        self.class_acc = MulticlassAccuracy(num_classes, average=None)
-        self.confusion = MulticlassConfusionMatrix(num_classes)
-        self.final_report: dict[str, Any] = {}
+        self.init_metrics(num_classes, eval_split)
+
+    @classmethod
+    def load_from_checkpoint(  # type: ignore[override]
+        cls,
+        checkpoint_path: str | os.PathLike[str] | IO[bytes],
+        map_location: Any = None,
+        hparams_file: Any = None,
+        strict: bool | None = None,
+        weights_only: bool | None = None,
+        *,
+        trusted_nets: Iterable[str] = (),
+        **kwargs: Any,
+    ) -> Classifier:
+        """Lightning's, after checking what the checkpoint's hyperparameters name (read with
+        `weights_only=True`): a crafted file raises `UntrustedFileError` before anything is built. Keyword
+        arguments replace saved hyperparameters, as in Lightning; `trusted_nets` names net classes outside
+        `mnist1d.models` (dotted paths) that you vouch for; `hparams_file` (hyperparameters from another
+        file) is refused, since the checkpoint holds them all."""
+        if hparams_file is not None:
+            raise ValueError("hparams_file is not supported: the checkpoint holds every hyperparameter")
+        saved = {k: v for k, v in saved_hyperparameters(checkpoint_path).items() if k not in kwargs}
+        check_hyperparameters(saved, checkpoint_path, trusted=trusted_nets)
+        return super().load_from_checkpoint(
+            checkpoint_path, map_location, strict=strict, weights_only=weights_only, **kwargs
+        )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.net(x)
@@ -68,41 +88,18 @@ class Classifier(ChunkedSteps):
         """Dataloader 0 is the evaluation split; dataloader 1, when the DataModule serves it, the whole
         training split. Metric names carry no dataloader suffix."""
         x, y = batch
-        logits = self.net(x)
-        split, accuracy = (
-            (self.eval_split, self.eval_acc) if dataloader_idx == 0 else (TRAIN_SPLIT, self.train_split_acc)
-        )
-        accuracy.update(logits, y)
-        self.log(f"{split}/loss", F.cross_entropy(logits, y), batch_size=len(y), add_dataloader_idx=False)
+        name, loss = self.score_evaluation(self.net(x), y, dataloader_idx)
+        self.log(name, loss, batch_size=len(y), add_dataloader_idx=False)
 
     def on_validation_epoch_end(self) -> None:
-        acc = self.eval_acc.compute()
-        self.eval_acc.reset()
-        self.best_acc.update(acc)
-        best = self.best_acc.compute()
-        metrics = {f"{self.eval_split}/acc": acc, f"{self.eval_split}/acc_best": best}
-        if self.train_split_acc.update_called:
-            metrics[f"{TRAIN_SPLIT}/acc"] = self.train_split_acc.compute()
-            self.train_split_acc.reset()
-        self.log_at_step(metrics)
+        self.log_at_step(self.evaluation_metrics())
 
     def test_step(self, batch: Batch, batch_idx: int) -> None:
         x, y = batch
-        logits = self.net(x)
-        for metric in (self.test_acc, self.class_acc, self.confusion):
-            metric.update(logits, y)
-        self.log("final/test_loss", F.cross_entropy(logits, y), batch_size=len(y))
+        self.log("final/test_loss", self.score_test(self.net(x), y), batch_size=len(y))
 
     def on_test_epoch_end(self) -> None:
-        per_class = self.class_acc.compute()
-        by_class = {f"final/test_acc_class_{digit}": acc for digit, acc in enumerate(per_class)}
-        self.log_at_step({"final/test_acc": self.test_acc.compute(), **by_class})
-        self.final_report = {
-            "per_class_acc": per_class.tolist(),
-            "confusion_matrix": self.confusion.compute().tolist(),
-        }
-        for metric in (self.test_acc, self.class_acc, self.confusion):
-            metric.reset()
+        self.log_at_step(self.test_metrics())
 
     def predict_step(self, batch: Batch | torch.Tensor, batch_idx: int) -> torch.Tensor:
         """Class probabilities, (batch, num_classes), for inputs `x` or `(x, y)` batches."""
@@ -110,8 +107,37 @@ class Classifier(ChunkedSteps):
         return self.net(x).softmax(-1)
 
     def configure_optimizers(self) -> Any:
-        optimizer = instantiate(self.hparams.optimizer)(self.parameters())
-        if not self.hparams.scheduler:
-            return optimizer
-        scheduler = {"scheduler": instantiate(self.hparams.scheduler)(optimizer), "interval": "step"}
-        return {"optimizer": optimizer, "lr_scheduler": scheduler}
+        return optimizer_and_schedule(self.hparams.optimizer, self.hparams.scheduler, self.parameters())
+
+
+def optimizer_and_schedule(
+    optimizer: dict[str, Any], scheduler: dict[str, Any] | None, parameters: Iterable[torch.nn.Parameter]
+) -> Any:
+    """`configure_optimizers`' answer for these optimizer and scheduler configs (the scheduler is stepped
+    every optimizer step)."""
+    built = instantiate(optimizer)(parameters)
+    if not scheduler:
+        return built
+    return {
+        "optimizer": built,
+        "lr_scheduler": {"scheduler": instantiate(scheduler)(built), "interval": "step"},
+    }
+
+
+def read_checkpoint(checkpoint: str | os.PathLike[str] | IO[bytes]) -> dict[str, Any]:
+    """A checkpoint read as data (`weights_only=True`: tensors, containers, numbers, strings); a file object
+    is rewound. One that holds anything else raises `UntrustedFileError`."""
+    position = checkpoint.tell() if hasattr(checkpoint, "seek") else None
+    try:
+        saved = torch.load(checkpoint, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as refused:  # what torch's weights-only unpickler raises
+        reason = str(refused).split(".")[0]
+        raise UntrustedFileError(checkpoint, "it", f" holds more than data ({reason})") from None
+    if position is not None:
+        checkpoint.seek(position)
+    return saved
+
+
+def saved_hyperparameters(checkpoint: str | os.PathLike[str] | IO[bytes]) -> dict[str, Any]:
+    """A checkpoint's hyperparameters, read as data."""
+    return read_checkpoint(checkpoint).get(Classifier.CHECKPOINT_HYPER_PARAMS_KEY, {})

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -35,6 +36,11 @@ log = logging.getLogger(__name__)
 # What eval.py's own keys must be (see mnist1d/rules.py), checked before anything is loaded.
 RULES = (
     Rule("ckpt_path", "a readable checkpoint file (e.g. .../best.ckpt)", readable_checkpoint, required=True),
+    Rule(
+        "trusted_nets",
+        "a list of net classes by dotted path (e.g. [my_package.nets.BigNet])",
+        lambda v: isinstance(v, Sequence) and not isinstance(v, str) and all(isinstance(x, str) for x in v),
+    ),
 )
 
 
@@ -61,7 +67,9 @@ def evaluate(cfg: DictConfig) -> float:
     if cfg.get("num_threads"):
         torch.set_num_threads(cfg.num_threads)
     pl.seed_everything(cfg.seed, verbose=False)
-    module = Classifier.load_from_checkpoint(cfg.ckpt_path, map_location="cpu", weights_only=True)
+    module = Classifier.load_from_checkpoint(
+        cfg.ckpt_path, map_location="cpu", weights_only=True, trusted_nets=cfg.get("trusted_nets") or ()
+    )  # the config you pass may vouch for nets outside the package; the checkpoint cannot
     checkpoint = torch.load(cfg.ckpt_path, map_location="cpu", weights_only=True)
     datamodule: MNIST1DDataModule = instantiate(cfg.data)
     if datamodule.seq_length != module.hparams.seq_length:

@@ -33,14 +33,15 @@ from mnist1d.training.checkpoint_io import (
     disk_full_advice,
     wait_for_writes,
 )
-from mnist1d.training.classifier import Classifier
+from mnist1d.training.classifier import Classifier, read_checkpoint
 from mnist1d.training.datamodule import MNIST1DDataModule
 from mnist1d.training.engine import StepPlan
-from mnist1d.training.loggers import finish_wandb, log_confusion_matrix
+from mnist1d.training.loggers import finish_wandb, log_confusion_matrix, start_loggers
 from mnist1d.training.outputs import closing_lines, save_confusion_figure
 from mnist1d.training.preemption import cluster_plugins
 from mnist1d.training.quiet import silence_harmless_messages
 from mnist1d.training.validation import validate
+from mnist1d.trusted import check_hyperparameters
 
 log = logging.getLogger(__name__)
 
@@ -85,49 +86,75 @@ class BuiltRun:
     cuda_graphs: engine.CudaGraphs
 
 
-def build(cfg: DictConfig, datamodule: MNIST1DDataModule) -> BuiltRun:
+def build(cfg: DictConfig, datamodule: MNIST1DDataModule, resume_step: int | None = None) -> BuiltRun:
     """Instantiate the classifier around the chosen net, the Trainer and the step plan for `datamodule`.
 
     The Trainer is built before the loggers, so that a Lightning config error surfaces before a W&B run
-    starts; `fast_dev_run` (Lightning's debug mode) logs nowhere, as in Lightning.
+    starts; `fast_dev_run` (Lightning's debug mode) logs nowhere, as in Lightning. A run resumed from a
+    checkpoint of step `resume_step` continues each logger's history (`start_loggers`).
     """
     plan = engine.make_plan(cfg, datamodule.batches_per_epoch)
     datamodule.plan = plan
-    trainer_cfg = cfg.trainer
-    module = Classifier(
-        net=container(cfg.model),
-        optimizer=container(cfg.optimizer),
-        scheduler=container(cfg.get("scheduler")),
-        seq_length=datamodule.seq_length,
-        num_classes=datamodule.num_classes,
-        eval_split=datamodule.eval_split,
-        log_every=plan.log_every,
-        accumulate=plan.accumulate,
-        gradient_clip_val=trainer_cfg.get("gradient_clip_val"),
-        gradient_clip_algorithm=trainer_cfg.get("gradient_clip_algorithm"),
-    )
+    module = Classifier(**classifier_arguments(cfg, datamodule, plan))
     if cfg.compile:
         module.net.compile()  # in place: checkpoints keep the plain net's parameter names
-    checkpointing = trainer_cfg.get("enable_checkpointing", True)
-    callbacks = [instantiate(c) for c in cfg.callbacks.values()]
-    callbacks = [c for c in callbacks if checkpointing or not isinstance(c, ModelCheckpoint)]
-    recorder = RunRecorder(plan.total_steps)
     interrupt = InterruptCheckpoint(Path(cfg.paths.output_dir) / CHECKPOINTS_DIR)
+    recorder, cuda_graphs, callbacks = run_callbacks(cfg, plan, interrupt, DivergenceGuard())
+    trainer = make_trainer(cfg, plan, [*configured_callbacks(cfg), *callbacks])
+    if not plan.fast_dev_run:
+        trainer.loggers = start_loggers(cfg.logger, resume_step)
+    return BuiltRun(datamodule, module, trainer, plan, recorder, interrupt, cuda_graphs)
+
+
+def classifier_arguments(cfg: DictConfig, datamodule: MNIST1DDataModule, plan: StepPlan) -> dict[str, Any]:
+    """What the Classifier of `cfg` is built from (and saves as its hyperparameters)."""
+    return {
+        "net": container(cfg.model),
+        "optimizer": container(cfg.optimizer),
+        "scheduler": container(cfg.get("scheduler")),
+        "seq_length": datamodule.seq_length,
+        "num_classes": datamodule.num_classes,
+        "eval_split": datamodule.eval_split,
+        "log_every": plan.log_every,
+        "accumulate": plan.accumulate,
+        "gradient_clip_val": cfg.trainer.get("gradient_clip_val"),
+        "gradient_clip_algorithm": cfg.trainer.get("gradient_clip_algorithm"),
+    }
+
+
+def configured_callbacks(cfg: DictConfig) -> list[pl.Callback]:
+    """The callbacks config's callbacks; no checkpoint callbacks with `trainer.enable_checkpointing=false`."""
+    checkpointing = cfg.trainer.get("enable_checkpointing", True)
+    callbacks = [instantiate(c) for c in cfg.callbacks.values()]
+    return [c for c in callbacks if checkpointing or not isinstance(c, ModelCheckpoint)]
+
+
+def run_callbacks(
+    cfg: DictConfig, plan: StepPlan, interrupt: InterruptCheckpoint, guard: DivergenceGuard
+) -> tuple[RunRecorder, engine.CudaGraphs, list[pl.Callback]]:
+    """The callbacks every run has, whatever the callbacks config says (the recorder and the CUDA-graphs
+    callback, whose state the record reads afterwards, also on their own)."""
+    recorder = RunRecorder(plan.total_steps)
     # a capture waits for the background checkpoint writes, which copy tensors from the device
     cuda_graphs = engine.CudaGraphs(
         cfg.get("cuda_graphs", False), cfg.compile, before_capture=wait_for_writes
     )
-    callbacks += [recorder, EvaluateLastStep(plan.total_steps), interrupt, DivergenceGuard(), cuda_graphs]
-    progress_bar = trainer_cfg.get("enable_progress_bar", False)
-    if progress_bar:
+    callbacks = [recorder, EvaluateLastStep(plan.total_steps), interrupt, guard, cuda_graphs]
+    if cfg.trainer.get("enable_progress_bar", False):
         callbacks.append(engine.StepProgressBar(plan.total_steps))
+    return recorder, cuda_graphs, callbacks
+
+
+def make_trainer(cfg: DictConfig, plan: StepPlan, callbacks: list[pl.Callback]) -> pl.Trainer:
+    """The Lightning Trainer of `cfg.trainer` carrying out `plan`, with `callbacks` and no loggers yet."""
+    trainer_cfg = cfg.trainer
     trainer = instantiate(
         trainer_cfg,
         callbacks=callbacks,
         logger=False,
         # Lightning adds a ModelCheckpoint of its own unless told that the callbacks config chose none
         enable_checkpointing=any(isinstance(c, ModelCheckpoint) for c in callbacks),
-        enable_progress_bar=progress_bar,
+        enable_progress_bar=trainer_cfg.get("enable_progress_bar", False),
         # every checkpoint (last, best, interrupt) is written atomically, by a background thread unless W&B
         # uploads checkpoint files as they are saved; on SLURM, Lightning neither saves nor requeues
         # (mnist1d/training/preemption.py)
@@ -139,30 +166,77 @@ def build(cfg: DictConfig, datamodule: MNIST1DDataModule) -> BuiltRun:
         **engine.trainer_arguments(trainer_cfg, plan),
     )
     engine.check(trainer)
-    if not plan.fast_dev_run:
-        trainer.loggers = [logger for logger in (instantiate(c) for c in cfg.logger.values()) if logger]
-    return BuiltRun(datamodule, module, trainer, plan, recorder, interrupt, cuda_graphs)
+    engine.cheap_cuda_check(trainer)
+    return trainer
+
+
+def resume_point(cfg: DictConfig) -> int | None:
+    """The step the run resumes from (`ckpt_path`), or None for a fresh start. The checkpoint is read as
+    data first: one whose hyperparameters name other code than this config's net or the allowlist is
+    refused (`mnist1d.trusted`), although a resume builds everything from the config."""
+    if cfg.ckpt_path is None:
+        return None
+    saved = read_checkpoint(cfg.ckpt_path)
+    check_hyperparameters(saved.get("hyper_parameters", {}), cfg.ckpt_path, trusted=[cfg.model._target_])
+    return int(saved["global_step"])
 
 
 def measurements(run: BuiltRun) -> dict[str, Any]:
     """The record's accuracies and timings of a (possibly unfinished) run, from its RunRecorder."""
-    trainer, recorder, plan = run.trainer, run.recorder, run.plan
-    key = f"{run.module.eval_split}/acc"
-    accuracies = [evaluation[key] for evaluation in recorder.history if key in evaluation]
-    final_test = trainer.callback_metrics.get("final/test_acc")
+    final_test = run.trainer.callback_metrics.get("final/test_acc")
     return {
-        "steps": trainer.global_step,
-        "epochs": trainer.global_step * plan.accumulate / plan.batches_per_epoch,
+        **progress(run.trainer.global_step, run.plan),
+        **scores(
+            run.recorder.history, run.module.eval_split, None if final_test is None else float(final_test)
+        ),
+        **timing(run.recorder, run.cuda_graphs),
+        **run.module.final_report,
+    }
+
+
+def progress(steps: int, plan: StepPlan) -> dict[str, Any]:
+    """How far a run got: optimizer steps, and passes over the training split."""
+    return {"steps": steps, "epochs": steps * plan.accumulate / plan.batches_per_epoch}
+
+
+def scores(history: list[dict[str, float]], eval_split: str, final_test_acc: float | None) -> dict[str, Any]:
+    """A run's accuracies: the last and best of its evaluation `history`, and the final test's."""
+    accuracies = [
+        evaluation[f"{eval_split}/acc"] for evaluation in history if f"{eval_split}/acc" in evaluation
+    ]
+    return {
         "final_acc": accuracies[-1] if accuracies else None,
         "best_acc": max(accuracies, default=None),
-        "final_test_acc": None if final_test is None else float(final_test),
-        "history": recorder.history,
+        "final_test_acc": final_test_acc,
+        "history": history,
+    }
+
+
+def timing(recorder: RunRecorder, cuda_graphs: engine.CudaGraphs) -> dict[str, Any]:
+    """How long the training took and how fast it went, and whether CUDA graphs replayed its step."""
+    return {
         "fit_time_s": recorder.fit_seconds,
         "fit_started_at": recorder.fit_started_at,
         "steps_per_s": recorder.steps_this_process / recorder.fit_seconds if recorder.fit_seconds else None,
-        "cuda_graphs": run.cuda_graphs.captured,
-        **run.module.final_report,
+        "cuda_graphs": cuda_graphs.captured,
     }
+
+
+def new_record(
+    cfg: DictConfig, plan: StepPlan, eval_split: str, parameters: int, device: str, resolved: dict[str, Any]
+) -> TrainRecord:
+    """The record of a run before it trains (it has failed until it completes)."""
+    return TrainRecord(
+        model=cfg.model_name,
+        seed=cfg.seed,
+        max_steps=plan.total_steps,
+        fast_dev_run=plan.fast_dev_run,
+        eval_split=eval_split,
+        parameters=parameters,
+        accelerator=device,
+        status=STATUS_FAILED,
+        config=resolved,
+    )
 
 
 def fit(cfg: DictConfig) -> float | None:
@@ -175,27 +249,18 @@ def fit(cfg: DictConfig) -> float | None:
     silence_harmless_messages()
     datamodule = validate(cfg)
     run_dir = Path(cfg.paths.output_dir)
-    (run_dir / RESULTS_FILE).unlink(
-        missing_ok=True
-    )  # the config is accepted: a rerun must not leave a stale status
+    resume_step = resume_point(cfg)  # a crafted checkpoint is refused here, before anything is touched
+    (run_dir / RESULTS_FILE).unlink(missing_ok=True)  # the config is accepted: no stale status may stay
     resolved = OmegaConf.to_container(cfg, resolve=True)
     if cfg.get("num_threads"):
         torch.set_num_threads(cfg.num_threads)
     prepare_determinism(cfg.trainer)
     pl.seed_everything(cfg.seed, workers=True, verbose=False)
-    run = build(cfg, datamodule)
+    run = build(cfg, datamodule, resume_step)
     trainer, module = run.trainer, run.module
-    record = TrainRecord(
-        model=cfg.model_name,
-        seed=cfg.seed,
-        max_steps=run.plan.total_steps,
-        fast_dev_run=run.plan.fast_dev_run,
-        eval_split=datamodule.eval_split,
-        parameters=sum(p.numel() for p in module.net.parameters()),
-        accelerator=str(trainer.strategy.root_device),
-        status=STATUS_FAILED,
-        config=resolved,
-    )
+    parameters = sum(p.numel() for p in module.net.parameters())
+    device = str(trainer.strategy.root_device)
+    record = new_record(cfg, run.plan, datamodule.eval_split, parameters, device, resolved)
     try:
         for logger in trainer.loggers:
             logger.log_hyperparams(resolved)

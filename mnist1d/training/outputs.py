@@ -12,21 +12,18 @@ from mnist1d.training.checkpoint_io import CHECKPOINTS_DIR, disk_full_advice
 
 
 def save_confusion_figure(matrix: list[list[int]], out_dir: Path, title: str) -> Path:
-    """`confusion_matrix.png`: the test confusion matrix as counts, true class by row."""
+    """`confusion_matrix.png`: the test confusion matrix as counts, true class by row (torchmetrics' plot)."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    import torch
+    from torchmetrics.classification import MulticlassConfusionMatrix
 
     fig, ax = plt.subplots(figsize=(5.2, 4.6), layout="constrained")
-    image = ax.imshow(matrix, cmap="Blues")
-    for true, row in enumerate(matrix):
-        for predicted, count in enumerate(row):
-            colour = "white" if count > 0.6 * max(map(max, matrix)) else "black"
-            ax.text(predicted, true, str(count), ha="center", va="center", fontsize=7, color=colour)
-    classes = range(len(matrix))
-    ax.set(xticks=classes, yticks=classes, xlabel="predicted class", ylabel="true class", title=title)
-    fig.colorbar(image, ax=ax, shrink=0.8)
+    plot = MulticlassConfusionMatrix(num_classes=len(matrix)).plot
+    plot(torch.tensor(matrix), ax=ax, labels=[str(c) for c in range(len(matrix))], cmap="Blues")
+    ax.set(xlabel="predicted class", ylabel="true class", title=title)
     with disk_full_names(out_dir / "confusion_matrix.png", disk_full_advice(out_dir / CHECKPOINTS_DIR)):
         (png,) = save_figure(fig, out_dir, "confusion_matrix", formats=("png",))
     return png

@@ -21,6 +21,9 @@ HARMLESS_WARNINGS = (
     # With CUDA graphs (cuda_graphs.py) the optimizer is made capturable before its first steps, which run
     # eagerly as the capture's warm-up (and so do an epoch's smaller last batches): intended, and cheap.
     r"This instance was constructed with capturable=True .* but step\(\) is running without",
+    # Lightning's CSVLogger on a directory with a log: a resumed run writes its earlier rows again
+    # (loggers.continue_csv), and a fresh start is meant to start a new file.
+    r"Experiment logs directory .* exists and is not empty\. Previous log files",
 )
 HARMLESS_LOG_LINES = {
     "pytorch_lightning.utilities.rank_zero": (

@@ -97,3 +97,30 @@ def test_process_timing_measures_startup_before_the_first_step(tmp_path, cache_d
         < process["train_py_startup_s"]
         < process["train_py_total_s"]
     )
+
+
+@pytest.mark.slow  # four `train.py -m` processes: about a minute
+def test_tiny_stacked_benchmark_times_loops_and_launchers_and_says_what_was_stacked(
+    tmp_path, cache_dir, capsys
+):
+    arguments = [
+        "--tiny",
+        "--stacked",
+        "--csv",
+        "--threads",
+        "1",
+        "--seeds",
+        "2",
+        "--models",
+        "logistic",
+        "gru",
+    ]
+    report = main([*arguments, "--cache-dir", str(cache_dir)])
+    logistic, gru = report["loops"]
+    assert logistic["refusal"] is None and logistic["separate_s"] > 0 and logistic["stacked_s"] > 0
+    assert logistic["ratio"] == pytest.approx(logistic["separate_s"] / logistic["stacked_s"])
+    assert "aten::gru" in gru["refusal"] and gru["flops_per_sample"] > 0
+    decisions = {row["model"]: row["decision"] for row in report["launchers"]}
+    assert decisions["logistic"] == "stacked" and decisions["gru"].startswith("one by one: the net cannot")
+    assert all(row["basic_s"] > 0 and row["stacked_s"] > 0 for row in report["launchers"])
+    assert "basic vs stacked launcher" in capsys.readouterr().out

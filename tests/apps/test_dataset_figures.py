@@ -9,6 +9,8 @@ import matplotlib.image
 import numpy as np
 import pytest
 
+pytest.importorskip("sklearn", reason="the science extra is not installed (pip install -e '.[science]')")
+
 from mnist1d.apps import dataset_figures as figures
 from mnist1d.data import generate, get_templates
 from mnist1d.dataset_config import DatasetConfig

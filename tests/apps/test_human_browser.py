@@ -22,7 +22,7 @@ from mnist1d.dataset_config import DatasetConfig
 from tests.apps.test_human import start, url_of
 
 webdriver = pytest.importorskip(
-    "selenium.webdriver", reason="selenium is not installed (pip install -e '.[dev]')"
+    "selenium.webdriver", reason="the browser extra is not installed (pip install -e '.[browser]')"
 )
 from selenium.common.exceptions import TimeoutException  # noqa: E402
 from selenium.webdriver.common.action_chains import ActionChains  # noqa: E402

@@ -9,6 +9,8 @@ import matplotlib.image
 import numpy as np
 import pytest
 import torch
+
+pytest.importorskip("sklearn", reason="the science extra is not installed (pip install -e '.[science]')")
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler

@@ -74,12 +74,28 @@ def corrupt_bitflip(path: Path) -> None:
     path.write_bytes(bytes(raw))
 
 
+def corrupt_content(path: Path) -> None:
+    """The right keys, shapes and dtypes, other values: the file parses, but is not this dataset."""
+    with np.load(path) as npz:
+        arrays = dict(npz)
+    arrays["y"] = (arrays["y"] + 1) % 10
+    np.savez_compressed(path, **arrays)
+
+
 def corrupt_pickled(path: Path) -> None:
     np.savez(path, x=np.array([{"evil": 1}], dtype=object))  # needs allow_pickle: refused
 
 
 @pytest.mark.parametrize(
-    "corrupt", [corrupt_truncated, corrupt_garbage, corrupt_wrong_shapes, corrupt_bitflip, corrupt_pickled]
+    "corrupt",
+    [
+        corrupt_truncated,
+        corrupt_garbage,
+        corrupt_wrong_shapes,
+        corrupt_bitflip,
+        corrupt_content,
+        corrupt_pickled,
+    ],
 )
 def test_bad_file_is_warned_about_and_regenerated(tmp_path: Path, corrupt) -> None:
     fresh = load_dataset(CONFIG, tmp_path)

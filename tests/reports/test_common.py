@@ -6,7 +6,7 @@ import matplotlib.pyplot as plt
 import pytest
 
 from mnist1d.atomic import save_figure
-from mnist1d.reports.common import published, published_results, seed_stats
+from mnist1d.reports.common import published, published_results, seed_stats, setting
 
 
 def test_published_numbers_ship_with_the_package():
@@ -37,3 +37,11 @@ def test_a_failed_figure_leaves_no_file(tmp_path):
     with pytest.raises(ValueError):
         save_figure(fig, tmp_path, "broken", formats=("png", "no-such-format"))
     assert [p.name for p in tmp_path.iterdir()] == ["broken.png"]  # the finished one only, never a partial
+
+
+def test_a_run_config_read_back_is_data(monkeypatch):
+    """A results.json is a file anyone may hand over: what the reports read from it is never resolved."""
+    monkeypatch.setenv("MNIST1D_TEST_SECRET", "s3cret")
+    row = {"config": {"model": {"pooling": "${oc.env:MNIST1D_TEST_SECRET}"}, "data": {"train_size": 1000}}}
+    assert setting(row, "model.pooling") == "${oc.env:MNIST1D_TEST_SECRET}"
+    assert setting(row, "data.train_size") == 1000 and setting(row, "data.label_noise") is None

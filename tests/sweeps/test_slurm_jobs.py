@@ -24,6 +24,8 @@ from typing import Any
 import pytest
 import torch
 
+pytest.importorskip("submitit", reason="the slurm extra is not installed (pip install -e '.[slurm]')")
+
 from mnist1d.sweeps import launch
 from mnist1d.sweeps.slurm_jobs import ENDED, SqueueWatcher, active_jobs, submitted_jobs
 from mnist1d.sweeps.spec import SweepSpec
@@ -240,7 +242,7 @@ def test_job_killed_without_warning_is_resumed_by_sweep_resume(slurm_cluster, tm
     last = job_dir / "checkpoints" / "last.ckpt"
     assert torch.load(last, weights_only=True)["global_step"] >= 600
 
-    assert launch.sweep([f"resume={sweep_dir}"]) == 0
+    assert launch.sweep([f"resume={sweep_dir}", *SLOW]) == 0  # SLOW names code: the resume repeats it
     resumed = read_results(job_dir)
     assert resumed["config"]["ckpt_path"] == str(last) and metrics(resumed) == metrics(reference)
 
@@ -294,7 +296,7 @@ def test_restarted_driver_submits_no_job_still_on_the_cluster(slurm_cluster, tmp
     first, submitted = set(active_jobs(sweep_dir)), submitted_jobs(sweep_dir)
     assert len(first) == 3
     overlaps: list[set[str]] = []
-    with sweep_py(tmp_path / "resume.log", f"resume={sweep_dir}") as resume:
+    with sweep_py(tmp_path / "resume.log", f"resume={sweep_dir}", *SLOW) as resume:
         watch = threading.Thread(target=watch_overlaps, args=(sweep_dir, first, resume, overlaps))
         watch.start()
         assert resume.wait(timeout=600) == 0

@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 import pytorch_lightning as pl
 import torch
-from omegaconf import DictConfig
 
-from mnist1d.config.compose import TRAIN_CONF, compose_config
 from mnist1d.errors import ConfigError
 from mnist1d.training.classifier import Classifier
 from mnist1d.training.evaluate import evaluate
 from mnist1d.training.fit import fit
-from tests.helpers import ON_CPU, build_run, compose_run, read_results
+from mnist1d.trusted import UntrustedFileError
+from tests.helpers import ON_CPU, ROOT, build_run, compose_eval, compose_run, read_results
+from tests.test_trusted import touches
 
 
 @pytest.fixture(scope="module")
@@ -23,15 +28,6 @@ def trained(tmp_path_factory: pytest.TempPathFactory, cache_dir) -> tuple:
     )
     fit(cfg)
     return cfg, run_dir
-
-
-def compose_eval(overrides: list[str], output_dir, cache_dir) -> DictConfig:
-    """The config `python eval.py <overrides>` would run, writing into `output_dir`."""
-    return compose_config(
-        TRAIN_CONF,
-        "eval",
-        [f"paths.output_dir={output_dir}", f"paths.cache_dir={cache_dir}", ON_CPU, *overrides],
-    )
 
 
 def test_a_checkpoint_loads_with_one_call_and_predicts_what_the_test_scored(trained):
@@ -81,3 +77,36 @@ def test_eval_refuses_bad_input_before_writing(overrides, message, trained, tmp_
     with pytest.raises(ConfigError, match=message.replace("(", r"\(")):
         evaluate(compose_eval([*ckpt, *overrides], tmp_path / "bad", cache_dir))
     assert not (tmp_path / "bad" / "results.json").exists()
+
+
+def crafted(trained_checkpoint: Path, path: Path, marker: Path) -> Path:
+    """A copy of a real checkpoint whose saved net config creates `marker` when Hydra builds it."""
+    saved = torch.load(trained_checkpoint, weights_only=True)
+    saved["hyper_parameters"]["net"]["channels"] = touches(marker)
+    torch.save(saved, path)
+    return path
+
+
+def test_eval_refuses_a_checkpoint_that_names_code_and_builds_nothing(trained, tmp_path, cache_dir):
+    _, run_dir = trained
+    marker = tmp_path / "pwned"
+    ckpt = crafted(run_dir / "checkpoints" / "last.ckpt", tmp_path / "crafted.ckpt", marker)
+    environment = {key: value for key, value in os.environ.items() if key != "HYDRA_FULL_ERROR"}
+    command = [sys.executable, "eval.py", f"ckpt_path={ckpt}", f"hydra.run.dir={tmp_path / 'eval'}"]
+    done = subprocess.run(command, cwd=ROOT, env=environment, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 1 and "Traceback" not in done.stderr, done.stderr
+    assert done.stderr.startswith(f"{ckpt}: net.channels._target_ is not allowed: it would name code to run")
+    assert not marker.exists() and not (tmp_path / "eval" / "results.json").exists()
+
+
+def test_eval_takes_a_net_outside_the_package_only_when_the_config_vouches_for_it(tmp_path, cache_dir):
+    net = {"_target_": "tests.test_trusted.Tattletale"}
+    module = Classifier(net=net, optimizer={"_target_": "torch.optim.Adam", "_partial_": True})
+    ckpt = tmp_path / "own.ckpt"
+    saved = {"state_dict": module.state_dict(), "hyper_parameters": dict(module.hparams), "global_step": 7}
+    torch.save(saved | {"pytorch-lightning_version": pl.__version__}, ckpt)
+    with pytest.raises(UntrustedFileError, match="Tattletale' is not allowed"):
+        evaluate(compose_eval([f"ckpt_path={ckpt}"], tmp_path / "refused", cache_dir))
+    vouched = [f"ckpt_path={ckpt}", "trusted_nets=[tests.test_trusted.Tattletale]"]
+    evaluate(compose_eval(vouched, tmp_path / "vouched", cache_dir))
+    assert read_results(tmp_path / "vouched")["steps"] == 7

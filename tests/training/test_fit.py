@@ -11,6 +11,7 @@ from hydra.utils import instantiate
 
 from mnist1d.config.compose import config_options
 from mnist1d.training.fit import fit
+from mnist1d.trusted import UntrustedFileError
 from tests.helpers import ON_CPU, read_results
 
 QUICK = ["trainer.max_steps=4", "eval_every=2"]
@@ -125,7 +126,7 @@ def test_resume_refuses_a_checkpoint_that_would_run_code(make_cfg, tmp_path):
     marker = tmp_path / "code-ran"
     checkpoint = tmp_path / "malicious.ckpt"
     torch.save({"state_dict": {}, "payload": Exploit(str(marker))}, checkpoint)
-    with pytest.raises(Exception, match="Weights only load failed"):
+    with pytest.raises(UntrustedFileError, match=f"{checkpoint}: it holds more than data"):
         fit(make_cfg("model=logistic", "trainer.max_steps=2", f"ckpt_path={checkpoint}"))
     assert not marker.exists()
-    assert read_results(tmp_path / "run")["status"] == "failed"
+    assert not (tmp_path / "run").exists()  # refused before anything was written

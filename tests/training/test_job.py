@@ -16,7 +16,9 @@ from mnist1d.errors import DiskFullError
 from mnist1d.records import TrainRecord
 from mnist1d.training.fit import fit, write_results
 from mnist1d.training.job import run_job
+from mnist1d.trusted import UntrustedFileError
 from tests.helpers import RESUMABLE, FullDisk, compose_run, read_results, signal_at
+from tests.test_trusted import touches
 
 
 def test_continued_sweep_job_resumes_an_interrupted_run_from_its_last_checkpoint(make_cfg, tmp_path):
@@ -164,3 +166,16 @@ def test_sigterm_on_a_full_disk_keeps_the_earlier_checkpoint_and_resumes_from_it
     run_job(make_cfg(*RESUMABLE, "skip_completed=true"))
     resumed = read_results(run_dir)
     assert resumed["config"]["ckpt_path"] == str(last) and same_metrics(resumed, uninterrupted)
+
+
+def test_resume_refuses_a_checkpoint_that_names_code_and_touches_nothing(make_cfg, tmp_path):
+    """`train.py ckpt_path=<a crafted checkpoint>` (and a sweep's resume of a job holding one)."""
+    run_dir = interrupted_at_15(make_cfg)
+    last, marker = run_dir / "checkpoints" / "last.ckpt", tmp_path / "pwned"
+    saved = torch.load(last, weights_only=True)
+    saved["hyper_parameters"]["optimizer"]["lr"] = touches(marker)
+    torch.save(saved, last)
+    before = (run_dir / "results.json").read_bytes()
+    with pytest.raises(UntrustedFileError, match=r"last\.ckpt: optimizer\.lr\._target_ is not allowed"):
+        run_job(make_cfg(*RESUMABLE, "skip_completed=true"))
+    assert not marker.exists() and (run_dir / "results.json").read_bytes() == before

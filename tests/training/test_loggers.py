@@ -3,15 +3,23 @@ TensorBoard."""
 
 from __future__ import annotations
 
+import csv
 import logging
+import os
+import signal
 import socket
+import subprocess
+import sys
 import time
+from pathlib import Path
 
 import pytest
+from pytorch_lightning.loggers import CSVLogger
 
 from mnist1d.errors import ConfigError
 from mnist1d.training.fit import fit
-from tests.helpers import read_results
+from mnist1d.training.loggers import RESUMED_FROM, continue_csv
+from tests.helpers import RESUMABLE, needs, read_results, signal_at
 
 QUICK = ["model=logistic", "trainer.max_steps=4", "eval_every=2"]
 
@@ -84,7 +92,99 @@ def test_an_unknown_wandb_argument_is_refused_before_any_work(make_cfg, tmp_path
     assert not (tmp_path / "run").exists()
 
 
+@needs("tensorboard")
 def test_tensorboard_logger_writes_event_files(make_cfg, tmp_path):
     fit(make_cfg("logger=tensorboard", *QUICK))
     assert list((tmp_path / "run" / "tensorboard").glob("events.out.tfevents.*"))
     assert read_results(tmp_path / "run")["status"] == "ok"
+
+
+def test_wandb_credentials_are_those_of_the_server_wandb_resolves(tmp_path):
+    """A self-hosted server, named by WANDB_BASE_URL or saved by `wandb login --host` (W&B's settings file),
+    goes online with its netrc entry; W&B's own server has no key here, so a run logs offline. Each case in a
+    fresh process: W&B keeps a process's credentials once it found them."""
+    netrc = tmp_path / "netrc"
+    netrc.write_text(f"machine wandb.example.internal\n  login user\n  password {'k' * 40}\n")
+    netrc.chmod(0o600)
+    self_hosted = "https://wandb.example.internal"
+    cases = {
+        "WANDB_BASE_URL": ({"WANDB_BASE_URL": self_hosted}, True),
+        "wandb login --host": ({}, True),
+        "W&B's server": ({}, False),
+        "WANDB_MODE=offline": ({"WANDB_BASE_URL": self_hosted, "WANDB_MODE": "offline"}, False),
+    }
+    (tmp_path / "wandb login --host").mkdir()
+    (tmp_path / "wandb login --host" / "settings").write_text(f"[default]\nbase_url = {self_hosted}\n")
+    code = "from mnist1d.training.loggers import has_wandb_credentials as found; print(found())"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("WANDB_")}
+    env |= {"HOME": str(tmp_path / "home"), "NETRC": str(netrc)}
+    running = {
+        name: subprocess.Popen(
+            [sys.executable, "-c", code], env=env | extra | {"WANDB_CONFIG_DIR": str(tmp_path / name)},
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        )
+        for name, (extra, _) in cases.items()
+    }  # fmt: skip
+    found = {name: process.communicate(timeout=300)[0].split()[-1] for name, process in running.items()}
+    assert found == {name: str(expected) for name, (_, expected) in cases.items()}
+
+
+def csv_rows(run_dir: Path) -> list[dict[str, str]]:
+    with (run_dir / "csv" / "metrics.csv").open() as file:
+        return list(csv.DictReader(file))
+
+
+def scalars(run_dir: Path) -> dict[str, list[tuple[int, float]]]:
+    """Every scalar of the run's TensorBoard events as TensorBoard shows it: (step, value) per tag."""
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    events = EventAccumulator(str(run_dir / "tensorboard")).Reload()
+    return {tag: [(e.step, e.value) for e in events.Scalars(tag)] for tag in events.Tags()["scalars"]}
+
+
+@needs("tensorboard")
+def test_a_resumed_run_holds_its_whole_history_once(make_cfg, tmp_path):
+    """CSV and TensorBoard after a resume: the rows up to the checkpoint's step are kept, the rows logged
+    after it before the run stopped are replaced by the resumed run's, none is there twice."""
+    logged = [*RESUMABLE, "logger=tensorboard", "trainer.log_every_n_steps=5"]
+    fit(make_cfg(*logged, run="whole"))
+    with pytest.raises(SystemExit):
+        fit(make_cfg(*logged, *signal_at(15, signal.SIGTERM), run="resumed"))
+    assert csv_rows(tmp_path / "resumed")[-1]["step"] == "15"
+    best = tmp_path / "resumed" / "checkpoints" / "best.ckpt"  # step 10: steps 11-15 were logged after it
+    fit(make_cfg(*logged, f"ckpt_path={best}", run="resumed"))
+    whole, resumed = csv_rows(tmp_path / "whole"), csv_rows(tmp_path / "resumed")
+    assert [row["step"] for row in resumed] == [row["step"] for row in whole]
+    assert resumed == whole
+    assert scalars(tmp_path / "resumed") == scalars(tmp_path / "whole")
+    assert sorted(p.name for p in (tmp_path / "resumed" / "csv").iterdir()) == ["hparams.yaml", "metrics.csv"]
+
+
+def test_a_resumed_run_continues_its_wandb_run(make_cfg, tmp_path, monkeypatch):
+    monkeypatch.delenv("WANDB_API_KEY", raising=False)
+    monkeypatch.setenv("NETRC", str(tmp_path / "no-netrc"))
+    with pytest.raises(SystemExit):
+        fit(make_cfg(*RESUMABLE, "logger=wandb", *signal_at(15, signal.SIGTERM)))
+    fit(make_cfg(*RESUMABLE, "logger=wandb", f"ckpt_path={tmp_path / 'run' / 'checkpoints' / 'last.ckpt'}"))
+    pytest.importorskip("wandb").teardown()
+    starts = sorted((tmp_path / "run" / "wandb").glob("offline-run-*"))
+    assert len(starts) == 2 and len({start.name.rsplit("-", 1)[1] for start in starts}) == 1  # one run id
+
+
+EARLIER = "epoch,step,test/acc,train/loss\n0,5,,0.9\n0,10,0.5,0.7\n1,15,,0.6\n1,20,0.6,0.5\n1,2"
+
+
+def test_a_resumed_csv_log_survives_a_kill_at_any_point(tmp_path):
+    """The last row cut short by a kill is dropped, and a resume killed before it wrote the history again
+    finds the earlier log where it left it."""
+    log_dir = tmp_path / "csv"
+    log_dir.mkdir()
+    (log_dir / "metrics.csv").write_text(EARLIER)
+    continue_csv(CSVLogger(tmp_path, name="csv", version=""), resume_step=15)
+    assert [row["step"] for row in csv_rows(tmp_path)] == ["5", "10", "15"]
+    assert csv_rows(tmp_path)[1] == {"epoch": "0", "step": "10", "test/acc": "0.5", "train/loss": "0.7"}
+    (log_dir / RESUMED_FROM).write_text(EARLIER)  # a resume killed after renaming the log aside
+    (log_dir / "metrics.csv").write_text("epoch,step\n0,5\n")  # and while it wrote the history again
+    continue_csv(CSVLogger(tmp_path, name="csv", version=""), resume_step=10)
+    assert [row["step"] for row in csv_rows(tmp_path)] == ["5", "10"]
+    assert sorted(path.name for path in log_dir.iterdir()) == ["metrics.csv"]

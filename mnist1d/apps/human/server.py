@@ -7,7 +7,6 @@ figure can be served. `DirectoryLock` keeps a second server off a results direct
 
 from __future__ import annotations
 
-import fcntl
 import json
 import logging
 import os
@@ -16,8 +15,10 @@ from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from importlib.resources import files
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 from urllib.parse import parse_qs, urlsplit
+
+from filelock import FileLock, Timeout
 
 from mnist1d.apps.human.api import BenchmarkApi, Response, error
 from mnist1d.apps.human.quiz import HumanInputError
@@ -26,6 +27,7 @@ from mnist1d.reports.human import PERSON_STEM
 log = logging.getLogger(__name__)
 HOST = "127.0.0.1"  # never another interface: the page is for the person at this machine
 LOCK_FILE = "server.lock"
+HOLDER_FILE = "server.holder"
 STATIC = {
     "/": ("index.html", "text/html"),
     "/app.js": ("app.js", "text/javascript"),
@@ -37,36 +39,30 @@ NUMBERED = re.compile(r"^/api/(question|practice)/(-?\d+)$")
 
 
 class DirectoryLock:
-    """An exclusive lock on `<dir>/server.lock`, released by the kernel when the process ends, even killed."""
+    """An exclusive lock on `<dir>/server.lock` (filelock: the kernel releases it when the process ends, even
+    killed); `<dir>/server.holder` says which process holds it and where it serves."""
 
     def __init__(self, directory: Path) -> None:
         directory.mkdir(parents=True, exist_ok=True)
-        self.path = directory / LOCK_FILE
-        self.file: IO[str] | None = open(self.path, "a+")  # noqa: SIM115 (held until release)
+        self.holder = directory / HOLDER_FILE
+        self.lock = FileLock(directory / LOCK_FILE, blocking=False)
         try:
-            fcntl.flock(self.file, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            self.file.seek(0)
-            holder = self.file.read().strip() or "another process"
-            self.file.close()
+            self.lock.acquire()
+        except Timeout:
+            holder = (self.holder.read_text().strip() if self.holder.exists() else "") or "another process"
             raise HumanInputError(
                 f"{directory} is already being served ({holder}): open that page, or stop that server first"
             ) from None
-        self.file.truncate(0)
-        self.file.write(f"pid {os.getpid()}")
-        self.file.flush()
+        self.holder.write_text(f"pid {os.getpid()}")
 
     def note(self, url: str) -> None:
         """Record where the holder serves, for the message a refused second server prints."""
-        if self.file is not None:
-            self.file.truncate(0)
-            self.file.write(f"pid {os.getpid()} at {url}")
-            self.file.flush()
+        if self.lock.is_locked:
+            self.holder.write_text(f"pid {os.getpid()} at {url}")
 
     def release(self) -> None:
-        if self.file is not None:
-            self.file.close()
-            self.file = None
+        if self.lock.is_locked:
+            self.lock.release()
 
 
 class Handler(BaseHTTPRequestHandler):

@@ -31,7 +31,7 @@ bit (tests/training/engine/test_plan.py) and gives the same results for every ch
 from __future__ import annotations
 
 from mnist1d.training.engine.cuda_graphs import CudaGraphs
-from mnist1d.training.engine.lightning_internals import check
+from mnist1d.training.engine.lightning_internals import cheap_cuda_check, check
 from mnist1d.training.engine.plan import TRAINER_RULES, StepPlan, eval_part, make_plan, trainer_arguments
 from mnist1d.training.engine.progress import StepProgressBar
 
@@ -40,6 +40,7 @@ __all__ = [
     "CudaGraphs",
     "StepPlan",
     "StepProgressBar",
+    "cheap_cuda_check",
     "check",
     "eval_part",
     "make_plan",

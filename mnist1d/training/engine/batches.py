@@ -82,12 +82,14 @@ class TrainingChunks:
         self._order = (epoch, torch.randperm(len(self.y), generator=generator).to(self.y.device))
         return self._order[1]
 
+    def take(self, step: int) -> torch.Tensor:
+        """The sample indices of minibatch `step`."""
+        epoch, batch = divmod(step, self.batches_per_epoch)
+        return self.order(epoch)[batch * self.batch_size : (batch + 1) * self.batch_size]
+
     def steps(self, first: int, count: int) -> list[Batch]:
         """The minibatches of steps `first` .. `first + count - 1`."""
-        takes = []
-        for step in range(first, first + count):
-            epoch, batch = divmod(step, self.batches_per_epoch)
-            takes.append(self.order(epoch)[batch * self.batch_size : (batch + 1) * self.batch_size])
+        takes = [self.take(step) for step in range(first, first + count)]
         sizes = [len(take) for take in takes]
         index = torch.cat(takes)
         return list(zip(self.x[index].split(sizes), self.y[index].split(sizes), strict=True))

@@ -64,7 +64,7 @@ class ChunkedSteps(pl.LightningModule):
                 scheduler.step()
             losses.append(loss)
             if log_every > 0 and step % log_every == 0:
-                logged.append((step, loss, (logits.argmax(-1) == minibatches[-1][1]).float().mean()))
+                logged.append((step, loss, (logits.argmax(-1) == minibatches[-1][1]).float().mean(-1)))
         self._log_train(logged)
         return torch.stack(losses)
 
@@ -80,7 +80,7 @@ class ChunkedSteps(pl.LightningModule):
             minibatch_loss, logits = self.training_loss(x, y)
             if hp.accumulate > 1:
                 minibatch_loss = minibatch_loss / hp.accumulate  # as automatic optimization scales it
-            minibatch_loss.backward()
+            minibatch_loss.sum().backward()  # a stack's loss has one value per run (StackedClassifier)
             loss = minibatch_loss.detach() if loss is None else loss + minibatch_loss.detach()
         if hp.gradient_clip_val:
             self.clip_gradients(optimizer, hp.gradient_clip_val, hp.gradient_clip_algorithm)

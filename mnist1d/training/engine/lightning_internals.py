@@ -8,13 +8,16 @@ training with a message naming it, instead of miscounting steps or ignoring Ctrl
 
 from __future__ import annotations
 
+import os
 import signal
 from collections.abc import Callable
 from typing import Any
 
 import pytorch_lightning as pl
+import torch
 from pytorch_lightning.callbacks import ModelCheckpoint
 
+NVML_CUDA_CHECK = "PYTORCH_NVML_BASED_CUDA_CHECK"
 STEP_PROGRESS = "trainer.fit_loop.epoch_loop.manual_optimization.optim_step_progress"
 CHECKPOINT_INTERVALS = ("_every_n_train_steps", "_train_time_interval")
 
@@ -66,6 +69,19 @@ def sigterm_handler() -> Callable[[int, Any], None]:
     if not callable(handler):
         raise LightningInternalsError("SIGTERM handler installed by Trainer.fit before on_train_start")
     return handler
+
+
+def cheap_cuda_check(trainer: pl.Trainer) -> None:
+    """Undo Lightning's `PYTORCH_NVML_BASED_CUDA_CHECK=1` on a machine without a CUDA device.
+
+    Lightning sets it when imported, so that `torch.cuda.is_available()` asks NVML instead of initialising
+    CUDA, which a forked process could then not use. torch caches that answer only once CUDA is initialised,
+    which never happens without a GPU: with a CUDA build of torch every call loads the NVML library anew, and
+    torch's Adam asks at every step (its graph-capture check). Without a CUDA device no fork can lose one, so
+    torch's own cached answer serves instead (README, Performance: a CUDA build of torch on a CPU).
+    """
+    if trainer.strategy.root_device.type != "cuda" and torch.cuda.device_count() == 0:
+        os.environ.pop(NVML_CUDA_CHECK, None)
 
 
 def check(trainer: pl.Trainer) -> None:

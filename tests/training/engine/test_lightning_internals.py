@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import os
 import signal
 from types import SimpleNamespace
 
 import pytest
 import pytorch_lightning as pl
+import torch
 from pytorch_lightning.callbacks import ModelCheckpoint
 
 from mnist1d.training.engine import lightning_internals
@@ -58,3 +60,13 @@ def test_no_sigterm_handler_outside_fit_is_named(monkeypatch):
     monkeypatch.setattr(signal, "getsignal", lambda signum: signal.SIG_DFL)
     with pytest.raises(lightning_internals.LightningInternalsError, match="SIGTERM handler"):
         lightning_internals.sigterm_handler()
+
+
+def test_a_run_without_a_cuda_device_drops_lightnings_nvml_check(make_cfg, monkeypatch):
+    """Lightning's NVML check would load the NVML library at every optimizer step (torch's Adam asks whether
+    CUDA is available), as torch caches the answer only once CUDA runs; without a device it is dropped."""
+    if torch.cuda.device_count():
+        pytest.skip("a CUDA device is present: the check stays")
+    monkeypatch.setenv(lightning_internals.NVML_CUDA_CHECK, "1")  # as importing Lightning sets it
+    build_run(make_cfg("model=logistic", "trainer.max_steps=2"))
+    assert lightning_internals.NVML_CUDA_CHECK not in os.environ

@@ -1,0 +1,1 @@
+"""The project's Hydra plugins, in the namespace package where Hydra looks for plugins."""
