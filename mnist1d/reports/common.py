@@ -100,3 +100,26 @@ def save_numbers(out_dir: Path, stem: str, numbers: dict[str, Any]) -> Path:
     path = out_dir / f"{stem}.json"
     write_json(path, numbers)
     return path
+
+
+def prediction_interval(
+    values: Sequence[float], runs: int = 1, level: float = 0.95
+) -> tuple[float, float] | None:
+    """Where the mean of `runs` new runs falls with probability `level`, from our runs' `values`:
+    mean ± t(n - 1) · sd · √(1/runs + 1/n). A published number is one run (`runs=1`) or the mean of a few;
+    None for fewer than two of ours."""
+    n = len(values)
+    if n < 2:
+        return None
+    from scipy.stats import t  # lazy: reports that compare no published number need no scipy
+
+    mean, sd = statistics.fmean(values), statistics.stdev(values)
+    half = t.ppf((1 + level) / 2, n - 1) * sd * (1 / runs + 1 / n) ** 0.5
+    return float(mean - half), float(mean + half)
+
+
+def interval_verdict(published_value: float, interval: tuple[float, float] | None) -> str:
+    """`inside` or `outside` the prediction interval (`—` without one)."""
+    if interval is None:
+        return "—"
+    return "inside" if interval[0] <= published_value <= interval[1] else "outside"
