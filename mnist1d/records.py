@@ -176,6 +176,7 @@ class EvalRecord(RunRecord):
     kind: ClassVar[str] = "eval"
     checkpoint: str | None = None
     final_test_loss: float | None = None
+    eval_norm: str | None = None  # the BatchNorm statistics it was scored with (model.eval_norm)
     same_data_as_training: bool | None = None  # None: the checkpoint does not record its data
     trained_on: dict[str, Any] = field(default_factory=dict)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import csv
 import errno
+import functools
 import json
 import os
 import subprocess
@@ -23,6 +24,7 @@ from torch import nn
 
 from mnist1d.config.compose import APPS_CONF, CONF_DIR, TRAIN_CONF, compose_config, compose_train
 from mnist1d.extras import EXTRAS, installed
+from mnist1d.training.eval_norm import split_net_config
 from mnist1d.training.fit import BuiltRun, build, fit
 
 ROOT = CONF_DIR.parent
@@ -136,11 +138,17 @@ def first_train_loss(run_dir: Path) -> float:
     return next(float(row["train/loss"]) for row in metrics_rows(run_dir) if row["train/loss"])
 
 
+@functools.cache
+def net_config(name: str) -> dict[str, Any]:
+    """The net's constructor config of `model=<name>` as train.py composes it (defaults applied)."""
+    cfg = compose_train([f"model={name}"])
+    return split_net_config(OmegaConf.to_container(cfg.model, resolve=True))[0]
+
+
 def build_model(name: str, seq_length: int = 40, **overrides: object) -> nn.Module:
     """The net of conf/train/model/<name>.yaml, seeded, with constructor overrides."""
-    cfg = OmegaConf.load(CONF_DIR / "train" / "model" / f"{name}.yaml")
     torch.manual_seed(0)
-    return instantiate(cfg, seq_length=seq_length, num_classes=10, **overrides)
+    return instantiate(net_config(name), seq_length=seq_length, num_classes=10, **overrides)
 
 
 def n_parameters(model: nn.Module) -> int:

@@ -12,9 +12,10 @@ from omegaconf import OmegaConf
 from torch import nn
 
 from mnist1d import trusted
-from mnist1d.config.compose import CONF_DIR
+from mnist1d.config.compose import compose_train, config_options
 from mnist1d.training.classifier import Classifier
 from mnist1d.trusted import UntrustedFileError, check_hyperparameters, register_net
+from tests.helpers import build_run
 
 LOGISTIC = {"_target_": "mnist1d.models.logistic.LogisticRegression"}
 ADAM = {"_target_": "torch.optim.Adam", "_partial_": True, "lr": 0.01}
@@ -150,8 +151,8 @@ def test_what_a_checkpoint_may_hold():
     "net",
     [
         *(
-            OmegaConf.to_container(OmegaConf.load(path))
-            for path in sorted((CONF_DIR / "train" / "model").glob("*.yaml"))
+            OmegaConf.to_container(compose_train([f"model={name}"]).model, resolve=True)
+            for name in config_options("model")
         ),
         # the lottery tickets' masked MLP with its .npz paths, the self-supervised app's contrastive net
         {"_target_": "mnist1d.models.sparse_mlp.SparseMLP", "init": "init.npz", "mask": "mask.npz"},
@@ -168,3 +169,15 @@ def test_the_config_you_pass_is_trusted_with_its_own_net():
     with pytest.raises(UntrustedFileError):
         check_hyperparameters(net, "file.ckpt")
     check_hyperparameters(net, "file.ckpt", trusted=[f"{__name__}.Unregistered"])
+
+
+@pytest.mark.parametrize(("preset", "model"), [("beebe", m) for m in ("tcn", "tcn_trained", "tcn_dilated")])
+def test_checkpoints_of_the_papers_presets_load(preset, model, make_cfg, tmp_path):
+    """Their nets' options (the TCN's projection, its dilation) and `eval_norm` are data the allowlist lets
+    through: such a checkpoint loads, with the hyperparameters it was saved with."""
+    module = build_run(make_cfg(f"experiment={preset}", f"model={model}")).module
+    saved = {"state_dict": module.state_dict(), "hyper_parameters": dict(module.hparams), "global_step": 0}
+    torch.save(saved | {"pytorch-lightning_version": "2.6.0"}, tmp_path / "run.ckpt")
+    loaded = Classifier.load_from_checkpoint(tmp_path / "run.ckpt", weights_only=True)
+    assert loaded.hparams.net == module.hparams.net and loaded.hparams.eval_norm == "running"
+    assert all(torch.equal(v, module.state_dict()[k]) for k, v in loaded.state_dict().items())

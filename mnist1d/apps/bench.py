@@ -49,6 +49,7 @@ from mnist1d.sweeps.summary import SUMMARY_FILE, TIMING_FILE
 from mnist1d.training.callbacks import synchronize
 from mnist1d.training.datamodule import MNIST1DDataModule
 from mnist1d.training.engine.batches import TrainingChunks
+from mnist1d.training.eval_norm import net_config
 from mnist1d.training.fit import fit
 from mnist1d.training.quiet import silence_harmless_messages
 from mnist1d.training.stacked.stackable import device_of
@@ -94,7 +95,9 @@ def plain_loop(cfg: DictConfig, steps: int, device: torch.device) -> float:
     pl.seed_everything(cfg.seed, verbose=False)
     datamodule = instantiate(cfg.data)
     datamodule.setup()
-    net = instantiate(cfg.model, seq_length=datamodule.seq_length, num_classes=datamodule.num_classes)
+    net = instantiate(
+        net_config(cfg.model), seq_length=datamodule.seq_length, num_classes=datamodule.num_classes
+    )
     net = net.to(device)
     optimizer = instantiate(cfg.optimizer)(net.parameters())
     evaluation = tuple(t.to(device) for t in datamodule.splits[datamodule.eval_split])

@@ -43,6 +43,7 @@ from mnist1d.models.sparse_mlp import effective_parameters, read_arrays, save_ar
 from mnist1d.records import RunRecord, read_run
 from mnist1d.reports import lottery_tickets as lottery_report
 from mnist1d.rules import Rule, Together, is_int, is_number, refuse
+from mnist1d.training.eval_norm import net_config
 from mnist1d.training.job import run_job
 
 log = logging.getLogger(__name__)
@@ -113,7 +114,11 @@ def initial_values(cfg: DictConfig, seed: int) -> dict[str, Tensor]:
     """The initial weights and biases of the runs' net (PyTorch's initialisation drawn from `seed`)."""
     torch.manual_seed(seed)
     net = instantiate(
-        cfg.model, seq_length=cfg.data.final_seq_length, num_classes=NUM_CLASSES, init=None, mask=None
+        net_config(cfg.model),
+        seq_length=cfg.data.final_seq_length,
+        num_classes=NUM_CLASSES,
+        init=None,
+        mask=None,
     )
     return effective_parameters(net.state_dict())
 

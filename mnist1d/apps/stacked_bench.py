@@ -33,6 +33,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from mnist1d.config.compose import CONF_DIR
 from mnist1d.training.engine.batches import TrainingChunks
+from mnist1d.training.eval_norm import net_config
 from mnist1d.training.stacked.net import StackedNet, member_losses, refusal, training_flops_per_sample
 
 ROOT = CONF_DIR.parent
@@ -58,7 +59,9 @@ def stacked_loop(cfg: DictConfig, seeds: list[int], steps: int, device: torch.de
     for seed in seeds:
         pl.seed_everything(seed, verbose=False)
         nets.append(
-            instantiate(cfg.model, seq_length=datamodule.seq_length, num_classes=datamodule.num_classes)
+            instantiate(
+                net_config(cfg.model), seq_length=datamodule.seq_length, num_classes=datamodule.num_classes
+            )
         )
     net = StackedNet(nets).to(device)
     optimizer = instantiate(cfg.optimizer)(net.parameters())
@@ -91,7 +94,9 @@ def bench_loops(
     from mnist1d.apps.bench import WARMUP_STEPS, plain_loop
 
     datamodule = instantiate(cfg.data)
-    net = instantiate(cfg.model, seq_length=datamodule.seq_length, num_classes=datamodule.num_classes)
+    net = instantiate(
+        net_config(cfg.model), seq_length=datamodule.seq_length, num_classes=datamodule.num_classes
+    )
     row: dict[str, Any] = {"model": model, "members": len(seeds), "steps": steps, "repeats": repeats}
     row["flops_per_sample"] = training_flops_per_sample(net, datamodule.seq_length)
     row["refusal"] = refusal(net, datamodule.seq_length)

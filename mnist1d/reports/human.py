@@ -21,14 +21,13 @@ from matplotlib.figure import Figure
 
 from mnist1d.atomic import save_figure, write_text
 from mnist1d.records import HumanRecord, RunRecord, read_run
-from mnist1d.reports.common import finished, published, save_numbers
+from mnist1d.reports.common import finished, model_colour, published, save_numbers
 from mnist1d.sweeps.summary import collect_rows
 
 log = logging.getLogger(__name__)
 STEM = "human_vs_models"
 PERSON_STEM = "human_results"
 DIGITS = np.arange(10)
-MODEL_COLOURS = ["tab:blue", "tab:orange", "tab:green", "tab:purple", "tab:brown", "tab:pink", "tab:olive"]
 STRONG_ACCURACY = 60.0  # % of models whose errors set the comparison figure's scale
 
 
@@ -169,10 +168,9 @@ def plot(numbers: dict[str, Any]) -> Figure:
     series = [(label, person["error_rate"], "black")]
     if reference["error_rate"]:
         series.append((f"published human: {reference['accuracy']:.1f} %", reference["error_rate"], "0.6"))
-    colours = iter(MODEL_COLOURS)
     for model in numbers["models"]:
         label = f"{model['label']}: {model['accuracy']:.1f} %, r = {fmt(model['r_person'], 2)}"
-        series.append((label, model["error_rate"], next(colours, "tab:gray")))
+        series.append((label, model["error_rate"], model_colour(model["model"])))
     strong = [e for _, errors, _ in series[:2] for e in errors if e is not None]
     strong += [e for m in numbers["models"] if m["accuracy"] >= STRONG_ACCURACY for e in m["error_rate"]]
     top = min(100.0, 1.15 * max([*strong, *(reference["cnn_error_rate"] or []), 5.0]))
@@ -191,7 +189,14 @@ def plot(numbers: dict[str, Any]) -> Figure:
     if reference["cnn_error_rate"]:
         cnn = reference["cnn_error_rate"]
         ax.scatter(
-            DIGITS, cnn, marker="_", s=250, linewidths=2, color="crimson", zorder=3, label="published CNN"
+            DIGITS,
+            cnn,
+            marker="_",
+            s=250,
+            linewidths=2,
+            color="crimson",
+            zorder=3,
+            label="reference CNN (read off its figure)",
         )
     ax.set_xticks(DIGITS)
     ax.set(xlabel="true digit", ylabel="test error (%)", ylim=(0, top))

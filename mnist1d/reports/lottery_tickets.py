@@ -15,7 +15,7 @@ from matplotlib.figure import Figure
 
 from mnist1d.atomic import save_figure, write_text
 from mnist1d.models.sparse_mlp import read_arrays
-from mnist1d.reports.common import interval_verdict, prediction_interval, published
+from mnist1d.reports.common import interval_verdict, prediction_interval, published, seed_stats
 
 STEM = "lottery_tickets"
 TICKETS = ("lottery", "random")
@@ -71,7 +71,7 @@ def stats(values: np.ndarray | list[float]) -> dict[str, Any]:
     values = [float(v) for v in values]
     sd = float(np.std(values, ddof=1)) if len(values) > 1 else 0.0
     return {"mean": float(np.mean(values)), "sd": sd, "n": len(values),
-            "interval": prediction_interval(values, runs=published_trials())}  # fmt: skip
+            "interval": prediction_interval(seed_stats(values), runs=published_trials())}  # fmt: skip
 
 
 def band(ax: Any, x: np.ndarray, values: np.ndarray, colour: str, label: str) -> None:
@@ -318,7 +318,7 @@ def adjacency_rows(numbers: dict[str, Any]) -> list[str]:
     for k in (2, 3):
         for ticket in TICKETS:
             values = [trial[f"p{k}"] for trial in numbers["adjacency"][ticket]]
-            interval = prediction_interval(values, runs=1)
+            interval = prediction_interval(seed_stats(values))
             expected = np.mean([trial[f"p{k}_independent"] for trial in numbers["adjacency"][ticket]])
             theirs = notebook[ticket][f"p{k}"]
             sd = np.std(values, ddof=1) if len(values) > 1 else 0.0

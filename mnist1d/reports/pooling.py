@@ -17,7 +17,21 @@ from omegaconf import DictConfig
 
 from mnist1d.atomic import save_figure, write_text
 from mnist1d.models.pool_cnn import POOLINGS
-from mnist1d.reports.common import cell, error_bar, finished, published, save_numbers, seed_stats, setting
+from mnist1d.reports.common import (
+    READINGS,
+    cell,
+    count_inside,
+    error_bar,
+    finished,
+    interval_cell,
+    judge,
+    protocol_of,
+    published,
+    save_numbers,
+    seed_stats,
+    setting,
+    verdict_cell,
+)
 
 STEM = "pooling"
 # Our `model.pooling` names -> the reference notebook's.
@@ -104,28 +118,31 @@ def plot(numbers: dict[str, Any]) -> Figure:
 
 
 def markdown(numbers: dict[str, Any]) -> str:
+    reading = numbers["reading"]
     lines = [
-        "| pooling | training samples | final step | best during training | published |",
-        "|---|---|---|---|---|",
+        f"| pooling | training samples | final step | best during training | 95 % PI ({reading}) | published"
+        " | published is |",
+        "|---|---|---|---|---|---|---|",
     ]
     for pooling, by_size in numbers["accuracy"].items():
         for size, stat in by_size.items():
             reference = numbers["published"].get(pooling, {}).get(int(size))
             best = numbers["best_accuracy"][pooling][size]
-            cells = [
-                pooling,
-                f"{int(size):,}",
-                cell(stat),
-                cell(best),
-                "—" if reference is None else f"{reference:g}",
-            ]
+            verdict = numbers["vs_published"].get(pooling, {}).get(size)
+            cells = [pooling, f"{int(size):,}", cell(stat), cell(best)]
+            if verdict is None:
+                cells += ["—", "—" if reference is None else f"{reference:g}", "—"]
+            else:
+                cells += [interval_cell(verdict), f"{reference:g}", verdict_cell(verdict)]
             lines.append("| " + " | ".join(cells) + " |")
     steps = "/".join(map(str, numbers["max_steps"]))
+    judged = [v for by_size in numbers["vs_published"].values() for v in by_size.values()]
     return (
         f"# Pooling\n\nTest accuracy (%) on 1000 fresh test samples per size, {steps} steps, mean ± std over"
-        " seeds. Published: the reference notebook, one run each, at the last step.\n\n"
+        f" seeds, protocol **{numbers['protocol']}**. Published: the reference notebook, one run each, at the"
+        " last step, judged against the 95 % prediction interval for one run of ours read the same way.\n\n"
         + "\n".join(lines)
-        + "\n"
+        + f"\n\n{count_inside(judged)} published numbers lie inside our prediction interval.\n"
     )
 
 
@@ -140,14 +157,28 @@ def pooling_report(sweep_dir: Path, rows: list[dict[str, Any]], cfg: DictConfig 
         pooled = [accuracy[p][size]["mean"] for p in ("max", "avg", "l2") if size in accuracy.get(p, {})]
         if pooled:
             gain[size] = max(pooled) - no_pooling["mean"]
+    reading = published("pooling")["accuracy"]
+    compared = accuracy_by_size(rows, READINGS[reading])
+    reference = published_by_pooling()
     numbers = {
         "metric": "test accuracy (%), mean/std over seeds, 1000 test samples per size: `accuracy` at the"
-        " final step, `best_accuracy` the best evaluation during training",
+        " final step, `best_accuracy` the best evaluation during training; `vs_published`: each published"
+        " number against the 95 % prediction interval for one run of the published reading",
+        "protocol": protocol_of(rows),
+        "reading": reading,
         "max_steps": sorted({setting(row, "trainer.max_steps") for row in finished(rows)}),
         "accuracy": accuracy,
         "best_accuracy": accuracy_by_size(rows, "best_acc"),
         "best_pooling_gain_over_none": gain,
-        "published": published_by_pooling(),
+        "published": reference,
+        "vs_published": {
+            pooling: {
+                size: judge(stat, reference[pooling][size])
+                for size, stat in by_size.items()
+                if size in reference.get(pooling, {})
+            }
+            for pooling, by_size in compared.items()
+        },
     }
     path = sweep_dir / f"{STEM}.md"
     write_text(path, markdown(numbers))

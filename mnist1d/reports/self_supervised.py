@@ -14,7 +14,7 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from mnist1d.atomic import save_figure, write_text
-from mnist1d.reports.common import interval_verdict, prediction_interval, published
+from mnist1d.reports.common import interval_verdict, prediction_interval, published, seed_stats
 
 STEM = "self_supervised"
 STYLES = {"default": ("-", "black"), "none": ("--", "tab:blue"), "deep": ("-.", "tab:green")}
@@ -103,7 +103,7 @@ def figure(numbers: dict[str, Any]) -> Figure:
 
 def cells(ours: np.ndarray, theirs: float | None, digits: int = 1) -> list[str]:
     """Table cells: published, ours mean ± sd (n), the interval for one new run and the verdict."""
-    interval = prediction_interval(list(ours), runs=1)
+    interval = prediction_interval(seed_stats(list(ours)))
     sd = ours.std(ddof=1) if len(ours) > 1 else 0.0
     return [
         "—" if theirs is None else f"{theirs:.{digits}f}",

@@ -23,15 +23,21 @@ from omegaconf import DictConfig
 from mnist1d.atomic import save_figure, write_text
 from mnist1d.config.splits import TRAIN_SPLIT
 from mnist1d.reports.common import (
+    READINGS,
     cell,
-    distance,
+    count_inside,
     error_bar,
     evaluation_history,
     finished,
+    interval_cell,
+    judge,
+    model_colour,
+    protocol_of,
     published,
     save_numbers,
     seed_stats,
     setting,
+    verdict_cell,
 )
 
 STEM = "shuffle"
@@ -39,7 +45,6 @@ CURVES_STEM = "train_test_curves"
 VARIANTS = {False: "mnist1d", True: "mnist1d_shuffled"}
 COLOURS = {"mnist1d": "tab:blue", "mnist1d_shuffled": "tab:orange"}
 LABELS = {"mnist1d": "MNIST-1D", "mnist1d_shuffled": "spatially shuffled"}
-MODEL_COLOURS = {"logistic": "tab:red", "mlp": "tab:green", "cnn": "tab:blue", "gru": "tab:orange"}
 ORDER = ("logistic", "mlp", "cnn", "gru")  # the paper's order; other models follow
 
 
@@ -134,7 +139,7 @@ def plot_curves(numbers: dict[str, Any]) -> Figure:
     fig = Figure(figsize=(9, 4), layout="constrained")
     ax_train, ax_test = fig.subplots(1, 2, sharey=True)
     for model, by_variant in numbers["curves"].items():
-        colour = MODEL_COLOURS.get(model)
+        colour = model_colour(model)
         for name, entry in by_variant.items():
             style = "-" if name == "mnist1d" else "--"
             for ax, kind in ((ax_train, "train"), (ax_test, "test")):
@@ -155,30 +160,33 @@ def plot_curves(numbers: dict[str, Any]) -> Figure:
 
 
 def markdown(numbers: dict[str, Any]) -> str:
-    """The final and best accuracies per model and variant, and the distance of our best from the
-    published (early-stopped) number."""
-    lines = [
-        "| model | data | final step | best during training | published (early-stopped) | best - published |"
-    ]
-    lines.append("|---|---|---|---|---|---|")
+    """The final and best accuracies per model and variant, and the published (early-stopped) number
+    judged against our 95 % prediction interval of the same reading."""
+    reading = numbers["reading"]
+    header = ["model", "data", "final step", "best during training", f"95 % PI ({reading})", "published"]
+    lines = ["| " + " | ".join([*header, "published is"]) + " |"]
+    lines.append("|---|---|---|---|---|---|---|")
+    judged = []
     for model, by_variant in numbers["accuracy"].items():
         for name, stat in by_variant.items():
             best = numbers["best_accuracy"][model][name]
+            verdict = numbers["vs_published"].get(model, {}).get(name)
             reference = numbers["published"][name].get(model)
-            delta = "—" if reference is None else f"{best['mean'] - reference:+.1f}"
-            cells = [
-                model,
-                LABELS[name],
-                cell(stat),
-                cell(best),
-                "—" if reference is None else f"{reference:g}",
-            ]
-            lines.append("| " + " | ".join([*cells, delta]) + " |")
+            cells = [model, LABELS[name], cell(stat), cell(best)]
+            if verdict is None:
+                cells += ["—", "—" if reference is None else f"{reference:g}", "—"]
+            else:
+                judged.append(verdict)
+                cells += [interval_cell(verdict), f"{reference:g}", verdict_cell(verdict)]
+            lines.append("| " + " | ".join(cells) + " |")
     humans = ", ".join(f"{LABELS[n]} {h:g} %" for n, h in numbers["published_human"].items())
     steps = "/".join(map(str, numbers["max_steps"]))
     return (
-        f"# Spatial shuffle\n\nTest accuracy (%), mean ± std over seeds, {steps} steps. Published: Greydanus"
-        f" & Kobak's table (early-stopped). Human: {humans}.\n\n" + "\n".join(lines) + "\n"
+        f"# Spatial shuffle\n\nTest accuracy (%), mean ± std over seeds, {steps} steps, protocol"
+        f" **{numbers['protocol']}**. Published: Greydanus & Kobak's table, early-stopped, so judged against"
+        f" the 95 % prediction interval for one run of our {reading} accuracy. Human: {humans}.\n\n"
+        + "\n".join(lines)
+        + f"\n\n{count_inside(judged)} published numbers lie inside our prediction interval.\n"
     )
 
 
@@ -190,12 +198,15 @@ def shuffle_report(sweep_dir: Path, rows: list[dict[str, Any]], cfg: DictConfig 
         raise ValueError(f"no finished runs in {sweep_dir}: nothing to report")
     best = accuracies(rows, "best_acc")
     table = published("original_paper_table")
+    reading = table["accuracy"]
+    compared = accuracies(rows, READINGS[reading])
     reference = {
         name: {k: v for k, v in table.get(name, {}).items() if k != "human"} for name in VARIANTS.values()
     }
     numbers = {
         "metric": "test accuracy (%), mean/std over seeds: `accuracy` at the final step, `best_accuracy` the"
-        " best evaluation during training (the published numbers are early-stopped)",
+        " best evaluation during training (the published numbers are early-stopped); `vs_published`: each"
+        " published number against the 95 % prediction interval for one run of the published reading",
         "max_steps": sorted({setting(row, "trainer.max_steps") for row in finished(rows)}),
         "accuracy": accuracy,
         "best_accuracy": best,
@@ -206,13 +217,15 @@ def shuffle_report(sweep_dir: Path, rows: list[dict[str, Any]], cfg: DictConfig 
         },
         "published": reference,
         "published_human": {name: table[name]["human"] for name in VARIANTS.values()},
-        "best_vs_published": {
+        "protocol": protocol_of(rows),
+        "reading": reading,
+        "vs_published": {
             model: {
-                name: distance(stat, reference[name][model])
+                name: judge(stat, reference[name][model])
                 for name, stat in by_variant.items()
                 if model in reference[name]
             }
-            for model, by_variant in best.items()
+            for model, by_variant in compared.items()
         },
         "curves": curves(sweep_dir, rows),
     }

@@ -1,7 +1,8 @@
 """The study report's figures (matplotlib, Agg): accuracy bars per step budget, learning curves (per budget
-and overall), accuracy vs parameter count, and per-digit errors beside the human expert's. Every figure is
-FIGURE_SIZE_PX, one fixed colour per model across figures. The papers' claims are about differences between
-90 and 100 %, so the accuracy figures add a panel zoomed on ZOOM % beside the whole 0-100 % range."""
+and overall) with the published log's points, accuracy vs parameter count beside the published models, and
+per-digit errors beside the human expert's. Every figure is FIGURE_SIZE_PX, one fixed colour per model across
+figures (`common.model_colour`). The papers' claims are about differences between 90 and 100 %, so the
+accuracy figures add a panel zoomed on ZOOM % beside the whole 0-100 % range."""
 
 from __future__ import annotations
 
@@ -17,14 +18,15 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from mnist1d.atomic import save_figure
-from mnist1d.config.compose import config_options
-from mnist1d.reports.common import error_bar
+from mnist1d.reports.common import error_bar, model_colour
 
 DPI = 100
 FIGURE_SIZE_PX = (900, 500)
 HUMAN_STYLE = {"color": "black", "linestyle": "--", "linewidth": 1.2}
 ZOOM = (85.0, 100.0)  # the zoomed panel's accuracy range (%)
 STRONG_ERROR = 15.0  # models whose mean per-digit error is at most this are drawn in the zoomed digit panel
+SHARED_COUNT_STEP = 1.3  # models with counts closer than this factor are drawn this factor apart (log x)
+PUBLISHED_OFFSET = 1.1  # a published model's marker sits this factor right of ours
 Stat = dict[str, Any]  # `common.seed_stats` of one model's accuracies (percent) over seeds
 
 
@@ -38,13 +40,8 @@ class Curve(NamedTuple):
     n: int = 1
 
 
-def model_colours(models: Sequence[str]) -> dict[str, tuple[float, ...]]:
-    """tab10 colours by position among the model configs (conf/train/model/), so a model keeps its colour in
-    every figure."""
-    palette = plt.get_cmap("tab10").colors
-    names = config_options("model")
-    names += sorted(set(models) - set(names))
-    return {name: palette[names.index(name) % len(palette)] for name in models}
+def model_colours(models: Sequence[str]) -> dict[str, str]:
+    return {model: model_colour(model) for model in models}
 
 
 def new_figure(panels: int = 1) -> tuple[Figure, Any]:
@@ -55,9 +52,11 @@ def new_figure(panels: int = 1) -> tuple[Figure, Any]:
                         gridspec_kw=ratios)  # fmt: skip
 
 
-def save(fig: Figure, path: Path) -> Path:
-    """Add the legend outside on the right and save as a PNG of exactly FIGURE_SIZE_PX."""
-    fig.legend(loc="outside right upper", fontsize=8)
+def save(fig: Figure, path: Path, legend: bool = True) -> Path:
+    """Add the legend outside on the right (unless the figure placed its own) and save as a PNG of exactly
+    FIGURE_SIZE_PX."""
+    if legend:
+        fig.legend(loc="outside right upper", fontsize=8)
     (png,) = save_figure(fig, path.parent, path.stem, formats=("png",), dpi=DPI, bbox_inches=None)
     return png
 
@@ -110,20 +109,34 @@ def accuracy_bars(
 
 
 def learning_curves(
-    path: Path, curves: dict[str, Curve], human: float | None, steps: int | None = None
+    path: Path,
+    curves: dict[str, Curve],
+    human: float | None,
+    steps: int | None = None,
+    published: dict[str, Curve] | None = None,
 ) -> Path:
     """Test accuracy vs step: mean over seeds with a min-max band, one colour per model; whole range and
-    zoomed. `steps`: the budget the curves end at (the title says so)."""
+    zoomed. `steps`: the budget the curves end at (the title says so). `published`: a paper's printed
+    points of the same models (one run each), drawn as hollow diamonds up to the budget."""
     fig, axes = new_figure(2)
     colours = model_colours(list(curves))
+    end = max((curve.steps[-1] for curve in curves.values() if curve.steps), default=0)
     for ax in axes:
         for model, curve in curves.items():
             label = f"{model} (n={curve.n})" if ax is axes[0] else None
             ax.plot(curve.steps, curve.mean, marker=".", markersize=3, color=colours[model], label=label)
             if curve.n > 1:
                 ax.fill_between(curve.steps, curve.low, curve.high, color=colours[model], alpha=0.2, lw=0)
+            if published and model in published:
+                shown = [(s, v) for s, v in zip(published[model].steps, published[model].mean, strict=True)
+                         if s <= end]  # fmt: skip
+                if shown:
+                    ax.scatter(*zip(*shown, strict=True), marker="D", s=28, facecolors="none",
+                               edgecolors=colours[model], linewidths=1.3, zorder=3)  # fmt: skip
         if human is not None:
             ax.axhline(human, **HUMAN_STYLE, label="human" if ax is axes[0] else None)
+    if published and any(model in published for model in curves):
+        axes[0].scatter([], [], marker="D", facecolors="none", edgecolors="black", label="published log")
     budget = f"{steps} steps" if steps else "longest runs"
     axes[0].set_ylim(0, 100)
     axes[0].set(xlabel="training step", ylabel="test accuracy (%)", title="0-100 %")
@@ -132,16 +145,62 @@ def learning_curves(
     return save(fig, path)
 
 
-def accuracy_vs_parameters(path: Path, points: dict[str, tuple[int, Stat]], steps: int) -> Path:
-    """Final accuracy vs parameter count (log scale) at one step budget, std error bars over seeds."""
-    fig, ax = new_figure()
+def spread(counts: dict[str, float]) -> dict[str, float]:
+    """x positions (log scale) for models by parameter count: counts within a factor SHARED_COUNT_STEP of
+    each other are drawn that factor apart, so no marker hides another."""
+    ordered = sorted(counts, key=counts.get)
+    groups: list[list[str]] = []
+    for model in ordered:
+        if groups and counts[model] < counts[groups[-1][-1]] * SHARED_COUNT_STEP:
+            groups[-1].append(model)
+        else:
+            groups.append([model])
+    moved = {}
+    for group in groups:
+        centre = np.exp(np.mean([np.log(counts[m]) for m in group]))
+        for i, model in enumerate(group):
+            moved[model] = float(centre * SHARED_COUNT_STEP ** (i - (len(group) - 1) / 2))
+    return moved
+
+
+def accuracy_vs_parameters(
+    path: Path,
+    points: dict[str, tuple[int, Stat]],
+    steps: int,
+    published: dict[str, tuple[int, float]] | None = None,
+) -> Path:
+    """Final accuracy vs parameter count (log scale) at one step budget: ours (filled, std error bars over
+    seeds) and the published models (hollow diamonds, one run each, just right of ours); whole range and
+    zoomed. Models with nearly the same count are drawn side by side; the legend gives every count, ours
+    and published."""
+    fig, (ax, zoom) = new_figure(2)
     colours = model_colours(list(points))
-    for model, (parameters, stat) in points.items():
-        ax.errorbar(parameters, stat["mean"], yerr=error_bar(stat), fmt="o", markersize=8, capsize=4,
-                    color=colours[model], label=f"{model} ({parameters:,})")  # fmt: skip
-    ax.set_xscale("log")
-    title = f"Accuracy vs parameter count after {steps} steps"
-    return finish(fig, ax, path, "parameters (log scale)", "final test accuracy (%)", title)
+    published = published or {}
+    x = spread({model: count for model, (count, _) in points.items()})
+    for axis in (ax, zoom):
+        for model, (count, stat) in points.items():
+            label = None
+            if axis is ax:
+                theirs = f", published {published[model][0]:,}" if model in published else ""
+                label = f"{model}: {count:,}{theirs} (n={stat['n']})"
+            axis.errorbar(x[model], stat["mean"], yerr=error_bar(stat), fmt="o", markersize=7, capsize=4,
+                          color=colours[model], label=label, zorder=2)  # fmt: skip
+            if model in published:
+                hollow = {"facecolors": "none", "edgecolors": colours[model], "linewidths": 1.5}
+                axis.scatter(x[model] * PUBLISHED_OFFSET, published[model][1], marker="D", s=60, zorder=3,
+                             **hollow)  # fmt: skip
+        axis.set_xscale("log")
+    if published:
+        ax.scatter([], [], marker="D", facecolors="none", edgecolors="black", label="published (one run)")
+    strong = [x[m] for m, (_, stat) in points.items() if stat["mean"] >= ZOOM[0]]
+    if strong:
+        zoom.set_xlim(min(strong) / 1.5, max(strong) * 1.5)
+    ax.set_ylim(0, 100)
+    ax.set(xlabel="parameters (log scale)", ylabel="final test accuracy (%)", title="0-100 %")
+    ax.legend(loc="lower right", fontsize=7, title="parameters: ours, published", title_fontsize=7)
+    zoomed(zoom, "parameters (log scale)")
+    fig.suptitle(f"Accuracy vs parameter count after {steps} steps")
+    return save(fig, path, legend=False)
 
 
 def per_digit_errors(path: Path, digits: dict[str, Any]) -> Path:
@@ -155,8 +214,8 @@ def per_digit_errors(path: Path, digits: dict[str, Any]) -> Path:
         label = f"{model} (r={numbers['r_human']:.2f})"
         ax.plot(x, numbers["error_rate"], marker="o", markersize=4, color=colours[model], label=label)
     ax.plot(x, digits["human"], marker="s", color="black", lw=2, label="human expert (published)")
-    ax.plot(x, digits["published_cnn"], marker="D", color="0.5", ls=":",
-            label=f"CNN (published, r={digits['published_r_human_cnn']:.2f})")  # fmt: skip
+    cnn_label = f"reference CNN, read off its figure (r={digits['published_r_human_cnn']:.2f})"
+    ax.plot(x, digits["published_cnn"], marker="D", color="0.5", ls=":", label=cnn_label)
     ax.set(xticks=x, xlabel="true digit", ylabel="test error (%)", ylim=(0, 100), title="every model")
     strong = {m: n for m, n in models.items() if np.mean(n["error_rate"]) <= STRONG_ERROR}
     series = [

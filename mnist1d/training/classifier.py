@@ -13,6 +13,7 @@ from hydra.utils import instantiate
 
 from mnist1d.training.engine.batches import Batch
 from mnist1d.training.engine.chunked_step import ChunkedSteps
+from mnist1d.training.eval_norm import check_eval_norm, norm_statistics
 from mnist1d.training.metrics import RunMetrics
 from mnist1d.trusted import UntrustedFileError, check_hyperparameters
 
@@ -31,7 +32,8 @@ class Classifier(RunMetrics, ChunkedSteps):
     DataModule's `eval_train_split`, a second dataloader scores the whole training split: `train_split/loss`,
     `train_split/acc`); the test after training logs `final/test_acc`, `final/test_loss` and
     `final/test_acc_class_<digit>` and keeps the per-class accuracy and confusion matrix in `final_report`.
-    `predict_step` returns class probabilities.
+    `predict_step` returns class probabilities. Every evaluation, the final test and predictions score with
+    the BatchNorm statistics `eval_norm` names (`mnist1d/training/eval_norm.py`).
     """
 
     def __init__(
@@ -46,8 +48,10 @@ class Classifier(RunMetrics, ChunkedSteps):
         accumulate: int = 1,
         gradient_clip_val: float | None = None,
         gradient_clip_algorithm: str | None = None,
+        eval_norm: str = "running",
     ) -> None:
         super().__init__()
+        check_eval_norm(eval_norm)
         self.save_hyperparameters()
         self.net = instantiate(net, seq_length=seq_length, num_classes=num_classes)
         self.init_metrics(num_classes, eval_split)
@@ -80,6 +84,11 @@ class Classifier(RunMetrics, ChunkedSteps):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.net(x)
 
+    def score(self, x: torch.Tensor) -> torch.Tensor:
+        """The net's logits for scoring (evaluation, test, prediction), with `eval_norm`'s statistics."""
+        with norm_statistics(self.net, self.hparams.eval_norm):
+            return self.net(x)
+
     def training_loss(self, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         logits = self.net(x)
         return F.cross_entropy(logits, y), logits
@@ -88,7 +97,7 @@ class Classifier(RunMetrics, ChunkedSteps):
         """Dataloader 0 is the evaluation split; dataloader 1, when the DataModule serves it, the whole
         training split. Metric names carry no dataloader suffix."""
         x, y = batch
-        name, loss = self.score_evaluation(self.net(x), y, dataloader_idx)
+        name, loss = self.score_evaluation(self.score(x), y, dataloader_idx)
         self.log(name, loss, batch_size=len(y), add_dataloader_idx=False)
 
     def on_validation_epoch_end(self) -> None:
@@ -96,7 +105,7 @@ class Classifier(RunMetrics, ChunkedSteps):
 
     def test_step(self, batch: Batch, batch_idx: int) -> None:
         x, y = batch
-        self.log("final/test_loss", self.score_test(self.net(x), y), batch_size=len(y))
+        self.log("final/test_loss", self.score_test(self.score(x), y), batch_size=len(y))
 
     def on_test_epoch_end(self) -> None:
         self.log_at_step(self.test_metrics())
@@ -104,7 +113,7 @@ class Classifier(RunMetrics, ChunkedSteps):
     def predict_step(self, batch: Batch | torch.Tensor, batch_idx: int) -> torch.Tensor:
         """Class probabilities, (batch, num_classes), for inputs `x` or `(x, y)` batches."""
         x = batch[0] if isinstance(batch, tuple | list) else batch
-        return self.net(x).softmax(-1)
+        return self.score(x).softmax(-1)
 
     def configure_optimizers(self) -> Any:
         return optimizer_and_schedule(self.hparams.optimizer, self.hparams.scheduler, self.parameters())

@@ -15,7 +15,7 @@ from mnist1d.data import load_dataset
 from mnist1d.dataset_config import NUM_CLASSES, DatasetConfig
 from mnist1d.rules import Rule, is_int, refuse
 from mnist1d.training.engine import StepPlan
-from mnist1d.training.engine.batches import TensorBatches, TrainingChunks
+from mnist1d.training.engine.batches import ORDER_RULE, TensorBatches, TrainingChunks
 
 LABEL_NOISE_MODES = ("other", "resample")
 # How the generated data may be served (mnist1d/rules.py); the generator's own arguments are DatasetConfig's.
@@ -24,6 +24,7 @@ SERVING_RULES = (
     Rule("label_noise", "in [0, 1]", lambda v: 0 <= v <= 1),
     Rule("label_noise_mode", f"one of {LABEL_NOISE_MODES}", lambda v: v in LABEL_NOISE_MODES),
     Rule("eval_train_split", "true or false", lambda v: isinstance(v, bool)),
+    ORDER_RULE,
 )
 
 
@@ -43,7 +44,7 @@ def positions_rule(length: int) -> Rule:
 
 
 class MNIST1DDataModule(pl.LightningDataModule):
-    """MNIST-1D for the Trainer, following the papers' protocol by default.
+    """MNIST-1D for the Trainer.
 
     Splits: `train` is the generator's training split (4000 samples by default), less a held-out
     `val_fraction` of it when that is > 0. The evaluation split (`eval_split`) is then `val`; otherwise it is
@@ -60,6 +61,9 @@ class MNIST1DDataModule(pl.LightningDataModule):
     evaluation. `label_noise_mode` says how `label_noise` corrupts labels: `other` gives exactly that
     fraction a uniformly drawn different class; `resample`, the double-descent reference's scheme, redraws
     each label with probability `label_noise` uniformly from all classes (so about 9/10 of those change).
+    `order` says how the training minibatches walk the training split: `shuffled` (a new permutation every
+    pass, our default) or `cyclic` (both papers' training loops: consecutive slices in storage order, never
+    reshuffled; see `TrainingChunks`).
     `positions` reorders the input positions of every split (`x[:, positions]`, a permutation of 0 ..
     length - 1): the lottery tickets' spatial probes train on reversed, half-swapped and shuffled inputs.
     """
@@ -71,6 +75,7 @@ class MNIST1DDataModule(pl.LightningDataModule):
         label_noise: float = 0.0,
         label_noise_mode: str = "other",
         eval_train_split: bool = False,
+        order: str = "shuffled",
         shuffle_seed: int = 0,
         positions: list[int] | None = None,
         cache_dir: str | Path | None = None,
@@ -83,7 +88,7 @@ class MNIST1DDataModule(pl.LightningDataModule):
         self.config = DatasetConfig(**generator_args)
         serving = {"batch_size": batch_size, "val_fraction": val_fraction, "label_noise": label_noise}
         serving |= {"label_noise_mode": label_noise_mode, "eval_train_split": eval_train_split}
-        serving |= {"positions": positions}
+        serving |= {"positions": positions, "order": order}
         refuse(SERVING_RULES, serving, prefix="data.")
         n_train, _ = self.config.split_sizes()
         n_fit = n_train - round(n_train * val_fraction)
@@ -95,6 +100,7 @@ class MNIST1DDataModule(pl.LightningDataModule):
         self.label_noise = label_noise
         self.label_noise_mode = label_noise_mode
         self.eval_train_split = eval_train_split
+        self.order = order
         self.shuffle_seed = shuffle_seed
         self.positions = positions
         self.cache_dir = cache_dir
@@ -167,11 +173,19 @@ class MNIST1DDataModule(pl.LightningDataModule):
         return self._global_step() * self.plan.accumulate
 
     def train_dataloader(self) -> TrainingChunks:
-        """Shuffled minibatches, a chunk of the plan's optimizer steps per item (one training_step call)."""
+        """The minibatches in `order`, a chunk of the plan's optimizer steps per item (one training_step
+        call)."""
         x, y = self._on_device("train")
         per_item = self.plan.chunk * self.plan.accumulate
         return TrainingChunks(
-            x, y, self.batch_size, per_item, self.plan.accumulate, self.shuffle_seed, self._minibatches_done
+            x,
+            y,
+            self.batch_size,
+            per_item,
+            self.plan.accumulate,
+            self.shuffle_seed,
+            self._minibatches_done,
+            self.order,
         )
 
     def _whole_batch(self, split: str, part: float) -> TensorBatches:

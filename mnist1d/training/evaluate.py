@@ -22,10 +22,11 @@ from omegaconf import DictConfig, OmegaConf
 from mnist1d.dataset_config import DatasetConfig
 from mnist1d.errors import ConfigError, disk_full_names
 from mnist1d.records import STATUS_OK, EvalRecord, library_versions, write_run
-from mnist1d.rules import Rule, problems
+from mnist1d.rules import Rule, one_of, problems
 from mnist1d.training.classifier import Classifier
 from mnist1d.training.datamodule import MNIST1DDataModule
 from mnist1d.training.engine import StepPlan, eval_part
+from mnist1d.training.eval_norm import EVAL_NORMS
 from mnist1d.training.outputs import closing_lines, save_confusion_figure
 from mnist1d.training.quiet import silence_harmless_messages
 from mnist1d.training.validation import RUN_RULES, config_problems, readable_checkpoint, unnamed
@@ -36,6 +37,7 @@ log = logging.getLogger(__name__)
 # What eval.py's own keys must be (see mnist1d/rules.py), checked before anything is loaded.
 RULES = (
     Rule("ckpt_path", "a readable checkpoint file (e.g. .../best.ckpt)", readable_checkpoint, required=True),
+    Rule("model.eval_norm", f"null or {one_of(EVAL_NORMS)}", lambda v: v is None or v in EVAL_NORMS),
     Rule(
         "trusted_nets",
         "a list of net classes by dotted path (e.g. [my_package.nets.BigNet])",
@@ -77,8 +79,14 @@ def evaluate(cfg: DictConfig) -> float:
     if cfg.get("num_threads"):
         torch.set_num_threads(cfg.num_threads)
     pl.seed_everything(cfg.seed, verbose=False)
+    eval_norm = OmegaConf.select(cfg, "model.eval_norm")
+    scoring = {} if eval_norm is None else {"eval_norm": eval_norm}  # else the run's own
     module = Classifier.load_from_checkpoint(
-        cfg.ckpt_path, map_location="cpu", weights_only=True, trusted_nets=cfg.get("trusted_nets") or ()
+        cfg.ckpt_path,
+        map_location="cpu",
+        weights_only=True,
+        trusted_nets=cfg.get("trusted_nets") or (),
+        **scoring,
     )  # the config you pass may vouch for nets outside the package; the checkpoint cannot
     checkpoint = torch.load(cfg.ckpt_path, map_location="cpu", weights_only=True)
     datamodule: MNIST1DDataModule = instantiate(cfg.data)
@@ -113,6 +121,7 @@ def evaluate(cfg: DictConfig) -> float:
         accelerator=str(trainer.strategy.root_device),
         final_test_acc=float(trainer.callback_metrics["final/test_acc"]),
         final_test_loss=float(trainer.callback_metrics["final/test_loss"]),
+        eval_norm=module.hparams.eval_norm,
         per_class_acc=report["per_class_acc"],
         confusion_matrix=report["confusion_matrix"],
         same_data_as_training=same_data(trained_on, datamodule.config),

@@ -36,6 +36,7 @@ from mnist1d.training.checkpoint_io import (
 from mnist1d.training.classifier import Classifier, read_checkpoint
 from mnist1d.training.datamodule import MNIST1DDataModule
 from mnist1d.training.engine import StepPlan
+from mnist1d.training.eval_norm import split_net_config
 from mnist1d.training.loggers import finish_wandb, log_confusion_matrix, start_loggers
 from mnist1d.training.outputs import closing_lines, save_confusion_figure
 from mnist1d.training.preemption import cluster_plugins
@@ -108,8 +109,9 @@ def build(cfg: DictConfig, datamodule: MNIST1DDataModule, resume_step: int | Non
 
 def classifier_arguments(cfg: DictConfig, datamodule: MNIST1DDataModule, plan: StepPlan) -> dict[str, Any]:
     """What the Classifier of `cfg` is built from (and saves as its hyperparameters)."""
+    net, eval_norm = split_net_config(container(cfg.model))
     return {
-        "net": container(cfg.model),
+        "net": net,
         "optimizer": container(cfg.optimizer),
         "scheduler": container(cfg.get("scheduler")),
         "seq_length": datamodule.seq_length,
@@ -119,6 +121,7 @@ def classifier_arguments(cfg: DictConfig, datamodule: MNIST1DDataModule, plan: S
         "accumulate": plan.accumulate,
         "gradient_clip_val": cfg.trainer.get("gradient_clip_val"),
         "gradient_clip_algorithm": cfg.trainer.get("gradient_clip_algorithm"),
+        "eval_norm": eval_norm,
     }
 
 

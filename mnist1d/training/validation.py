@@ -34,6 +34,7 @@ from mnist1d.preflight import creatable_dir
 from mnist1d.rules import Rule, is_int, is_number, one_of, problems
 from mnist1d.training.datamodule import MNIST1DDataModule
 from mnist1d.training.engine import MAX_STEPS, TRAINER_RULES, make_plan
+from mnist1d.training.eval_norm import EVAL_NORMS, net_config
 from mnist1d.training.loggers import WANDB_MODES, wandb_option_problems
 
 LONGEST_PROBED_LENGTH = 256  # search bound for an architecture's minimum sequence length
@@ -44,6 +45,8 @@ RUN_NAME_LENGTH = 200  # the run directory's name adds a time stamp; file names 
 INSTANTIATE_KEYS = {"_target_", "_partial_", "_convert_", "_recursive_", "_args_"}
 # Components built from a `_target_` (nodes of several, like callbacks and logger, list them one level down).
 COMPONENTS = ("data", "model", "optimizer", "scheduler", "trainer")
+# Keys of a component's config that the framework reads itself, never passed to its callable.
+FRAMEWORK_KEYS = {"model": frozenset({"eval_norm"})}  # mnist1d/training/eval_norm.py
 COMPONENT_GROUPS = ("callbacks", "logger")
 
 
@@ -108,6 +111,8 @@ RULES = (
     Rule("skip_completed", "true or false", lambda v: isinstance(v, bool), required=True),
     Rule("model_name", RUN_NAME, is_run_name, required=True),
     *RUN_RULES,
+    Rule("model.eval_norm", one_of(EVAL_NORMS), lambda v: v in EVAL_NORMS),
+    Rule("protocol.accuracy", "final or best", lambda v: v in ("final", "best")),
     Rule("logger.wandb.mode", one_of(WANDB_MODES), lambda v: v in WANDB_MODES),
     Rule("logger.wandb.init_timeout", "a number > 0", lambda v: is_number(v) and v > 0),
     Rule(
@@ -167,7 +172,7 @@ def argument_problems(node: Any, key: str) -> list[str]:
         return []
     return [
         f"{key}.{name} is not an argument of {node._target_}: see its documentation"
-        for name in sorted(set(node) - set(parameters) - INSTANTIATE_KEYS)
+        for name in sorted(set(node) - set(parameters) - INSTANTIATE_KEYS - FRAMEWORK_KEYS.get(key, set()))
     ]
 
 
@@ -205,7 +210,7 @@ def length_problems(cfg: DictConfig, datamodule: MNIST1DDataModule) -> list[str]
 def _trains(cfg: DictConfig, seq_length: int, batch_size: int, num_classes: int) -> str | None:
     """None when the model and optimizer survive one step on a (batch, seq_length) input, else the error."""
     try:
-        net = instantiate(cfg.model, seq_length=seq_length, num_classes=num_classes).train()
+        net = instantiate(net_config(cfg.model), seq_length=seq_length, num_classes=num_classes).train()
         optimizer = instantiate(cfg.optimizer)(net.parameters())
         if cfg.get("scheduler"):
             instantiate(cfg.scheduler)(optimizer)

@@ -6,7 +6,16 @@ import matplotlib.pyplot as plt
 import pytest
 
 from mnist1d.atomic import save_figure
-from mnist1d.reports.common import published, published_results, seed_stats, setting
+from mnist1d.reports.common import (
+    count_inside,
+    judge,
+    model_colour,
+    prediction_interval,
+    published,
+    published_results,
+    seed_stats,
+    setting,
+)
 
 
 def test_published_numbers_ship_with_the_package():
@@ -15,6 +24,35 @@ def test_published_numbers_ship_with_the_package():
     low, high = double_descent["peak_widths"]
     assert f"near {double_descent['peak_test_error']}% at widths {low}-{high}" in double_descent["note"]
     assert f"{double_descent['test_error_at_width_300']}% at width 300" in double_descent["note"]
+
+
+def test_prediction_interval_for_one_new_run():
+    """mean ± t(n-1, 0.975) · sd · sqrt(1 + 1/n): t(9) = 2.2622, t(2) = 4.3027 (tables)."""
+    ten = seed_stats([97.0, 98.0] * 5)
+    half = 2.2622 * ten["std"] * (1 + 1 / 10) ** 0.5
+    assert prediction_interval(ten) == pytest.approx((97.5 - half, 97.5 + half), abs=1e-3)
+    three = seed_stats([90.0, 92.0, 94.0])
+    assert prediction_interval(three) == pytest.approx(
+        (92 - 4.3027 * 2 * 1.1547, 92 + 4.3027 * 2 * 1.1547), abs=1e-3
+    )
+    assert prediction_interval(seed_stats([50.0])) is None
+    two_runs = 2.2622 * ten["std"] * (1 / 2 + 1 / 10) ** 0.5  # a published mean of two runs
+    assert prediction_interval(ten, runs=2) == pytest.approx((97.5 - two_runs, 97.5 + two_runs), abs=1e-3)
+
+
+def test_judging_published_numbers():
+    ten = seed_stats([97.0, 98.0] * 5)  # interval about [96.3, 98.7]
+    inside, outside = judge(ten, 98.6), judge(ten, 98.8)
+    assert inside["inside"] is True and outside["inside"] is False and outside["n"] == 10
+    assert inside["delta"] == pytest.approx(-1.1)
+    single = judge(seed_stats([50.0]), 60.0)
+    assert single["interval"] is None and single["inside"] is None
+    assert count_inside([inside, outside, single]) == "1 of 2"
+
+
+def test_one_colour_per_model():
+    assert model_colour("cnn") == "tab:blue" and model_colour("tcn") != model_colour("tcn_trained")
+    assert model_colour("my_net") == model_colour("my_net")  # an unlisted model keeps its colour too
 
 
 def test_summary_of_seeds():

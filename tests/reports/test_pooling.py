@@ -17,7 +17,7 @@ def test_pooling_sweep_small(make_cfg, tmp_path: Path) -> None:
     grid = [
         ["experiment=pooling", f"model.pooling={pooling}", f"data.train_size={size}", *QUICK]
         for pooling in ("none", "max")
-        for size in (500, 2000)
+        for size in (1000, 2000)
     ]
     train_grid(make_cfg, grid)
     # sweep.py's report mode, on a plain multirun directory
@@ -26,10 +26,17 @@ def test_pooling_sweep_small(make_cfg, tmp_path: Path) -> None:
     numbers = report_files([tmp_path / f"pooling{s}" for s in (".json", ".png", ".pdf")], "pooling")
     assert "| max | 2,000 |" in (tmp_path / "pooling.md").read_text()
     assert {p: list(by_size) for p, by_size in numbers["accuracy"].items()} == {
-        "none": ["500", "2000"],
-        "max": ["500", "2000"],
+        "none": ["1000", "2000"],
+        "max": ["1000", "2000"],
     }
-    for size in ("500", "2000"):
+    # the notebook's 1000-sample numbers (last step) beside ours; one seed gives no prediction interval
+    assert numbers["reading"] == "final" and numbers["protocol"] == "greydanus_kobak"
+    for pooling, published in (("none", 59.2), ("max", 78.2)):
+        judged = numbers["vs_published"][pooling]["1000"]
+        assert judged["published"] == published and judged["interval"] is None and judged["inside"] is None
+        assert judged["ours"] == numbers["accuracy"][pooling]["1000"]["mean"]
+    assert "2000" not in numbers["vs_published"]["max"]
+    for size in ("1000", "2000"):
         for pooling in ("none", "max"):
             best, final = numbers["best_accuracy"][pooling][size], numbers["accuracy"][pooling][size]
             assert best["n"] == final["n"] == 1 and best["mean"] >= final["mean"]

@@ -69,6 +69,7 @@ def test_eval_scores_a_checkpoint_with_the_metrics_of_training(trained, tmp_path
     [
         (["ckpt_path=/no/such.ckpt"], "ckpt_path='/no/such.ckpt' is invalid: must be a readable checkpoint"),
         (["data.final_seq_length=72"], "data.final_seq_length=72 is invalid for this checkpoint"),
+        (["model.eval_norm=train"], "model.eval_norm='train' is invalid: must be null or one of"),
     ],
 )
 def test_eval_refuses_bad_input_before_writing(overrides, message, trained, tmp_path, cache_dir):

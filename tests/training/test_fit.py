@@ -10,6 +10,7 @@ import torch
 from hydra.utils import instantiate
 
 from mnist1d.config.compose import config_options
+from mnist1d.training.eval_norm import net_config
 from mnist1d.training.fit import fit
 from mnist1d.trusted import UntrustedFileError
 from tests.helpers import ON_CPU, read_results
@@ -108,7 +109,7 @@ def test_compiled_net_trains_and_its_checkpoint_loads_into_a_plain_net(make_cfg,
     fit(make_cfg("model=mlp", *QUICK, "compile=true"))
     assert read_results(tmp_path / "run")["status"] == "ok"
     state = torch.load(tmp_path / "run" / "checkpoints" / "last.ckpt", weights_only=True)["state_dict"]
-    plain = instantiate(make_cfg("model=mlp").model, seq_length=40, num_classes=10)
+    plain = instantiate(net_config(make_cfg("model=mlp").model), seq_length=40, num_classes=10)
     plain.load_state_dict({key.removeprefix("net."): v for key, v in state.items() if key.startswith("net.")})
 
 

@@ -14,7 +14,7 @@ from mnist1d.training.engine.batches import Batch, TrainingChunks
 class StackedChunks(TrainingChunks):
     """The training streams of several seeds served together: each item is a chunk of minibatches `(x, y)`
     of shape `(members, batch, ...)`, whose `[k]` is exactly the minibatch member k's own run (seed
-    `seeds[k]`) serves at that step. One indexing operation gathers a chunk for every member."""
+    `seeds[k]`, in `order`) serves at that step. One indexing operation gathers a chunk for every member."""
 
     def __init__(
         self,
@@ -25,13 +25,17 @@ class StackedChunks(TrainingChunks):
         chunk: int = 1,
         accumulate: int = 1,
         start_step: Callable[[], int] = lambda: 0,
+        order: str = "shuffled",
     ) -> None:
-        super().__init__(x, y, batch_size, chunk, accumulate, seeds[0], start_step)
-        self.members = [TrainingChunks(x, y, batch_size, chunk, accumulate, seed) for seed in seeds]
+        super().__init__(x, y, batch_size, chunk, accumulate, seeds[0], start_step, order)
+        self.members = [
+            TrainingChunks(x, y, batch_size, chunk, accumulate, seed, order=order) for seed in seeds
+        ]
 
     def state_dict(self) -> dict[str, Any]:
         return {
             "seeds": [member.seed for member in self.members],
+            "order": "cyclic" if self.cyclic else "shuffled",
             "chunk": self.chunk,
             "accumulate": self.accumulate,
         }
@@ -41,7 +45,9 @@ class StackedChunks(TrainingChunks):
         if list(state["seeds"]) != seeds:
             raise ValueError(f"resuming a stack of seeds {seeds} from a checkpoint of seeds {state['seeds']}")
         for member, seed in zip(self.members, seeds, strict=True):
-            member.load_state_dict({"seed": seed, "chunk": state["chunk"], "accumulate": state["accumulate"]})
+            # stacks saved before the order option trained in shuffled order
+            own = {"seed": seed, "order": state.get("order", "shuffled")}
+            member.load_state_dict(own | {"chunk": state["chunk"], "accumulate": state["accumulate"]})
 
     def member_state(self, k: int) -> dict[str, int]:
         """What member k's own stream saves in a checkpoint."""
@@ -56,7 +62,8 @@ class StackedChunks(TrainingChunks):
 
 class StackedDataModule(MNIST1DDataModule):
     """The DataModule of a stack: the members' common data (they differ only in `shuffle_seed`), with the
-    training split served by `StackedChunks` in each member's own order."""
+    training split served by `StackedChunks` in each member's own order (`order`: shuffled by each member's
+    seed, or the one cyclic walk)."""
 
     def __init__(self, shuffle_seeds: Sequence[int], **data_args: Any) -> None:
         super().__init__(shuffle_seed=shuffle_seeds[0], **data_args)
@@ -72,4 +79,5 @@ class StackedDataModule(MNIST1DDataModule):
             self.plan.chunk * self.plan.accumulate,
             self.plan.accumulate,
             self._minibatches_done,
+            self.order,
         )

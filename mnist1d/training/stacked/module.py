@@ -13,6 +13,7 @@ from torch import nn
 from mnist1d.training.classifier import optimizer_and_schedule
 from mnist1d.training.engine.batches import Batch
 from mnist1d.training.engine.chunked_step import ChunkedSteps
+from mnist1d.training.eval_norm import norm_statistics
 from mnist1d.training.metrics import RunMetrics
 from mnist1d.training.stacked.net import StackedNet, member_losses
 
@@ -40,7 +41,8 @@ class StackedClassifier(ChunkedSteps):
       cleared and its loss is masked (`alive`), so it takes no more updates while the others go on.
     - Scores: every evaluation and the test run each member alone (`StackedNet.member_forward`: its own
       net's computation on its weights), into its own metrics (`members[k]`), logged to its own loggers
-      (`member_loggers[k]`); `evaluations[k]` holds its latest evaluation, `tests[k]` its test.
+      (`member_loggers[k]`); `evaluations[k]` holds its latest evaluation, `tests[k]` its test. BatchNorm
+      scores with the statistics `eval_norm` names, as the member's own Classifier does.
     """
 
     def __init__(self, seeds: list[int], **classifier: Any) -> None:
@@ -135,10 +137,15 @@ class StackedClassifier(ChunkedSteps):
 
     # --- scores, each member alone
 
+    def member_score(self, k: int, x: torch.Tensor) -> torch.Tensor:
+        """Member k's logits for scoring, with `eval_norm`'s statistics (`Classifier.score`)."""
+        with norm_statistics(self.net.architecture, self.hparams.get("eval_norm", "running")):
+            return self.net.member_forward(k, x)
+
     def validation_step(self, batch: Batch, batch_idx: int, dataloader_idx: int = 0) -> None:
         x, y = batch
         for k in self.living():
-            name, loss = self.members[k].score_evaluation(self.net.member_forward(k, x), y, dataloader_idx)
+            name, loss = self.members[k].score_evaluation(self.member_score(k, x), y, dataloader_idx)
             self._evaluation_losses[k][name] = loss
 
     def on_validation_epoch_end(self) -> None:
@@ -151,7 +158,7 @@ class StackedClassifier(ChunkedSteps):
     def test_step(self, batch: Batch, batch_idx: int) -> None:
         x, y = batch
         for k in self.living():
-            loss = self.members[k].score_test(self.net.member_forward(k, x), y)
+            loss = self.members[k].score_test(self.member_score(k, x), y)
             self._evaluation_losses[k]["final/test_loss"] = loss
 
     def on_test_epoch_end(self) -> None:

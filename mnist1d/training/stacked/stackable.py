@@ -16,6 +16,7 @@ import torch
 from hydra.utils import get_class, instantiate
 from omegaconf import DictConfig, OmegaConf
 
+from mnist1d.training.eval_norm import net_config
 from mnist1d.training.stacked.net import refusal as net_refusal
 from mnist1d.training.stacked.net import training_flops_per_sample
 
@@ -126,7 +127,9 @@ def checkpoint_refusal(callback: DictConfig) -> str | None:
 def net_or_device_refusal(cfg: DictConfig, max_flops_per_sample: Mapping[str, float | None]) -> str | None:
     """None when the net can be stacked and its training step is small enough to gain on the run's device."""
     datamodule = instantiate(cfg.data)
-    net = instantiate(cfg.model, seq_length=datamodule.seq_length, num_classes=datamodule.num_classes)
+    net = instantiate(
+        net_config(cfg.model), seq_length=datamodule.seq_length, num_classes=datamodule.num_classes
+    )
     problem = net_refusal(net, datamodule.seq_length)
     if problem:
         return f"the net cannot be stacked ({problem})"

@@ -102,7 +102,7 @@ def test_accumulation_and_clipping_equal_lightnings_automatic_optimization(algor
     assert trainer.global_step == steps
 
     pl.seed_everything(0, verbose=False)
-    reference = AutomaticClassifier(instantiate(cfg.model, seq_length=40, num_classes=10), lr=0.1)
+    reference = AutomaticClassifier(instantiate(module.hparams.net, seq_length=40, num_classes=10), lr=0.1)
     x, y = datamodule.splits["train"]
     stream = TrainingChunks(x, y, datamodule.batch_size, seed=cfg.seed)
     minibatches = [stream.steps(t, 1)[0] for t in range(steps * accumulate)]  # the same minibatches, in order

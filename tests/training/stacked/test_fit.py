@@ -36,9 +36,9 @@ def member_cfgs(
     return seed_cfgs(tmp_path, cache_dir, [*QUICK_STACK, *overrides], seeds)
 
 
-@pytest.mark.parametrize("model", ["mlp", "resnet"])
-def test_members_start_with_their_own_runs_weights_and_batches(model, tmp_path, cache_dir):
-    cfgs = member_cfgs(tmp_path / "stack", cache_dir, f"model={model}")
+@pytest.mark.parametrize(("model", "order"), [("mlp", "shuffled"), ("resnet", "shuffled"), ("mlp", "cyclic")])
+def test_members_start_with_their_own_runs_weights_and_batches(model, order, tmp_path, cache_dir):
+    cfgs = member_cfgs(tmp_path / "stack", cache_dir, f"model={model}", f"data.order={order}")
     stack = StackRun(cfgs, tmp_path / STACKS_DIR)
     stack.datamodule.setup()
     stacked_batches = stack.datamodule.train_dataloader()
@@ -109,6 +109,31 @@ def test_member_checkpoints_and_loggers_are_ordinary_runs(tmp_path, cache_dir):
     resumed = read_results(tmp_path / "alone")
     assert resumed["status"] == "ok" and resumed["steps"] == 12
     assert resumed["history"][:2] == results["history"]
+
+
+def test_members_score_with_the_batchnorm_statistics_eval_norm_names(tmp_path, cache_dir):
+    """model.eval_norm=batch in a stack: each member's evaluations and test are its trained net left in
+    training mode scoring the whole test split (as its own run scores, tests/training/test_eval_norm.py)."""
+    cfgs = member_cfgs(tmp_path, cache_dir, "experiment=beebe", "model=resnet", "model.channels=8")
+    assert {cfg.model.eval_norm for cfg in cfgs} == {"batch"} and cfgs[0].data.order == "cyclic"
+    train_stack(cfgs, tmp_path)
+    datamodule = build_run(cfgs[0]).datamodule
+    datamodule.setup()
+    x, y = datamodule.splits["test"]
+    for seed in SEEDS:
+        results = read_results(tmp_path / f"{seed}_run")
+        last = tmp_path / f"{seed}_run" / "checkpoints" / "last.ckpt"
+        module = Classifier.load_from_checkpoint(last, weights_only=True)
+        assert module.hparams.eval_norm == "batch"
+        with torch.no_grad():
+            batch_statistics = module.net.train()(x)
+            running_averages = module.net.eval()(x)
+        accuracy = (batch_statistics.argmax(-1) == y).float().mean().item()
+        assert results["final_test_acc"] == pytest.approx(accuracy, abs=1e-6)
+        loss = torch.nn.functional.cross_entropy(batch_statistics, y).item()
+        assert results["history"][-1]["test/loss"] == pytest.approx(loss, rel=1e-5)
+        other = torch.nn.functional.cross_entropy(running_averages, y).item()
+        assert other != pytest.approx(loss, rel=1e-3)  # so the loss tells the two statistics apart
 
 
 class PoisonMember(pl.Callback):

@@ -30,6 +30,10 @@ def test_jobs_that_differ_only_in_their_seed_share_a_stack_key():
             "the net cannot be stacked (RuntimeError: Batching rule not implemented for aten::gru",
         ),
         (["model=resnet"], "on cpu a training step of 2,988,800 FLOPs per sample"),
+        (  # Beebe et al.'s TCN draws its skip projections from the one global random stream on every call
+            ["experiment=beebe", "model=tcn"],
+            "the net cannot be stacked (RuntimeError: vmap: Cannot ask for different inplace randomness",
+        ),
         (
             ["model=cnn", "optimizer._target_=torch.optim.LBFGS", "~optimizer.weight_decay"],
             "optimizer LBFGS: not one of the element-wise",
