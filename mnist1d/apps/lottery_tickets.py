@@ -296,8 +296,10 @@ def run(cfg: DictConfig) -> dict[str, Any]:
     validate(cfg)
     if cfg.report:
         return remake_report(cfg.report)
-    if cfg.resume:
-        OmegaConf.update(cfg, "paths.output_dir", str(resumable_dir(cfg.resume)))
+    # Absolute, whichever way it was given: every run records its paths, and a completed run is skipped on a
+    # resume only when its recorded config matches.
+    out = resumable_dir(cfg.resume) if cfg.resume else Path(cfg.paths.output_dir)
+    OmegaConf.update(cfg, "paths.output_dir", str(out.resolve()))
     report = Report(NAME, cfg)
     out_dir, pruning = report.out_dir, cfg.pruning
     ticket_round = cfg.probes.ticket_round

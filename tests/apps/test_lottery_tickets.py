@@ -75,7 +75,7 @@ def test_adjacency_counts_windows_of_kept_weights():
     assert numbers["p2_independent"] == pytest.approx(5 / 6 * (4 / 12) ** 2)
 
 
-def test_small_run_prunes_rewinds_probes_and_resumes(tmp_path, cache_dir):
+def test_small_run_prunes_rewinds_probes_and_resumes(tmp_path, cache_dir, monkeypatch):
     out = tmp_path / "lt"
     numbers = lottery_tickets.run(compose_app("lottery_tickets", SMALL, out, cache_dir))
     trial = out / "pruning" / "trial0"
@@ -122,8 +122,9 @@ def test_small_run_prunes_rewinds_probes_and_resumes(tmp_path, cache_dir):
     )
 
     stamps = {path: path.stat().st_mtime_ns for path in out.rglob("results.json")}
+    monkeypatch.chdir(tmp_path)  # resumed by a relative path: the runs' recorded paths are absolute
     again = lottery_tickets.run(
-        compose_app("lottery_tickets", [*SMALL, f"resume={out}"], tmp_path / "again", cache_dir)
+        compose_app("lottery_tickets", [*SMALL, "resume=lt"], tmp_path / "again", cache_dir)
     )
     assert {
         path: path.stat().st_mtime_ns for path in out.rglob("results.json")
