@@ -8,9 +8,11 @@ from typing import Any
 
 import pytest
 import torch
+from omegaconf import OmegaConf
 from torch import nn
 
 from mnist1d import trusted
+from mnist1d.config.compose import compose_train, config_options
 from mnist1d.training.classifier import Classifier
 from mnist1d.trusted import UntrustedFileError, check_hyperparameters, register_net
 from tests.helpers import build_run
@@ -143,6 +145,23 @@ def test_what_a_checkpoint_may_hold():
         },
         "file.ckpt",
     )
+
+
+@pytest.mark.parametrize(
+    "net",
+    [
+        *(
+            OmegaConf.to_container(compose_train([f"model={name}"]).model, resolve=True)
+            for name in config_options("model")
+        ),
+        # the lottery tickets' masked MLP with its .npz paths, the self-supervised app's contrastive net
+        {"_target_": "mnist1d.models.sparse_mlp.SparseMLP", "init": "init.npz", "mask": "mask.npz"},
+        {"_target_": "mnist1d.models.contrastive_cnn.ContrastiveCNN", "channels": 25, "projector": [125, 16]},
+    ],
+    ids=lambda net: net["_target_"].rsplit(".", 1)[-1],
+)
+def test_every_net_of_the_project_may_be_in_a_checkpoint(net):
+    check_hyperparameters({"net": net}, "file.ckpt")
 
 
 def test_the_config_you_pass_is_trusted_with_its_own_net():

@@ -9,6 +9,7 @@ figures to W&B (offline without credentials) like any training run.
 
 from __future__ import annotations
 
+import json
 import time
 from pathlib import Path
 from typing import Any
@@ -62,6 +63,17 @@ def check_app(cfg: DictConfig, name: str) -> None:
     found += unnamed(number_problems(cfg), found)
     if found:
         raise ValueError(found[0])
+
+
+def finished_numbers(name: str, run_dir: str | Path) -> dict[str, Any]:
+    """The numbers a finished run of app `name` wrote (`<run_dir>/<name>.json`), from which `report=<run_dir>`
+    re-makes its figures and tables; a directory without them is refused naming `report`."""
+    path = Path(run_dir) / f"{name}.json"
+    if not path.is_file():
+        raise ValueError(
+            f"report={str(run_dir)!r} is invalid: must be a run directory of {name} (with {path.name})"
+        )
+    return json.loads(path.read_text())
 
 
 def positive(key: str, kind: type = float) -> Rule:

@@ -90,7 +90,12 @@ def root_keys(module: str, name: str) -> set[str]:
     entries = [entry.removeprefix("override ").strip("/") for entry in entries]
     packages = {entry.split("@")[-1].split("/")[0] for entry in entries}
     keys = set(root) | packages | global_keys(module, [entry.split("@")[0] for entry in entries])
-    return keys - {"defaults", "hydra", "_self_"}
+    for entry in entries:  # a whole root config merged in place (an app's `/train@_here_`): its keys too
+        group, _, package = entry.partition("@")
+        if package == "_here_":
+            home = module if resources.files(module).joinpath(f"{group}.yaml").is_file() else TRAIN_CONF
+            keys |= root_keys(home, group)
+    return keys - {"defaults", "hydra", "_self_", "_here_"}
 
 
 def global_keys(module: str, groups: Sequence[str]) -> set[str]:

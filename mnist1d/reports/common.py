@@ -90,13 +90,16 @@ def cell(stat: dict[str, Any] | None, digits: int = 1) -> str:
     return f"{stat['mean']:.{digits}f} ± {stat['std']:.{digits}f} (n={stat['n']})"
 
 
-def prediction_interval(stat: dict[str, Any], level: float = PI_LEVEL) -> tuple[float, float] | None:
-    """The interval holding one new run's value with probability `level`, if runs are normally distributed:
-    mean ± t(n-1, (1 + level) / 2) · sd · sqrt(1 + 1/n). None for fewer than two runs."""
+def prediction_interval(
+    stat: dict[str, Any], runs: int = 1, level: float = PI_LEVEL
+) -> tuple[float, float] | None:
+    """Where the mean of `runs` new runs falls with probability `level`, from our runs' `seed_stats`, if
+    runs are normally distributed: mean ± t(n-1, (1 + level) / 2) · sd · sqrt(1/runs + 1/n). A published
+    number is one run (`runs=1`) or the mean of a few. None for fewer than two of ours."""
     n = stat["n"]
     if n < 2:
         return None
-    half = float(scipy.stats.t.ppf((1 + level) / 2, n - 1)) * stat["std"] * math.sqrt(1 + 1 / n)
+    half = float(scipy.stats.t.ppf((1 + level) / 2, n - 1)) * stat["std"] * math.sqrt(1 / runs + 1 / n)
     return stat["mean"] - half, stat["mean"] + half
 
 
@@ -179,3 +182,10 @@ def save_numbers(out_dir: Path, stem: str, numbers: dict[str, Any]) -> Path:
     path = out_dir / f"{stem}.json"
     write_json(path, numbers)
     return path
+
+
+def interval_verdict(published_value: float, interval: tuple[float, float] | None) -> str:
+    """`inside` or `outside` the prediction interval (`—` without one)."""
+    if interval is None:
+        return "—"
+    return "inside" if interval[0] <= published_value <= interval[1] else "outside"

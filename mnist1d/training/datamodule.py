@@ -13,7 +13,7 @@ import torch
 from mnist1d.config.splits import eval_split
 from mnist1d.data import load_dataset
 from mnist1d.dataset_config import NUM_CLASSES, DatasetConfig
-from mnist1d.rules import Rule, refuse
+from mnist1d.rules import Rule, is_int, refuse
 from mnist1d.training.engine import StepPlan
 from mnist1d.training.engine.batches import ORDER_RULE, TensorBatches, TrainingChunks
 
@@ -32,6 +32,15 @@ def batch_size_rule(training_samples: int) -> Rule:
     """The batch size's rule, which depends on how many samples are left to train on."""
     allowed = f"in [1, {training_samples}] (the training samples)"
     return Rule("batch_size", allowed, lambda v: 1 <= v <= training_samples)
+
+
+def positions_rule(length: int) -> Rule:
+    """The input order's rule, which depends on the sequence length."""
+    allowed = f"null or a permutation of 0 .. {length - 1}"
+    permutation = list(range(length))
+    return Rule(
+        "positions", allowed, lambda v: v is None or (sorted(v) == permutation and all(map(is_int, v)))
+    )
 
 
 class MNIST1DDataModule(pl.LightningDataModule):
@@ -55,6 +64,8 @@ class MNIST1DDataModule(pl.LightningDataModule):
     `order` says how the training minibatches walk the training split: `shuffled` (a new permutation every
     pass, our default) or `cyclic` (both papers' training loops: consecutive slices in storage order, never
     reshuffled; see `TrainingChunks`).
+    `positions` reorders the input positions of every split (`x[:, positions]`, a permutation of 0 ..
+    length - 1): the lottery tickets' spatial probes train on reversed, half-swapped and shuffled inputs.
     """
 
     def __init__(
@@ -66,6 +77,7 @@ class MNIST1DDataModule(pl.LightningDataModule):
         eval_train_split: bool = False,
         order: str = "shuffled",
         shuffle_seed: int = 0,
+        positions: list[int] | None = None,
         cache_dir: str | Path | None = None,
         **generator_args: Any,
     ) -> None:
@@ -76,11 +88,13 @@ class MNIST1DDataModule(pl.LightningDataModule):
         self.config = DatasetConfig(**generator_args)
         serving = {"batch_size": batch_size, "val_fraction": val_fraction, "label_noise": label_noise}
         serving |= {"label_noise_mode": label_noise_mode, "eval_train_split": eval_train_split}
-        serving["order"] = order
+        serving |= {"positions": positions, "order": order}
         refuse(SERVING_RULES, serving, prefix="data.")
         n_train, _ = self.config.split_sizes()
         n_fit = n_train - round(n_train * val_fraction)
-        refuse([batch_size_rule(n_fit)], serving, prefix="data.")
+        refuse(
+            [batch_size_rule(n_fit), positions_rule(self.config.final_seq_length)], serving, prefix="data."
+        )
         self.batch_size = batch_size
         self.val_fraction = val_fraction
         self.label_noise = label_noise
@@ -88,6 +102,7 @@ class MNIST1DDataModule(pl.LightningDataModule):
         self.eval_train_split = eval_train_split
         self.order = order
         self.shuffle_seed = shuffle_seed
+        self.positions = positions
         self.cache_dir = cache_dir
         self.batches_per_epoch = -(-n_fit // batch_size)
         self.plan = StepPlan.one_step_per_call(self.batches_per_epoch)
@@ -112,7 +127,8 @@ class MNIST1DDataModule(pl.LightningDataModule):
         if self.splits:
             return
         data = load_dataset(self.config, self.cache_dir)
-        x, y = data["x"], data["y"]
+        columns = slice(None) if self.positions is None else self.positions
+        x, y, x_test = data["x"][:, columns], data["y"], data["x_test"][:, columns]
         rng = np.random.default_rng(self.config.seed)
         n_val = round(len(y) * self.val_fraction)
         order = rng.permutation(len(y)) if n_val else np.arange(len(y))
@@ -120,7 +136,7 @@ class MNIST1DDataModule(pl.LightningDataModule):
         y_fit = self._noisy(y[fit], rng)
         self.splits = {
             "train": self._tensors(x[fit], y_fit),
-            "test": self._tensors(data["x_test"], data["y_test"]),
+            "test": self._tensors(x_test, data["y_test"]),
         }
         if n_val:
             self.splits["val"] = self._tensors(x[val], y[val])

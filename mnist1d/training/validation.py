@@ -43,10 +43,10 @@ MAX_THREADS = 1024  # torch accepts more, then crashes on exit
 RUN_NAME_LENGTH = 200  # the run directory's name adds a time stamp; file names end at 255 bytes
 # Nodes whose keys are Hydra's instructions to `instantiate`, not the target's arguments.
 INSTANTIATE_KEYS = {"_target_", "_partial_", "_convert_", "_recursive_", "_args_"}
-# Keys of a component's config that are no argument of its callable: how the model is scored (eval_norm.py).
-OWN_KEYS = {"model": {"eval_norm"}}
 # Components built from a `_target_` (nodes of several, like callbacks and logger, list them one level down).
 COMPONENTS = ("data", "model", "optimizer", "scheduler", "trainer")
+# Keys of a component's config that the framework reads itself, never passed to its callable.
+FRAMEWORK_KEYS = {"model": frozenset({"eval_norm"})}  # mnist1d/training/eval_norm.py
 COMPONENT_GROUPS = ("callbacks", "logger")
 
 
@@ -107,12 +107,12 @@ RULES = (
         lambda v: str(v) in PRECISIONS,
         required=True,
     ),
-    Rule("model.eval_norm", one_of(EVAL_NORMS), lambda v: v in EVAL_NORMS),
-    Rule("protocol.accuracy", "final or best", lambda v: v in ("final", "best")),
     Rule("optimizer.lr", "a finite number > 0", lambda v: is_finite(v) and v > 0),
     Rule("skip_completed", "true or false", lambda v: isinstance(v, bool), required=True),
     Rule("model_name", RUN_NAME, is_run_name, required=True),
     *RUN_RULES,
+    Rule("model.eval_norm", one_of(EVAL_NORMS), lambda v: v in EVAL_NORMS),
+    Rule("protocol.accuracy", "final or best", lambda v: v in ("final", "best")),
     Rule("logger.wandb.mode", one_of(WANDB_MODES), lambda v: v in WANDB_MODES),
     Rule("logger.wandb.init_timeout", "a number > 0", lambda v: is_number(v) and v > 0),
     Rule(
@@ -172,7 +172,7 @@ def argument_problems(node: Any, key: str) -> list[str]:
         return []
     return [
         f"{key}.{name} is not an argument of {node._target_}: see its documentation"
-        for name in sorted(set(node) - set(parameters) - INSTANTIATE_KEYS - OWN_KEYS.get(key, set()))
+        for name in sorted(set(node) - set(parameters) - INSTANTIATE_KEYS - FRAMEWORK_KEYS.get(key, set()))
     ]
 
 

@@ -40,6 +40,10 @@ REFUSED = {  # app, its arguments -> words of the one-line refusal
     ("human", "seed=1e400"): "seed=inf is invalid: must be an integer in [0, 2**32)",
     ("human", "port=<in use>"): "is invalid: cannot listen there (Address already in use)",
     ("human", "hydra.run.dir=notes.txt"): "hydra.run.dir=notes.txt is invalid: notes.txt is a file",
+    ("lottery_tickets", "+foo=bar"): "foo is not a key of this config",
+    ("lottery_tickets", "pruning.prune_step=15"): "pruning.prune_step=15 with pruning.steps=1500",
+    ("self_supervised", "temperature=0"): "temperature=0 is invalid",
+    ("self_supervised", "threads=0"): "threads=0 is invalid: must be an integer in [1, 1024]",
 }
 
 

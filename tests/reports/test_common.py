@@ -36,6 +36,8 @@ def test_prediction_interval_for_one_new_run():
         (92 - 4.3027 * 2 * 1.1547, 92 + 4.3027 * 2 * 1.1547), abs=1e-3
     )
     assert prediction_interval(seed_stats([50.0])) is None
+    two_runs = 2.2622 * ten["std"] * (1 / 2 + 1 / 10) ** 0.5  # a published mean of two runs
+    assert prediction_interval(ten, runs=2) == pytest.approx((97.5 - two_runs, 97.5 + two_runs), abs=1e-3)
 
 
 def test_judging_published_numbers():

@@ -141,7 +141,7 @@ def test_comparison_without_runs_has_the_person_and_the_published_human():
 
 def test_compare_refuses_a_directory_without_a_finished_test(tmp_path):
     cfg = compose_app("human", [f"compare={tmp_path}"], tmp_path / "out", tmp_path / "c")
-    with pytest.raises(ValueError, match="holds no finished test"):
+    with pytest.raises(ValueError, match=r"is invalid: its results\.json does not exist"):
         app.run(cfg)
 
 

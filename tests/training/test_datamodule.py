@@ -1,4 +1,5 @@
-"""The DataModule: shapes, dtypes, splits, shuffling, held-out validation, label noise, bad input."""
+"""The DataModule: shapes, dtypes, splits, shuffling, held-out validation, label noise, reordered input
+positions, bad input."""
 
 from __future__ import annotations
 
@@ -92,9 +93,21 @@ def test_training_split_is_a_second_evaluation_loader_when_asked(cache_dir):
     assert torch.equal(x_train, both.splits["train"][0]) and torch.equal(y_train, both.splits["train"][1])
 
 
+def test_positions_reorder_the_inputs_of_every_split(datamodule, cache_dir):
+    reversed_order = list(range(39, -1, -1))
+    flipped = MNIST1DDataModule(cache_dir=cache_dir, positions=reversed_order)
+    flipped.setup()
+    for split in ("train", "test"):
+        (x, y), (x_flipped, y_flipped) = datamodule.splits[split], flipped.splits[split]
+        assert torch.equal(x_flipped, x.flip(-1)) and torch.equal(y_flipped, y)
+
+
 @pytest.mark.parametrize(
     ("field", "value"),
     [
+        ("positions", list(range(39))),
+        ("positions", [0] * 40),
+        ("positions", [float(i) for i in range(40)]),
         ("batch_size", 0),
         ("batch_size", 4001),
         ("val_fraction", 1.0),

@@ -91,8 +91,10 @@ def member_losses(logits: Tensor, y: Tensor) -> Tensor:
 def refusal(net: nn.Module, seq_length: int) -> str | None:
     """Why nets like `net` cannot be stacked (the error of a stacked step of two copies on the CPU, e.g. a
     layer without a batching rule such as `nn.GRU`), or None when they can."""
-    probe = copy.deepcopy(net).cpu()
     try:
+        probe = copy.deepcopy(
+            net
+        ).cpu()  # a net whose weights are computed (torch's pruning) cannot be copied
         stacked = StackedNet([probe, probe]).train()
         logits = stacked(torch.zeros(2, 2, seq_length))
         member_losses(logits, torch.zeros(2, 2, dtype=torch.long)).sum().backward()

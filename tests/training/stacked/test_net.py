@@ -30,8 +30,10 @@ def member_nets(model: str, seeds: list[int]) -> list[torch.nn.Module]:
     return nets
 
 
-# nn.GRU has no batching rule; Beebe et al.'s TCN draws its projections on every call (test_launcher.py)
-STACKABLE = [model for model in config_options("model") if model not in ("gru", "tcn")]
+# nn.GRU has no batching rule; Beebe et al.'s TCN draws its projections on every call (test_launcher.py);
+# the lottery tickets' SparseMLP computes its weights from masks (torch's pruning), so it cannot be copied
+NOT_STACKABLE = ("gru", "tcn", "sparse_mlp")
+STACKABLE = [model for model in config_options("model") if model not in NOT_STACKABLE]
 
 
 @pytest.mark.parametrize("model", STACKABLE)
@@ -86,6 +88,11 @@ def test_a_member_with_non_finite_weights_leaves_the_others_untouched() -> None:
 def test_refusal_names_an_architecture_that_cannot_be_stacked() -> None:
     assert "gru" in refusal(member_nets("gru", [0])[0], SEQ_LENGTH).lower()
     assert refusal(member_nets("cnn", [0])[0], SEQ_LENGTH) is None
+
+
+@pytest.mark.parametrize("model", NOT_STACKABLE)
+def test_what_cannot_be_stacked_is_refused_with_its_reason(model: str) -> None:
+    assert refusal(member_nets(model, [0])[0], SEQ_LENGTH) is not None
 
 
 def test_training_flops_grow_with_the_net() -> None:
