@@ -221,3 +221,25 @@ def write_run(run_dir: Path, record: RunRecord) -> Path:
 def read_run(run_dir: Path) -> RunRecord | None:
     """The results.json of `run_dir`, or None when the run has written none (yet)."""
     return read_record(run_dir / RESULTS_FILE, run_kind)
+
+
+def clear_run(run_dir: Path) -> None:
+    """Remove the results.json of `run_dir` before the run trains again, so that no stale status stays. A
+    completed run's record, or one this version cannot read, is never lost (a rerun over it may be a
+    mistake, e.g. a resume with a changed config): it is renamed to `results.json.replaced` (numbered)."""
+    path = run_dir / RESULTS_FILE
+    try:
+        status = json.loads(path.read_text()).get("status")
+    except FileNotFoundError:
+        return
+    except (OSError, ValueError, AttributeError):  # not a record this version reads: keep it
+        status = STATUS_OK
+    if status != STATUS_OK:
+        path.unlink(missing_ok=True)
+        return
+    for attempt in range(1000):
+        target = path.with_name(f"{path.name}.replaced{f'.{attempt}' if attempt else ''}")
+        if not target.exists():
+            path.rename(target)
+            return
+    raise FileExistsError(f"{path}: too many earlier replaced records beside it")

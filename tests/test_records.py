@@ -10,11 +10,13 @@ import pytest
 
 from mnist1d import records
 from mnist1d.records import (
+    RESULTS_FILE,
     SCHEMA_VERSION,
     EvalRecord,
     HumanRecord,
     RecordError,
     TrainRecord,
+    clear_run,
     read_run,
     write_run,
 )
@@ -101,3 +103,20 @@ def test_every_config_read_back_from_a_file_passes_the_one_check(tmp_path, monke
     read_run(tmp_path)
     SweepSpec.load(tmp_path)
     assert checked == [(CONFIG, tmp_path / "results.json"), (SPEC.config, tmp_path / SPEC_FILE)]
+
+
+def test_a_rerun_keeps_a_completed_record_aside_and_drops_a_failed_one(tmp_path):
+    completed, failed = tmp_path / "completed", tmp_path / "failed"
+    for run_dir, status in ((completed, "ok"), (failed, "failed")):
+        run_dir.mkdir()
+        (run_dir / RESULTS_FILE).write_text(json.dumps({"status": status, "final_acc": 0.9}))
+    for _ in range(2):
+        clear_run(completed)
+        (completed / RESULTS_FILE).write_text(json.dumps({"status": "ok", "final_acc": 0.9}))
+    clear_run(failed)
+    assert sorted(p.name for p in completed.iterdir()) == [
+        RESULTS_FILE,
+        f"{RESULTS_FILE}.replaced",
+        f"{RESULTS_FILE}.replaced.1",
+    ]
+    assert not list(failed.iterdir())

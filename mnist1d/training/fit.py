@@ -22,6 +22,7 @@ from mnist1d.records import (
     STATUS_INTERRUPTED,
     STATUS_OK,
     TrainRecord,
+    clear_run,
     library_versions,
     write_run,
 )
@@ -253,7 +254,7 @@ def fit(cfg: DictConfig) -> float | None:
     datamodule = validate(cfg)
     run_dir = Path(cfg.paths.output_dir)
     resume_step = resume_point(cfg)  # a crafted checkpoint is refused here, before anything is touched
-    (run_dir / RESULTS_FILE).unlink(missing_ok=True)  # the config is accepted: no stale status may stay
+    clear_run(run_dir)  # the config is accepted: no stale status may stay
     resolved = OmegaConf.to_container(cfg, resolve=True)
     if cfg.get("num_threads"):
         torch.set_num_threads(cfg.num_threads)

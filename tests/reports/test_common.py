@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import matplotlib.pyplot as plt
+import numpy as np
 import pytest
 
 from mnist1d.atomic import save_figure
@@ -83,3 +84,8 @@ def test_a_run_config_read_back_is_data(monkeypatch):
     row = {"config": {"model": {"pooling": "${oc.env:MNIST1D_TEST_SECRET}"}, "data": {"train_size": 1000}}}
     assert setting(row, "model.pooling") == "${oc.env:MNIST1D_TEST_SECRET}"
     assert setting(row, "data.train_size") == 1000 and setting(row, "data.label_noise") is None
+
+
+def test_a_published_number_equal_to_every_seed_lies_inside():
+    ours = seed_stats([100 * float(np.float32(0.315))] * 10)  # 31.499999..., as results.json holds it
+    assert judge(ours, 31.5)["inside"] is True and judge(ours, 31.6)["inside"] is False

@@ -13,11 +13,11 @@ from omegaconf import DictConfig, OmegaConf
 
 from mnist1d.errors import disk_full
 from mnist1d.records import (
-    RESULTS_FILE,
     STATUS_FAILED,
     STATUS_INTERRUPTED,
     STATUS_OK,
     TrainRecord,
+    clear_run,
     library_versions,
     read_run,
 )
@@ -106,7 +106,7 @@ class StackRun:
         member_datamodules = [validate(cfg) for cfg in cfgs]
         self.run_dirs = [Path(cfg.paths.output_dir) for cfg in cfgs]
         for run_dir in self.run_dirs:
-            (run_dir / RESULTS_FILE).unlink(missing_ok=True)  # accepted: no stale status may stay
+            clear_run(run_dir)  # the config is accepted: no stale status may stay
         self.resolved = [OmegaConf.to_container(cfg, resolve=True) for cfg in cfgs]
         if self.cfg.get("num_threads"):
             torch.set_num_threads(self.cfg.num_threads)
