@@ -58,3 +58,13 @@ def save_figure(
 
     plt.close(fig)
     return paths
+
+
+def set_aside(path: Path, label: str) -> Path:
+    """Rename `path` to `<name>.<label>` (numbered if taken) and return the new path: a file kept for
+    inspection instead of being deleted or overwritten."""
+    for attempt in range(1000):
+        target = path.with_name(f"{path.name}.{label}{f'.{attempt}' if attempt else ''}")
+        if not target.exists():
+            return path.rename(target)
+    raise FileExistsError(f"{path}: too many earlier {label} copies beside it")

@@ -25,7 +25,7 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any, ClassVar, TypeVar
 
-from mnist1d.atomic import write_json
+from mnist1d.atomic import set_aside, write_json
 from mnist1d.trusted import check_read_back
 
 SCHEMA_VERSION = 1
@@ -237,9 +237,4 @@ def clear_run(run_dir: Path) -> None:
     if status != STATUS_OK:
         path.unlink(missing_ok=True)
         return
-    for attempt in range(1000):
-        target = path.with_name(f"{path.name}.replaced{f'.{attempt}' if attempt else ''}")
-        if not target.exists():
-            path.rename(target)
-            return
-    raise FileExistsError(f"{path}: too many earlier replaced records beside it")
+    set_aside(path, "replaced")

@@ -22,6 +22,7 @@ from typing import Any
 import torch
 from omegaconf import DictConfig, OmegaConf
 
+from mnist1d.atomic import set_aside
 from mnist1d.errors import disk_full
 from mnist1d.records import STATUS_FAILED, STATUS_OK, RunRecord, TrainRecord, read_run, write_run
 from mnist1d.training.checkpoint_io import CHECKPOINTS_DIR, LAST
@@ -101,11 +102,7 @@ def checkpoint_step(path: Path) -> int | None:
 
 def move_aside(path: Path) -> Path:
     """Rename an unusable file to `<name>.unreadable` (numbered if taken), kept for inspection."""
-    for attempt in range(1000):
-        target = path.with_name(f"{path.name}.unreadable{f'.{attempt}' if attempt else ''}")
-        if not target.exists():
-            return path.rename(target)
-    raise FileExistsError(f"{path}: too many earlier unreadable copies beside it")
+    return set_aside(path, "unreadable")
 
 
 def remove_partial_writes(output_dir: Path) -> None:
