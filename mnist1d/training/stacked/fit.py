@@ -112,7 +112,8 @@ class StackRun:
             torch.set_num_threads(self.cfg.num_threads)
         prepare_determinism(self.cfg.trainer)
         seeds = [cfg.seed for cfg in cfgs]
-        data_args = {k: v for k, v in self.resolved[0]["data"].items() if k not in ("_target_", "_convert_")}
+        # the arguments the first member's DataModule was built with, whatever factory built it (`_target_`)
+        data_args = dict(member_datamodules[0].hparams)
         data_args.pop("shuffle_seed")
         self.datamodule = StackedDataModule([cfg.data.shuffle_seed for cfg in cfgs], **data_args)
         self.plan = engine.make_plan(self.cfg, self.datamodule.batches_per_epoch)

@@ -58,6 +58,25 @@ def test_members_start_with_their_own_runs_weights_and_batches(model, order, tmp
                 assert torch.equal(xs[k], x) and torch.equal(ys[k], y)
 
 
+def test_a_stack_serves_the_data_its_members_datamodule_factory_builds(tmp_path, cache_dir):
+    """experiment=pooling builds its DataModule through a factory (data.train_size, data.test_size): the
+    stack serves exactly the splits and batches each member's own run gets from it."""
+    cfgs = member_cfgs(tmp_path, cache_dir, "experiment=pooling", "data.train_size=500", "data.test_size=200")
+    stack = StackRun(cfgs, tmp_path / STACKS_DIR)
+    stack.datamodule.setup()
+    stacked_batches = stack.datamodule.train_dataloader()
+    for k, cfg in enumerate(cfgs):
+        datamodule = build_run(cfg).datamodule
+        datamodule.setup()
+        for split in ("train", "test"):
+            stacked, own = stack.datamodule.splits[split], datamodule.splits[split]
+            assert [t.shape for t in stacked] == [t.shape for t in own]
+            assert all(map(torch.equal, stacked, own))
+        assert len(datamodule.splits["train"][0]) == 500 and len(datamodule.splits["test"][0]) == 200
+        (x, y), (xs, ys) = datamodule.train_dataloader().steps(4, 1)[0], stacked_batches.steps(4, 1)[0]
+        assert torch.equal(xs[k], x) and torch.equal(ys[k], y)
+
+
 @pytest.mark.parametrize("model", ["logistic", "cnn"])
 def test_members_train_as_their_own_runs_and_write_what_they_write(model, tmp_path, cache_dir):
     overrides = [f"model={model}", "trainer.log_every_n_steps=1", "+trainer.gradient_clip_val=0.5"]
