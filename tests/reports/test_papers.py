@@ -1,0 +1,166 @@
+"""The papers' tables pooled over sweeps: what a run gives, the values file, and the tables written."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from mnist1d.records import TrainRecord, write_run
+from mnist1d.reports import papers
+from mnist1d.reports.common import prediction_interval, published, seed_stats
+
+CONFIG = {"protocol": {"name": "beebe"}, "data": {"shuffle_seq": False}, "scheduler": None}
+
+
+def make_run(
+    sweep: Path, name: str, model: str, seed: int, accuracies: dict[int, float], config: dict = CONFIG
+) -> Path:
+    """A finished run's directory as train.py leaves it: results.json with the evaluation history."""
+    run_dir = sweep / name
+    run_dir.mkdir(parents=True)
+    history = [{"step": step, "test/acc": acc} for step, acc in sorted(accuracies.items())]
+    last = history[-1]
+    record = TrainRecord(
+        model=model, status="ok", seed=seed, max_steps=last["step"], steps=last["step"], eval_split="test",
+        final_acc=last["test/acc"], best_acc=max(accuracies.values()), history=history, config=config,
+    )  # fmt: skip
+    write_run(run_dir, record)
+    return run_dir
+
+
+def entry(entries: list[dict], **where: object) -> list[float]:
+    return [e["accuracy"] for e in entries if all(e[k] == v for k, v in where.items())]
+
+
+def test_a_run_gives_both_readings_at_every_budget_it_evaluated(tmp_path):
+    make_run(tmp_path / "a", "0_cnn", "cnn", 3, {250: 0.5, 1000: 0.9, 1500: 0.95, 2000: 0.93})
+    entries = papers.collect([tmp_path / "a"])
+    assert {(e["steps"], e["reading"]) for e in entries} == {(1000, "final"), (1000, "best"), (2000, "final"),
+                                                             (2000, "best")}  # fmt: skip
+    assert entry(entries, steps=1000, reading="final") == [90.0]
+    assert entry(entries, steps=2000, reading="final") == [93.0]
+    assert entry(entries, steps=2000, reading="best") == [95.0]
+    assert {(e["protocol"], e["data"], e["model"], e["seed"]) for e in entries} == {
+        ("beebe", "mnist1d", "cnn", 3)
+    }
+    assert entries[0]["run"] == "a/0_cnn"
+
+
+def test_what_a_run_is_read_as_follows_its_config(tmp_path):
+    shuffled = CONFIG | {"protocol": {"name": "greydanus_kobak"}, "data": {"shuffle_seq": True}}
+    make_run(tmp_path / "s", "0_mlp", "mlp", 0, {1000: 0.6, 6000: 0.65}, shuffled)
+    scheduled = CONFIG | {"scheduler": {"_target_": "torch.optim.lr_scheduler.StepLR"}}
+    make_run(tmp_path / "s", "1_mlp", "mlp", 1, {1000: 0.6, 2000: 0.62}, scheduled)
+    plain = {key: value for key, value in CONFIG.items() if key != "protocol"}  # before `protocol` existed
+    make_run(tmp_path / "s", "2_mlp", "mlp", 2, {2000: 0.61}, plain)
+    entries = papers.collect([tmp_path / "s"])
+    assert {(e["protocol"], e["data"]) for e in entries if e["seed"] == 0} == {
+        ("greydanus_kobak", "mnist1d_shuffled")
+    }
+    # a scheduled run is no prefix of a shorter one: read at its own length only
+    assert {e["steps"] for e in entries if e["seed"] == 1} == {2000}
+    assert {e["protocol"] for e in entries if e["seed"] == 2} == {"ours"}
+
+
+def test_an_evaluation_missing_from_results_json_is_read_from_the_csv_log(tmp_path):
+    run_dir = make_run(tmp_path / "c", "0_cnn", "cnn", 0, {2000: 0.93})
+    (run_dir / "csv").mkdir()
+    (run_dir / "csv" / "metrics.csv").write_text("step,test/acc,train/loss\n999,,0.5\n1000,0.875,\n")
+    entries = papers.collect([tmp_path / "c"])
+    assert entry(entries, steps=1000, reading="final") == [87.5]
+    assert entry(entries, steps=2000, reading="best") == [93.0]
+
+
+def test_a_seed_read_again_must_agree_with_the_kept_value(tmp_path):
+    make_run(tmp_path / "one", "0_cnn", "cnn", 0, {1000: 0.9})
+    make_run(tmp_path / "two", "0_cnn", "cnn", 0, {1000: 0.9})
+    kept = papers.collect([tmp_path / "one"])
+    kept = papers.merge([], kept)
+    assert papers.merge(kept, papers.collect([tmp_path / "two"])) == kept  # the same run, found twice
+    make_run(tmp_path / "three", "0_cnn", "cnn", 0, {1000: 0.8})
+    with pytest.raises(
+        ValueError, match=r"model=cnn, steps=1000, reading=final, seed=0: three/0_cnn has 80.0"
+    ):
+        papers.merge(kept, papers.collect([tmp_path / "three"]))
+
+
+def beebe_row(text: str, model: str, steps: int) -> str:
+    return next(line for line in text.splitlines() if line.startswith(f"| {model} | {steps} |"))
+
+
+def test_a_cell_is_judged_by_the_prediction_interval_for_one_run(tmp_path):
+    values = [98.1, 98.3, 98.6, 97.9, 98.2]
+    for seed, value in enumerate(values):
+        make_run(tmp_path / "r", f"{seed}_resnet", "resnet", seed, {1000: value / 100})
+    make_run(tmp_path / "r", "9_resnet", "resnet", 9, {2000: 0.90})
+    table = papers.cells(papers.collect([tmp_path / "r"]))
+    text, judged = papers.beebe_table(table)
+    low, high = prediction_interval(seed_stats(values))
+    assert low <= published("beebe_et_al_runs")["steps_1000"]["resnet"] <= high
+    assert beebe_row(text, "resnet", 1000) == (
+        f"| resnet | 1000 | 5 | 0-4 | 98.2 ± 0.3 | [{low:.1f}, {high:.1f}] | 98.4 | inside |"
+    )
+    assert beebe_row(text, "resnet", 2000).endswith("| 90.0 (n=1) | — | 98.4 | — (n=1) |")
+    assert beebe_row(text, "tcn", 1000) == "| tcn | 1000 | 0 | — | not run | — | 96.6 | — |"
+    assert "**Inside: 1 of 1 of Beebe et al.'s numbers measured here.**" in text
+    make_run(tmp_path / "r", "10_resnet", "resnet", 10, {1000: 0.90})  # far below: widens, moves the mean
+    text, _ = papers.beebe_table(papers.cells(papers.collect([tmp_path / "r"])))
+    assert "| 0-4,10 |" in beebe_row(text, "resnet", 1000)
+    assert judged[0]["cell"] == ("beebe", "mnist1d", "resnet", 1000, "final")
+
+
+OTHERS = "".join(f"<!-- papers:{name} -->\n<!-- /papers -->\n" for name in papers.TABLES if name != "beebe")
+BEEBE = "<!-- papers:beebe -->\nold table\n<!-- /papers -->\n"
+RESULTS = f"# Results\n\nprose before\n\n{BEEBE}\nprose after\n{OTHERS}"
+
+
+def command(tmp_path: Path, *sweeps: Path) -> int:
+    args = [*map(str, sweeps), "--values", str(tmp_path / "values.json"), "--results", str(tmp_path / "r.md")]
+    return papers.main(args)
+
+
+def test_the_command_keeps_the_values_and_rewrites_only_the_marked_tables(tmp_path):
+    (tmp_path / "r.md").write_text(RESULTS)
+    make_run(tmp_path / "s1", "0_dcnn", "dcnn", 0, {1000: 0.95})
+    assert command(tmp_path, tmp_path / "s1") == 0
+    make_run(tmp_path / "s2", "0_dcnn", "dcnn", 1, {1000: 0.96})
+    assert command(tmp_path, tmp_path / "s2") == 0  # a later sweep adds to what the file keeps
+    stored = json.loads((tmp_path / "values.json").read_text())
+    assert sorted(entry(stored["entries"], model="dcnn", steps=1000, reading="final")) == [95.0, 96.0]
+    text = (tmp_path / "r.md").read_text()
+    assert text.startswith("# Results\n\nprose before\n\n<!-- papers:beebe -->\n| model |")
+    assert "<!-- /papers -->\n\nprose after\n<!-- papers:" in text and "old table" not in text
+    assert "| dcnn | 1000 | 2 | 0,1 | 95.5 ± 0.7 |" in text
+    assert command(tmp_path) == 0  # from the file alone, without the run directories
+    assert (tmp_path / "r.md").read_text() == text
+
+
+def test_a_conflict_or_a_broken_file_writes_nothing(tmp_path, capsys):
+    (tmp_path / "r.md").write_text(RESULTS)
+    make_run(tmp_path / "s1", "0_cnn", "cnn", 0, {1000: 0.9})
+    assert command(tmp_path, tmp_path / "s1") == 0
+    values, results = (tmp_path / "values.json").read_bytes(), (tmp_path / "r.md").read_bytes()
+    make_run(tmp_path / "s2", "0_cnn", "cnn", 0, {1000: 0.8})
+    assert command(tmp_path, tmp_path / "s2") == 1
+    assert "must give the same run); nothing was written" in capsys.readouterr().err
+    (tmp_path / "r.md").write_text("no markers here\n")
+    assert command(tmp_path) == 1
+    assert "has no `<!-- papers:beebe -->`" in capsys.readouterr().err
+    (tmp_path / "r.md").write_bytes(results)
+    (tmp_path / "values.json").write_bytes(values[: len(values) // 2])  # cut short
+    assert command(tmp_path) == 1
+    assert "is not a whole JSON file" in capsys.readouterr().err
+    assert (tmp_path / "values.json").read_bytes() == values[: len(values) // 2]
+    assert (tmp_path / "r.md").read_bytes() == results
+
+
+def test_the_committed_tables_are_what_the_committed_values_give(tmp_path):
+    """docs/results.md's tables come from docs/papers_runs.json alone: writing them again changes nothing."""
+    root = Path(__file__).resolve().parents[2]
+    results = root / papers.RESULTS_FILE
+    (tmp_path / "r.md").write_text(results.read_text())
+    (tmp_path / "values.json").write_bytes((root / papers.VALUES_FILE).read_bytes())
+    assert command(tmp_path) == 0
+    assert (tmp_path / "r.md").read_text() == results.read_text()
