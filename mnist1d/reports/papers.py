@@ -3,15 +3,16 @@
 A cell of these tables (a model at a step budget under a protocol) pools runs of several sweeps: its seeds
 were run when and where a machine allowed, and a 1000- or 2000-step value is read from the evaluation
 history of a longer run (exact: with a constant learning rate a shorter run is a prefix of a longer one).
-The accuracies are kept in docs/papers_runs.json, one entry per protocol, data, model, step budget, reading
-and seed, each naming the run it was read from; the tables of docs/results.md are written from that file
-alone, so they can be checked and rewritten without the run directories:
+The runs' evaluations are kept in docs/papers_runs.json, one entry per run naming the directory it was read
+from; the tables of docs/results.md and the learning curves are written from that file alone, so they can be
+checked and rewritten without the run directories:
 
     python -m mnist1d.reports.papers                              # rewrite the tables from the file
     python -m mnist1d.reports.papers outputs/sweeps/<dir> ...     # add those sweeps' runs first
 
-A value read again must equal the one kept (the same seed under the same protocol is the same run), or
-nothing is written. Each table sits in docs/results.md between `<!-- papers:NAME -->` and `<!-- /papers -->`.
+Two runs of one seed under one protocol must agree wherever both evaluated (a seed counts once, with one
+value), or nothing is written. Each table sits in docs/results.md between `<!-- papers:NAME -->` and
+`<!-- /papers -->`.
 """
 
 from __future__ import annotations
@@ -27,9 +28,11 @@ from typing import Any
 from mnist1d.atomic import write_json, write_text
 from mnist1d.records import SCHEMA_VERSION, RecordError, RunRecord, read_fields, read_run
 from mnist1d.reports.common import count_inside, judge, prediction_interval, published, seed_stats
+from mnist1d.reports.study_figures import Curve, learning_curves
 
 VALUES_FILE = Path("docs/papers_runs.json")
 RESULTS_FILE = Path("docs/results.md")
+FIGURE_FILE = Path("docs/figures/beebe_protocol_learning_curves_10000steps.png")
 BUDGETS = (1000, 2000, 6000, 10000)  # every step budget either paper reads a run at
 BEEBE_STEPS = (1000, 2000, 10000)
 GK_STEPS = 6000
@@ -48,8 +51,10 @@ TABLES = (
     "protocol_costs",
     "not_run",
 )
-KEY = ("protocol", "data", "model", "steps", "reading", "seed")
+RUN_KEY = ("protocol", "data", "model", "seed", "run")
+FIELDS = (*RUN_KEY, "steps", "prefix", "accuracy")
 Cell = tuple[str, str, str, int, str]  # protocol, data, model, steps, reading
+Table = dict[Cell, dict[int, float]]  # cell -> {seed: accuracy %}
 
 
 def job_dirs(sweep_dirs: Iterable[Path]) -> Iterator[Path]:
@@ -68,32 +73,26 @@ def csv_accuracies(run_dir: Path, split: str) -> dict[int, float]:
         return {int(float(row["step"])): float(row[key]) for row in csv.DictReader(file) if row.get(key)}
 
 
-def run_entries(run_dir: Path, record: RunRecord, source: str) -> list[dict[str, Any]]:
-    """The run's accuracy at every budget of BUDGETS it evaluated at: `final` (at that step) and `best`
-    (the best evaluation up to it), as percentages. Budgets below the run's length only with a constant
-    learning rate (no scheduler), where the shorter run is a prefix of this one."""
+def run_entry(run_dir: Path, record: RunRecord, source: str) -> dict[str, Any] | None:
+    """The run's evaluations (step -> accuracy %), what it ran under, and whether a shorter budget may be
+    read from it (`prefix`: a constant learning rate, no scheduler, makes a shorter run a prefix of it)."""
     config = record.config
-    split = record.eval_split or "test"
-    accuracies = csv_accuracies(run_dir, split)
-    accuracies |= {
-        entry["step"]: entry[f"{split}/acc"] for entry in record.history if f"{split}/acc" in entry
-    }
-    budgets = [b for b in BUDGETS if b in accuracies and b <= (record.max_steps or 0)]
-    if config.get("scheduler") is not None:
-        budgets = [b for b in budgets if b == record.max_steps]
-    common = {
+    key = f"{record.eval_split or 'test'}/acc"
+    accuracies = csv_accuracies(run_dir, record.eval_split or "test")
+    accuracies |= {entry["step"]: entry[key] for entry in record.history if key in entry}
+    accuracies = {step: acc for step, acc in accuracies.items() if step <= (record.max_steps or 0)}
+    if not accuracies:
+        return None
+    return {
         "protocol": (config.get("protocol") or {}).get("name", "ours"),
         "data": "mnist1d_shuffled" if (config.get("data") or {}).get("shuffle_seq") else "mnist1d",
         "model": record.model,
         "seed": record.seed,
         "run": source,
+        "steps": record.max_steps,
+        "prefix": config.get("scheduler") is None,
+        "accuracy": {str(step): round(100 * acc, 4) for step, acc in sorted(accuracies.items())},
     }
-    entries = []
-    for steps in budgets:
-        best = max(acc for step, acc in accuracies.items() if step <= steps)
-        for reading, value in (("final", accuracies[steps]), ("best", best)):
-            entries.append(common | {"steps": steps, "reading": reading, "accuracy": round(100 * value, 4)})
-    return entries
 
 
 def collect(sweep_dirs: Iterable[Path]) -> list[dict[str, Any]]:
@@ -103,33 +102,54 @@ def collect(sweep_dirs: Iterable[Path]) -> list[dict[str, Any]]:
         record = read_run(run_dir)
         if record is None or record.kind != "train" or record.seed is None:
             continue
-        entries += run_entries(run_dir, record, f"{run_dir.parent.name}/{run_dir.name}")
+        if (entry := run_entry(run_dir, record, f"{run_dir.parent.name}/{run_dir.name}")) is not None:
+            entries.append(entry)
     return entries
 
 
-def key(entry: dict[str, Any]) -> tuple[Any, ...]:
-    return tuple(entry[k] for k in KEY)
-
-
 def merge(kept: list[dict[str, Any]], found: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """`kept` with the entries of `found` it lacks; a value found again must equal the kept one."""
-    merged = {key(entry): entry for entry in kept}
-    for entry in found:
-        old = merged.setdefault(key(entry), entry)
-        if abs(old["accuracy"] - entry["accuracy"]) > 1e-6:
-            cell = ", ".join(f"{k}={entry[k]}" for k in KEY)
-            raise ValueError(
-                f"{cell}: {entry['run']} has {entry['accuracy']}, but {old['run']} had {old['accuracy']}"
-                " (the same seed under the same protocol must give the same run); nothing was written"
-            )
-    return sorted(merged.values(), key=lambda e: tuple(str(v) for v in key(e)))
+    """`kept` with the entries of `found`: a run read again adds the evaluations it has gained. Two runs of
+    the same seed under the same protocol (a shorter and a longer one, a run and its resume) must agree at
+    every step both evaluated, or nothing is merged: a seed counts once, with one value."""
+    seen: dict[tuple[Any, ...], tuple[float, str]] = {}
+    for entry in [*kept, *found]:
+        for step, value in entry["accuracy"].items():
+            where = (*(entry[k] for k in RUN_KEY[:-1]), step)
+            first, run = seen.setdefault(where, (value, entry["run"]))
+            if abs(first - value) > 1e-6:
+                cell = ", ".join(f"{k}={v}" for k, v in zip(RUN_KEY[:-1], where, strict=False))
+                raise ValueError(
+                    f"{cell}, step {step}: {entry['run']} has {value}, but {run} has {first} (a seed counts"
+                    " once, with one value: keep one of the two runs); nothing was written"
+                )
+    merged: dict[tuple[Any, ...], dict[str, Any]] = {}
+    for entry in [*kept, *found]:
+        same_run = merged.setdefault(tuple(entry[k] for k in RUN_KEY), entry | {"accuracy": {}})
+        union = same_run["accuracy"] | entry["accuracy"]
+        same_run["accuracy"] = {step: union[step] for step in sorted(union, key=int)}
+        same_run["steps"] = max(same_run["steps"], entry["steps"])
+    return sorted(merged.values(), key=lambda e: (e["protocol"], e["data"], e["model"], e["seed"], e["run"]))
 
 
-def cells(entries: Iterable[dict[str, Any]]) -> dict[Cell, dict[int, float]]:
+def readings(entry: dict[str, Any]) -> Iterator[tuple[int, str, float]]:
+    """(budget, reading, accuracy %) of an entry at every budget of BUDGETS it can be read at: `final` at
+    that step, `best` the best evaluation up to it (only from an entry holding all of them: not `partial`)."""
+    accuracy = {int(step): value for step, value in entry["accuracy"].items()}
+    for budget in BUDGETS:
+        readable = budget == entry["steps"] or (entry["prefix"] and budget < entry["steps"])
+        if budget not in accuracy or not readable:
+            continue
+        yield budget, "final", accuracy[budget]
+        if not entry.get("partial"):
+            yield budget, "best", max(value for step, value in accuracy.items() if step <= budget)
+
+
+def cells(entries: Iterable[dict[str, Any]]) -> Table:
     """(protocol, data, model, steps, reading) -> {seed: accuracy %}."""
-    table: dict[Cell, dict[int, float]] = defaultdict(dict)
+    table: Table = defaultdict(dict)
     for e in entries:
-        table[e["protocol"], e["data"], e["model"], e["steps"], e["reading"]][e["seed"]] = e["accuracy"]
+        for budget, reading, value in readings(e):
+            table[e["protocol"], e["data"], e["model"], budget, reading][e["seed"]] = value
     return table
 
 
@@ -161,54 +181,48 @@ def seed_list(seeds: dict[int, float]) -> str:
     return ",".join(f"{g[0]}-{g[-1]}" if len(g) > 2 else ",".join(map(str, g)) for g in groups)
 
 
-def judged_rows(
-    table: dict[Cell, dict[int, float]], wanted: Iterable[tuple[Cell, float, str]]
-) -> tuple[list[str], list[dict[str, Any]]]:
+def row(cells_: Iterable[str]) -> str:
+    return "| " + " | ".join(cells_) + " |"
+
+
+def judged_rows(table: Table, wanted: Iterable[tuple[Cell, float, str]]) -> tuple[list[str], list[dict]]:
     """A row per wanted cell (its label cells first) and the judgements of those with seeds."""
     rows, judgements = [], []
     for cell, paper, label in wanted:
         seeds = table.get(cell, {})
         if not seeds:
-            rows.append(f"| {label} | 0 | — | not run | — | {paper:g} | — |")
+            rows.append(row([label, "0", "—", "not run", "—", f"{paper:g}", "—"]))
             continue
         stat = stats(seeds)
-        judged = judge(stat, paper) | {"cell": cell}
-        judgements.append(judged)
-        row = [label, str(stat["n"]), seed_list(seeds), mean_sd(stat), interval(stat), f"{paper:g}"]
-        rows.append("| " + " | ".join([*row, verdict(judged)]) + " |")
+        judgements.append(judge(stat, paper) | {"cell": cell})
+        shown = [str(stat["n"]), seed_list(seeds), mean_sd(stat), interval(stat), f"{paper:g}"]
+        rows.append(row([label, *shown, verdict(judgements[-1])]))
     return rows, judgements
 
 
-def beebe_table(table: dict[Cell, dict[int, float]]) -> tuple[str, list[dict[str, Any]]]:
+def beebe_table(table: Table) -> tuple[str, list[dict[str, Any]]]:
     reference = published("beebe_et_al_runs")
     wanted = [
-        (
-            ("beebe", "mnist1d", model, steps, "final"),
-            reference[f"steps_{steps}"][model],
-            f"{model} | {steps}",
-        )
-        for model in BEEBE_MODELS
+        (("beebe", "mnist1d", m, steps, "final"), reference[f"steps_{steps}"][m], f"{m} | {steps}")
+        for m in BEEBE_MODELS
         for steps in BEEBE_STEPS
     ]
     rows, judgements = judged_rows(table, wanted)
     head = "| model | steps | n | seeds | ours (final) | 95 % PI, one run | Beebe et al. | verdict |"
-    text = "\n".join([head, "|---|---|---|---|---|---|---|---|", *rows])
-    return (
-        f"{text}\n\n**Inside: {count_inside(judgements)} of Beebe et al.'s numbers measured here.**",
-        judgements,
-    )
+    count = f"**Inside: {count_inside(judgements)} of Beebe et al.'s numbers measured here.**"
+    return "\n".join([head, "|---|---|---|---|---|---|---|---|", *rows, "", count]), judgements
 
 
-def gk_table(table: dict[Cell, dict[int, float]], data: str) -> tuple[str, list[dict[str, Any]]]:
+def gk_table(table: Table, data: str) -> tuple[str, list[dict[str, Any]]]:
     reference = published("original_paper_table")[data]
     wanted = [(("greydanus_kobak", data, m, GK_STEPS, "best"), reference[m], m) for m in GK_MODELS]
     rows, judgements = judged_rows(table, wanted)
     head = "| model | n | seeds | ours (best of the evaluations) | 95 % PI, one run | G&K table | verdict |"
-    text = "\n".join([head, "|---|---|---|---|---|---|---|", *rows])
-    return f"{text}\n\n**{count_inside(judgements)} inside.**", judgements
+    count = f"**{count_inside(judgements)} inside.**"
+    return "\n".join([head, "|---|---|---|---|---|---|---|", *rows, "", count]), judgements
 
 
-def notebook_table(table: dict[Cell, dict[int, float]]) -> str:
+def notebook_table(table: Table) -> str:
     """The reference notebooks' executed runs (6000 steps; which reading they print is not stated), against
     both readings of the same runs of ours."""
     lines = [
@@ -220,58 +234,45 @@ def notebook_table(table: dict[Cell, dict[int, float]]) -> str:
     for run in published("original_notebooks_6000_steps")["runs"]:
         for data, numbers in zip(VARIANTS, (run, run.get("shuffled", {})), strict=True):
             for model in (m for m in GK_MODELS if m in numbers):
-                row = [run["notebook"], data, model, f"{numbers[model]:g}"]
-                for reading in judgements:
+                shown = [run["notebook"], data, model, f"{numbers[model]:g}"]
+                for reading, judged in judgements.items():
                     seeds = table.get(("greydanus_kobak", data, model, GK_STEPS, reading), {})
                     if len(seeds) < 2:
-                        row += ["not run" if not seeds else "n=1", "—"]
+                        shown += ["not run" if not seeds else "n=1", "—"]
                         continue
-                    stat = stats(seeds)
-                    judged = judge(stat, numbers[model])
-                    judgements[reading].append(judged)
-                    row += [f"{interval(stat)} ({stat['n']})", verdict(judged)]
-                lines.append("| " + " | ".join(row) + " |")
+                    judged.append(judge(stats(seeds), numbers[model]))
+                    shown += [f"{interval(stats(seeds))} ({len(seeds)})", verdict(judged[-1])]
+                lines.append(row(shown))
     counts = f"inside, best: {count_inside(judgements['best'])}; final: {count_inside(judgements['final'])}"
     return "\n".join([*lines, "", counts])
 
 
-def before_after(
-    before: list[dict[str, Any]], table: dict[Cell, dict[int, float]]
-) -> tuple[str, list[dict[str, Any]], list[dict[str, Any]]]:
+def before_after(before: list[dict[str, Any]], table: Table) -> str:
     """Each published number judged by the same rule before (the recorded mean, sd and n of our runs under
-    our protocol, `before`) and after (the papers' protocols, pooled)."""
+    our protocol, `before`) and after (the papers' protocols, pooled), where after has an interval."""
     lines = [
         "| published number | before: ours | n | 95 % PI | verdict | after: papers' protocol | n | 95 % PI"
         " | verdict |",
         "|---|---|---|---|---|---|---|---|---|",
     ]
-    judged_before, judged_after = [], []
+    judged: dict[str, list[dict[str, Any]]] = {"before": [], "after": []}
     for old in before:
-        cell = (old["protocol"], old["data"], old["model"], old["steps"], old["reading"])
-        seeds = table.get(cell, {})
+        seeds = table.get((old["protocol"], old["data"], old["model"], old["steps"], old["reading"]), {})
         if len(seeds) < 2:
             continue
-        was = {"mean": old["mean"], "std": old["std"], "n": old["n"]}
-        now = stats(seeds)
-        judged_before.append(judge(was, old["published"]))
-        judged_after.append(judge(now, old["published"]))
-        row = [f"{old['label']}: {old['published']:g}", mean_sd(was), str(was["n"]), interval(was)]
-        row += [
-            verdict(judged_before[-1]),
-            mean_sd(now),
-            str(now["n"]),
-            interval(now),
-            verdict(judged_after[-1]),
-        ]
-        lines.append("| " + " | ".join(row) + " |")
+        shown = [f"{old['label']}: {old['published']:g}"]
+        for when, stat in (("before", {k: old[k] for k in ("mean", "std", "n")}), ("after", stats(seeds))):
+            judged[when].append(judge(stat, old["published"]))
+            shown += [mean_sd(stat), str(stat["n"]), interval(stat), verdict(judged[when][-1])]
+        lines.append(row(shown))
     total = (
-        f"**Inside: before {count_inside(judged_before)}, after {count_inside(judged_after)}** (the published"
-        " numbers with an interval after; the others are listed under Not run here)."
+        f"**Inside: before {count_inside(judged['before'])}, after {count_inside(judged['after'])}** (the"
+        " published numbers with an interval after; the others are listed under Not run here)."
     )
-    return "\n".join([*lines, "", total]), judged_before, judged_after
+    return "\n".join([*lines, "", total])
 
 
-def protocol_costs(table: dict[Cell, dict[int, float]]) -> str:
+def protocol_costs(table: Table) -> str:
     """Our protocol beside Beebe et al.'s, model by model: what the protocol changes."""
     lines = [
         "| model | steps | ours: mean ± sd (n) | Beebe et al.'s protocol: mean ± sd (n) | difference |",
@@ -281,22 +282,23 @@ def protocol_costs(table: dict[Cell, dict[int, float]]) -> str:
         for steps in BEEBE_STEPS:
             ours = table.get(("ours", "mnist1d", model, steps, "final"), {})
             theirs = table.get(("beebe", "mnist1d", model, steps, "final"), {})
-            if not ours or not theirs:
-                continue
-            a, b = stats(ours), stats(theirs)
-            row = [model, str(steps), f"{mean_sd(a)} ({a['n']})", f"{mean_sd(b)} ({b['n']})"]
-            lines.append("| " + " | ".join([*row, f"{a['mean'] - b['mean']:+.1f}"]) + " |")
+            if ours and theirs:
+                a, b = stats(ours), stats(theirs)
+                diff = f"{a['mean'] - b['mean']:+.1f}"
+                lines.append(
+                    row([model, str(steps), f"{mean_sd(a)} ({a['n']})", f"{mean_sd(b)} ({b['n']})", diff])
+                )
     return "\n".join(lines)
 
 
-def not_run(table: dict[Cell, dict[int, float]]) -> str:
+def not_run(table: Table) -> str:
     """The judged cells with fewer than TARGET_SEEDS seeds, and the sweeps that complete them."""
-    short = []
-    for model in BEEBE_MODELS:
-        for steps in BEEBE_STEPS:
-            n = len(table.get(("beebe", "mnist1d", model, steps, "final"), {}))
-            if n < TARGET_SEEDS:
-                short.append(f"{model} at {steps} steps (n = {n})")
+    short = [
+        f"{model} at {steps} steps (n = {n})"
+        for model in BEEBE_MODELS
+        for steps in BEEBE_STEPS
+        if (n := len(table.get(("beebe", "mnist1d", model, steps, "final"), {}))) < TARGET_SEEDS
+    ]
     lines = []
     if short:
         lines.append(
@@ -323,12 +325,40 @@ def tables(document: dict[str, Any]) -> dict[str, str]:
         "gk_mnist1d": gk_table(table, "mnist1d")[0],
         "gk_mnist1d_shuffled": gk_table(table, "mnist1d_shuffled")[0],
         "notebooks": notebook_table(table),
-        "before_after": before_after(document["before"], table)[0],
+        "before_after": before_after(document["before"], table),
         "protocol_costs": protocol_costs(table),
         "not_run": not_run(table),
     }
     assert tuple(written) == TABLES
     return written
+
+
+def beebe_curves(entries: Iterable[dict[str, Any]], steps: int = BEEBE_STEPS[-1]) -> dict[str, Curve]:
+    """Each model's learning curve under Beebe et al.'s protocol over the seeds evaluated up to `steps`."""
+    runs: dict[str, dict[int, dict[int, float]]] = defaultdict(dict)
+    for e in entries:
+        full = str(steps) in e["accuracy"] and not e.get("partial")
+        if (e["protocol"], e["data"]) == ("beebe", "mnist1d") and full:
+            runs[e["model"]][e["seed"]] = {int(step): value for step, value in e["accuracy"].items()}
+    curves = {}
+    for model in (m for m in (*BEEBE_MODELS, *OUR_TCNS) if m in runs):
+        seeds = list(runs[model].values())
+        shared = sorted(set.intersection(*(set(curve) for curve in seeds)))
+        values = [[curve[step] for curve in seeds] for step in shared]
+        means = [sum(v) / len(v) for v in values]
+        curves[model] = Curve(shared, means, [min(v) for v in values], [max(v) for v in values], len(seeds))
+    return curves
+
+
+def write_figure(document: dict[str, Any], path: Path) -> Path | None:
+    """The learning curves of Beebe et al.'s protocol with their log's points (Figs. 7-9); None without a
+    run of their length."""
+    log = published("beebe_et_al_runs")["log"]
+    curves = beebe_curves(document["entries"])
+    if not curves:
+        return None
+    printed = {m: Curve(log["steps"], log[m], log[m], log[m]) for m in curves if m in log}
+    return learning_curves(path, curves, None, BEEBE_STEPS[-1], printed)
 
 
 def replace_blocks(text: str, blocks: dict[str, str], where: Path) -> str:
@@ -345,17 +375,20 @@ def replace_blocks(text: str, blocks: dict[str, str], where: Path) -> str:
 
 
 def read_document(path: Path) -> dict[str, Any]:
-    """The values file, checked as data: entries of plain values with every key, and the `before` list."""
+    """The values file, checked as data: entries of plain values with every field, and the `before` list."""
     fields = read_fields(path)
     if fields is None and path.exists():
         raise RecordError(path, "is not a whole JSON file: restore it (git checkout) before adding runs")
     if fields is None:
         return {"entries": [], "before": []}
     for entry in fields.get("entries", []):
-        if not isinstance(entry, dict) or (set(KEY) | {"accuracy", "run"}) - set(entry):
-            raise RecordError(path, f"an entry must have {[*KEY, 'accuracy', 'run']}: {entry!r}")
-        if not isinstance(entry["accuracy"], int | float) or not isinstance(entry["steps"], int):
-            raise RecordError(path, f"an entry's accuracy and steps must be numbers: {entry!r}")
+        if not isinstance(entry, dict) or set(FIELDS) - set(entry):
+            raise RecordError(path, f"an entry must have {list(FIELDS)}: {entry!r}"[:300])
+        numbers = entry["accuracy"]
+        if not isinstance(numbers, dict) or not all(isinstance(v, int | float) for v in numbers.values()):
+            raise RecordError(path, f"an entry's accuracy must map steps to numbers: {entry['run']}")
+        if not all(step.isdigit() for step in numbers) or not isinstance(entry["steps"], int):
+            raise RecordError(path, f"an entry's steps must be whole numbers: {entry['run']}")
     return {"entries": fields.get("entries", []), "before": fields.get("before", [])}
 
 
@@ -364,10 +397,9 @@ def main(argv: list[str] | None = None) -> int:
         prog="python -m mnist1d.reports.papers", description=__doc__.split("\n")[0]
     )
     parser.add_argument("sweep_dirs", nargs="*", type=Path, help="sweep directories whose runs to add first")
-    parser.add_argument("--values", type=Path, default=VALUES_FILE, help=f"the values file ({VALUES_FILE})")
-    parser.add_argument(
-        "--results", type=Path, default=RESULTS_FILE, help=f"the tables' file ({RESULTS_FILE})"
-    )
+    parser.add_argument("--values", type=Path, default=VALUES_FILE, help=f"values file ({VALUES_FILE})")
+    parser.add_argument("--results", type=Path, default=RESULTS_FILE, help=f"tables' file ({RESULTS_FILE})")
+    parser.add_argument("--figure", type=Path, default=FIGURE_FILE, help=f"curves' figure ({FIGURE_FILE})")
     args = parser.parse_args(argv)
     for path in args.sweep_dirs:
         if not path.is_dir():
@@ -383,16 +415,19 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     write_json(args.values, {"schema_version": SCHEMA_VERSION, "about": ABOUT, **document})
     write_text(args.results, text)
-    counts = f"{len(document['entries'])} values in {len(cells(document['entries']))} cells"
-    print(f"{counts}: {args.values}; tables written to {args.results}")
+    write_figure(document, args.figure)
+    counts = f"{len(document['entries'])} runs in {len(cells(document['entries']))} cells"
+    print(f"{counts}: {args.values}; tables written to {args.results}, curves to {args.figure}")
     return 0
 
 
 ABOUT = (
-    "Accuracies (%) of our runs under each paper's protocol, pooled over sweeps: one per protocol, data,"
-    " model, step budget, reading (final: at that step; best: the best evaluation up to it) and seed, each"
-    " with the run it was read from. `before`: our runs from before the papers' presets (our protocol, the"
-    " study section of docs/results.md), as mean, sd and n. Written by `python -m mnist1d.reports.papers`."
+    "Our runs under each paper's protocol, pooled over sweeps: per run, what it ran under (protocol, data,"
+    " model, seed), where it was read from (`run`), its length (`steps`), whether a shorter budget may be"
+    " read from it (`prefix`: a constant learning rate), and its evaluations (`accuracy`: step -> test"
+    " accuracy %; `partial`: only some of them). `before`: our runs from before the papers' presets (our"
+    " protocol, the study section of docs/results.md) as mean, sd and n. Written by `python -m"
+    " mnist1d.reports.papers`."
 )
 
 

@@ -30,22 +30,22 @@ def make_run(
     return run_dir
 
 
-def entry(entries: list[dict], **where: object) -> list[float]:
-    return [e["accuracy"] for e in entries if all(e[k] == v for k, v in where.items())]
+def cell(
+    entries: list[dict], model: str, steps: int, reading: str = "final", protocol: str = "beebe"
+) -> dict:
+    return papers.cells(entries)[protocol, "mnist1d", model, steps, reading]
 
 
 def test_a_run_gives_both_readings_at_every_budget_it_evaluated(tmp_path):
     make_run(tmp_path / "a", "0_cnn", "cnn", 3, {250: 0.5, 1000: 0.9, 1500: 0.95, 2000: 0.93})
-    entries = papers.collect([tmp_path / "a"])
-    assert {(e["steps"], e["reading"]) for e in entries} == {(1000, "final"), (1000, "best"), (2000, "final"),
-                                                             (2000, "best")}  # fmt: skip
-    assert entry(entries, steps=1000, reading="final") == [90.0]
-    assert entry(entries, steps=2000, reading="final") == [93.0]
-    assert entry(entries, steps=2000, reading="best") == [95.0]
-    assert {(e["protocol"], e["data"], e["model"], e["seed"]) for e in entries} == {
-        ("beebe", "mnist1d", "cnn", 3)
-    }
-    assert entries[0]["run"] == "a/0_cnn"
+    (entry,) = papers.collect([tmp_path / "a"])
+    assert entry["run"] == "a/0_cnn" and entry["steps"] == 2000 and entry["prefix"]
+    assert entry["accuracy"] == {"250": 50.0, "1000": 90.0, "1500": 95.0, "2000": 93.0}
+    assert (entry["protocol"], entry["data"], entry["model"], entry["seed"]) == ("beebe", "mnist1d", "cnn", 3)
+    table = papers.cells([entry])
+    assert {key[3:] for key in table} == {(1000, "final"), (1000, "best"), (2000, "final"), (2000, "best")}
+    assert cell([entry], "cnn", 1000) == {3: 90.0} and cell([entry], "cnn", 2000) == {3: 93.0}
+    assert cell([entry], "cnn", 2000, "best") == {3: 95.0}
 
 
 def test_what_a_run_is_read_as_follows_its_config(tmp_path):
@@ -55,13 +55,12 @@ def test_what_a_run_is_read_as_follows_its_config(tmp_path):
     make_run(tmp_path / "s", "1_mlp", "mlp", 1, {1000: 0.6, 2000: 0.62}, scheduled)
     plain = {key: value for key, value in CONFIG.items() if key != "protocol"}  # before `protocol` existed
     make_run(tmp_path / "s", "2_mlp", "mlp", 2, {2000: 0.61}, plain)
-    entries = papers.collect([tmp_path / "s"])
-    assert {(e["protocol"], e["data"]) for e in entries if e["seed"] == 0} == {
-        ("greydanus_kobak", "mnist1d_shuffled")
-    }
+    table = papers.cells(papers.collect([tmp_path / "s"]))
+    assert table["greydanus_kobak", "mnist1d_shuffled", "mlp", 6000, "best"] == {0: 65.0}
     # a scheduled run is no prefix of a shorter one: read at its own length only
-    assert {e["steps"] for e in entries if e["seed"] == 1} == {2000}
-    assert {e["protocol"] for e in entries if e["seed"] == 2} == {"ours"}
+    assert table["beebe", "mnist1d", "mlp", 2000, "final"] == {1: 62.0}
+    assert 1 not in table.get(("beebe", "mnist1d", "mlp", 1000, "final"), {})
+    assert table["ours", "mnist1d", "mlp", 2000, "final"] == {2: 61.0}
 
 
 def test_an_evaluation_missing_from_results_json_is_read_from_the_csv_log(tmp_path):
@@ -69,21 +68,43 @@ def test_an_evaluation_missing_from_results_json_is_read_from_the_csv_log(tmp_pa
     (run_dir / "csv").mkdir()
     (run_dir / "csv" / "metrics.csv").write_text("step,test/acc,train/loss\n999,,0.5\n1000,0.875,\n")
     entries = papers.collect([tmp_path / "c"])
-    assert entry(entries, steps=1000, reading="final") == [87.5]
-    assert entry(entries, steps=2000, reading="best") == [93.0]
+    assert cell(entries, "cnn", 1000) == {0: 87.5} and cell(entries, "cnn", 2000, "best") == {0: 93.0}
 
 
-def test_a_seed_read_again_must_agree_with_the_kept_value(tmp_path):
-    make_run(tmp_path / "one", "0_cnn", "cnn", 0, {1000: 0.9})
-    make_run(tmp_path / "two", "0_cnn", "cnn", 0, {1000: 0.9})
-    kept = papers.collect([tmp_path / "one"])
-    kept = papers.merge([], kept)
-    assert papers.merge(kept, papers.collect([tmp_path / "two"])) == kept  # the same run, found twice
-    make_run(tmp_path / "three", "0_cnn", "cnn", 0, {1000: 0.8})
+def test_a_seed_counts_once_with_one_value(tmp_path):
+    make_run(tmp_path / "short", "0_cnn", "cnn", 0, {1000: 0.9})
+    make_run(tmp_path / "long", "0_cnn", "cnn", 0, {1000: 0.9, 2000: 0.92})
+    kept = papers.merge([], papers.collect([tmp_path / "short"]))
+    merged = papers.merge(kept, papers.collect([tmp_path / "long"]))  # a shorter run and its longer twin
+    assert (
+        len(merged) == 2 and cell(merged, "cnn", 1000) == {0: 90.0} and cell(merged, "cnn", 2000) == {0: 92.0}
+    )
+    assert papers.merge(merged, papers.collect([tmp_path / "long"])) == merged  # read again: nothing new
+    partial = kept[0] | {"accuracy": {"1000": 90.0}, "steps": 2000}
+    assert papers.merge([partial], kept)[0]["steps"] == 2000  # a run read again keeps what it reached
+    make_run(tmp_path / "other", "0_cnn", "cnn", 0, {1000: 0.8})
     with pytest.raises(
-        ValueError, match=r"model=cnn, steps=1000, reading=final, seed=0: three/0_cnn has 80.0"
+        ValueError, match=r"model=cnn, seed=0, step 1000: other/0_cnn has 80.0, but long/0_cnn has 90.0"
     ):
-        papers.merge(kept, papers.collect([tmp_path / "three"]))
+        papers.merge(merged, papers.collect([tmp_path / "other"]))
+
+
+def test_a_partial_entry_gives_final_readings_only():
+    entry = {
+        "protocol": "beebe",
+        "data": "mnist1d",
+        "model": "tcn",
+        "seed": 0,
+        "run": "summary",
+        "steps": 10000,
+    }
+    entry |= {"prefix": True, "partial": True, "accuracy": {"1000": 97.0, "10000": 99.0}}
+    assert cell([entry], "tcn", 10000) == {0: 99.0} and cell([entry], "tcn", 1000) == {0: 97.0}
+    assert ("beebe", "mnist1d", "tcn", 10000, "best") not in papers.cells([entry])
+    assert papers.beebe_curves([entry]) == {}
+    full = entry | {"partial": False, "seed": 1, "accuracy": {"5000": 98.0, "10000": 99.5}}
+    (curve,) = papers.beebe_curves([entry, full]).values()
+    assert curve.steps == [5000, 10000] and curve.mean == [98.0, 99.5] and curve.n == 1
 
 
 def beebe_row(text: str, model: str, steps: int) -> str:
@@ -117,8 +138,8 @@ RESULTS = f"# Results\n\nprose before\n\n{BEEBE}\nprose after\n{OTHERS}"
 
 
 def command(tmp_path: Path, *sweeps: Path) -> int:
-    args = [*map(str, sweeps), "--values", str(tmp_path / "values.json"), "--results", str(tmp_path / "r.md")]
-    return papers.main(args)
+    files = {"--values": "values.json", "--results": "r.md", "--figure": "curves.png"}
+    return papers.main([*map(str, sweeps), *(x for k, v in files.items() for x in (k, str(tmp_path / v)))])
 
 
 def test_the_command_keeps_the_values_and_rewrites_only_the_marked_tables(tmp_path):
@@ -128,7 +149,7 @@ def test_the_command_keeps_the_values_and_rewrites_only_the_marked_tables(tmp_pa
     make_run(tmp_path / "s2", "0_dcnn", "dcnn", 1, {1000: 0.96})
     assert command(tmp_path, tmp_path / "s2") == 0  # a later sweep adds to what the file keeps
     stored = json.loads((tmp_path / "values.json").read_text())
-    assert sorted(entry(stored["entries"], model="dcnn", steps=1000, reading="final")) == [95.0, 96.0]
+    assert cell(stored["entries"], "dcnn", 1000) == {0: 95.0, 1: 96.0}
     text = (tmp_path / "r.md").read_text()
     assert text.startswith("# Results\n\nprose before\n\n<!-- papers:beebe -->\n| model |")
     assert "<!-- /papers -->\n\nprose after\n<!-- papers:" in text and "old table" not in text
@@ -144,7 +165,7 @@ def test_a_conflict_or_a_broken_file_writes_nothing(tmp_path, capsys):
     values, results = (tmp_path / "values.json").read_bytes(), (tmp_path / "r.md").read_bytes()
     make_run(tmp_path / "s2", "0_cnn", "cnn", 0, {1000: 0.8})
     assert command(tmp_path, tmp_path / "s2") == 1
-    assert "must give the same run); nothing was written" in capsys.readouterr().err
+    assert "keep one of the two runs); nothing was written" in capsys.readouterr().err
     (tmp_path / "r.md").write_text("no markers here\n")
     assert command(tmp_path) == 1
     assert "has no `<!-- papers:beebe -->`" in capsys.readouterr().err
