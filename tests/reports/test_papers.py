@@ -185,3 +185,26 @@ def test_the_committed_tables_are_what_the_committed_values_give(tmp_path):
     (tmp_path / "values.json").write_bytes((root / papers.VALUES_FILE).read_bytes())
     assert command(tmp_path) == 0
     assert (tmp_path / "r.md").read_text() == results.read_text()
+
+
+def test_before_after_the_protocol_costs_and_the_ranking_read_the_same_cells(tmp_path):
+    for seed, (resnet, tcn) in enumerate([(0.981, 0.99), (0.985, 0.991), (0.979, 0.989)]):
+        make_run(tmp_path / "b", f"{seed}_resnet", "resnet", seed, {1000: resnet})
+        make_run(tmp_path / "b", f"{seed}_tcn", "tcn", seed, {1000: tcn})
+        ours = CONFIG | {"protocol": {"name": "ours"}}
+        make_run(tmp_path / "o", f"{seed}_resnet", "resnet", seed, {1000: resnet - 0.01}, ours)
+    table = papers.cells(papers.collect([tmp_path / "b", tmp_path / "o"]))
+    before = [{"label": "Beebe resnet 1000", "published": 98.4, "mean": 97.5, "std": 0.2, "n": 3}]
+    before[0] |= {
+        "protocol": "beebe",
+        "data": "mnist1d",
+        "model": "resnet",
+        "steps": 1000,
+        "reading": "final",
+    }
+    text = papers.before_after(before, table)
+    assert "| Beebe resnet 1000: 98.4 | 97.5 ± 0.2 | 3 | [96.5, 98.5] | inside | 98.2 ± 0.3 | 3 |" in text
+    assert "**Inside: before 1 of 1, after 1 of 1**" in text and "After: 3-3 seeds per cell" in text
+    costs = papers.protocol_costs(table)
+    assert "| resnet | 1000 | 97.2 ± 0.3 (3) | 98.2 ± 0.3 (3) | -1.0 |" in costs and "| tcn |" not in costs
+    assert papers.ranking(table) == "Ours, under their protocol: 1000 steps: tcn 99.0 > resnet 98.2."
