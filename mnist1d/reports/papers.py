@@ -303,21 +303,32 @@ def ranking(table: Table) -> str:
 
 
 def protocol_costs(table: Table) -> str:
-    """Our protocol beside Beebe et al.'s, model by model: what the protocol changes."""
+    """Our protocol beside each paper's, model by model and budget by budget, read as that paper reads."""
     lines = [
-        "| model | steps | ours: mean ± sd (n) | Beebe et al.'s protocol: mean ± sd (n) | difference |",
-        "|---|---|---|---|---|",
+        "| paper | model | steps | reading | ours: mean ± sd (n) | paper's protocol: mean ± sd (n)"
+        " | difference |",
+        "|---|---|---|---|---|---|---|",
     ]
-    for model in (*BEEBE_MODELS, *OUR_TCNS):
-        for steps in BEEBE_STEPS:
-            ours = table.get(("ours", "mnist1d", model, steps, "final"), {})
-            theirs = table.get(("beebe", "mnist1d", model, steps, "final"), {})
-            if ours and theirs:
-                a, b = stats(ours), stats(theirs)
-                diff = f"{a['mean'] - b['mean']:+.1f}"
-                lines.append(
-                    row([model, str(steps), f"{mean_sd(a)} ({a['n']})", f"{mean_sd(b)} ({b['n']})", diff])
-                )
+    compared = [
+        ("beebe", "Beebe et al.", m, steps, "final")
+        for m in (*BEEBE_MODELS, *OUR_TCNS)
+        for steps in BEEBE_STEPS
+    ]
+    compared += [("greydanus_kobak", "G&K", m, GK_STEPS, "best") for m in GK_MODELS]
+    for protocol, paper, model, steps, reading in compared:
+        ours = table.get(("ours", "mnist1d", model, steps, reading), {})
+        theirs = table.get((protocol, "mnist1d", model, steps, reading), {})
+        if ours and theirs:
+            a, b = stats(ours), stats(theirs)
+            shown = [
+                paper,
+                model,
+                str(steps),
+                reading,
+                f"{mean_sd(a)} ({a['n']})",
+                f"{mean_sd(b)} ({b['n']})",
+            ]
+            lines.append(row([*shown, f"{a['mean'] - b['mean']:+.1f}"]))
     return "\n".join(lines)
 
 
