@@ -30,6 +30,7 @@ from mnist1d.atomic import write_json, write_text
 from mnist1d.records import SCHEMA_VERSION, RecordError, RunRecord, read_fields, read_run
 from mnist1d.reports.common import count_inside, judge, prediction_interval, published, seed_stats
 from mnist1d.reports.study_figures import Curve, learning_curves
+from mnist1d.sweeps.spec import SweepSpec
 
 VALUES_FILE = Path("docs/papers_runs.json")
 RESULTS_FILE = Path("docs/results.md")
@@ -43,16 +44,8 @@ GK_MODELS = ("logistic", "mlp", "cnn", "gru")
 VARIANTS = ("mnist1d", "mnist1d_shuffled")
 TARGET_SEEDS = 10
 # the tables of docs/results.md, each between `<!-- papers:NAME -->` and `<!-- /papers -->`
-TABLES = (
-    "beebe",
-    "gk_mnist1d",
-    "gk_mnist1d_shuffled",
-    "notebooks",
-    "before_after",
-    "protocol_costs",
-    "ranking",
-)
-TABLES += ("not_run",)
+TABLES = ("beebe", "gk_mnist1d", "gk_mnist1d_shuffled", "notebooks", "before_after", "protocol_costs")
+TABLES += ("ranking", "not_run", "commands")
 RUN_KEY = ("protocol", "data", "model", "seed", "run")
 FIELDS = (*RUN_KEY, "steps", "prefix", "accuracy")
 Cell = tuple[str, str, str, int, str]  # protocol, data, model, steps, reading
@@ -107,6 +100,18 @@ def collect(sweep_dirs: Iterable[Path]) -> list[dict[str, Any]]:
         if (entry := run_entry(run_dir, record, f"{run_dir.parent.name}/{run_dir.name}")) is not None:
             entries.append(entry)
     return entries
+
+
+def sweep_command(sweep_dir: Path) -> str | None:
+    """The sweep.py command that runs the sweep of `sweep_dir` again (its sweep.json, read as data)."""
+    spec = SweepSpec.load(sweep_dir)
+    if spec is None:
+        return None
+    own = {f"{key}={value}".lower() for key, value in spec.config.get("fixed", {}).items()}
+    extra = [entry for entry in spec.fixed if entry.lower() not in own]
+    arguments = [f"sweep={spec.name}", *(f"{k}={','.join(v)}" for k, v in spec.axes.items()), *extra]
+    arguments += [f"launcher={spec.launcher}"] + (["share_budgets=true"] if spec.share_budgets else [])
+    return "python sweep.py " + " ".join(arguments)
 
 
 def merge(kept: list[dict[str, Any]], found: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -358,6 +363,16 @@ def not_run(table: Table) -> str:
     return "\n".join(lines) or "- Every judged cell has ten seeds or more."
 
 
+def commands(document: dict[str, Any]) -> str:
+    """Each sweep the kept runs come from, the command that runs it, and how many of the runs it gave."""
+    counts: dict[str, int] = defaultdict(int)
+    for entry in document["entries"]:
+        counts[entry["run"].split("/")[0]] += 1
+    sweeps = document["sweeps"].items()
+    lines = [f"    {command}   # {name}: {counts[name]} runs" for name, command in sweeps if counts[name]]
+    return "\n".join(lines) or "    (no sweep recorded)"
+
+
 def tables(document: dict[str, Any]) -> dict[str, str]:
     """Every table of docs/results.md this module writes, by its marker name (TABLES)."""
     table = cells(document["entries"])
@@ -370,6 +385,7 @@ def tables(document: dict[str, Any]) -> dict[str, str]:
         "protocol_costs": protocol_costs(table),
         "ranking": ranking(table),
         "not_run": not_run(table),
+        "commands": commands(document),
     }
     assert tuple(written) == TABLES
     return written
@@ -422,7 +438,7 @@ def read_document(path: Path) -> dict[str, Any]:
     if fields is None and path.exists():
         raise RecordError(path, "is not a whole JSON file: restore it (git checkout) before adding runs")
     if fields is None:
-        return {"entries": [], "before": []}
+        return {"sweeps": {}, "entries": [], "before": []}
     for entry in fields.get("entries", []):
         if not isinstance(entry, dict) or set(FIELDS) - set(entry):
             raise RecordError(path, f"an entry must have {list(FIELDS)}: {entry!r}"[:300])
@@ -431,7 +447,10 @@ def read_document(path: Path) -> dict[str, Any]:
             raise RecordError(path, f"an entry's accuracy must map steps to numbers: {entry['run']}")
         if not all(step.isdigit() for step in numbers) or not isinstance(entry["steps"], int):
             raise RecordError(path, f"an entry's steps must be whole numbers: {entry['run']}")
-    return {"entries": fields.get("entries", []), "before": fields.get("before", [])}
+    sweeps = fields.get("sweeps", {})
+    if not isinstance(sweeps, dict) or not all(isinstance(v, str) for v in sweeps.values()):
+        raise RecordError(path, "`sweeps` must map sweep directory names to commands")
+    return {"sweeps": sweeps, "entries": fields.get("entries", []), "before": fields.get("before", [])}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -451,8 +470,10 @@ def main(argv: list[str] | None = None) -> int:
     try:
         document = read_document(args.values)
         document["entries"] = merge(document["entries"], collect(args.sweep_dirs))
+        commands = {d.name: command for d in args.sweep_dirs if (command := sweep_command(d))}
+        document["sweeps"] = dict(sorted((document["sweeps"] | commands).items()))
         text = replace_blocks(args.results.read_text(), tables(document), args.results)
-    except (ValueError, RecordError) as error:
+    except (ValueError, RecordError) as error:  # UntrustedFileError is a ValueError
         print(f"error: {error}", file=sys.stderr)
         return 1
     write_json(args.values, {"schema_version": SCHEMA_VERSION, "about": ABOUT, **document})
@@ -468,7 +489,8 @@ ABOUT = (
     " model, seed), where it was read from (`run`), its length (`steps`), whether a shorter budget may be"
     " read from it (`prefix`: a constant learning rate), and its evaluations (`accuracy`: step -> test"
     " accuracy %; `partial`: only some of them). `before`: our runs from before the papers' presets (our"
-    " protocol, the study section of docs/results.md) as mean, sd and n. Written by `python -m"
+    " protocol, the study section of docs/results.md) as mean, sd and n. `sweeps`: the command of each sweep"
+    " directory the runs come from. Written by `python -m"
     " mnist1d.reports.papers`."
 )
 

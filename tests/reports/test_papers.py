@@ -209,3 +209,26 @@ def test_before_after_the_protocol_costs_and_the_ranking_read_the_same_cells(tmp
     assert "| Beebe et al. | resnet | 1000 | final | 97.2 ± 0.3 (3) | 98.2 ± 0.3 (3) | -1.0 |" in costs
     assert "| tcn |" not in costs
     assert papers.ranking(table) == "Ours, under their protocol: 1000 steps: tcn 99.0 > resnet 98.2."
+
+
+def test_each_sweep_is_kept_with_the_command_that_runs_it_again(tmp_path):
+    from mnist1d.sweeps.spec import SweepSpec
+
+    sweep = tmp_path / "beebe_gru"
+    axes = {"trainer.max_steps": ["10000", "2000"], "model": ["gru"], "seed": ["4", "5"]}
+    report = "mnist1d.reports.study.study_report"
+    config = {"fixed": {"experiment": "beebe"}, "report_fn": report}
+    spec = SweepSpec("study", axes, ["experiment=beebe", "logger=csv"], "basic", True, report, config)
+    sweep.mkdir()
+    spec.save(sweep)
+    again = "python sweep.py sweep=study trainer.max_steps=10000,2000 model=gru seed=4,5 logger=csv"
+    assert papers.sweep_command(sweep) == f"{again} launcher=basic share_budgets=true"
+    make_run(sweep, "0_gru", "gru", 4, {1000: 0.88})
+    (tmp_path / "r.md").write_text(RESULTS)
+    assert command(tmp_path, sweep) == 0
+    stored = json.loads((tmp_path / "values.json").read_text())
+    assert stored["sweeps"] == {"beebe_gru": papers.sweep_command(sweep)}
+    block = (
+        (tmp_path / "r.md").read_text().split("<!-- papers:commands -->\n")[1].split("<!-- /papers -->")[0]
+    )
+    assert block == f"    {papers.sweep_command(sweep)}   # beebe_gru: 1 runs\n"
