@@ -140,15 +140,14 @@ def merge(kept: list[dict[str, Any]], found: list[dict[str, Any]]) -> list[dict[
 
 def readings(entry: dict[str, Any]) -> Iterator[tuple[int, str, float]]:
     """(budget, reading, accuracy %) of an entry at every budget of BUDGETS it can be read at: `final` at
-    that step, `best` the best evaluation up to it (only from an entry holding all of them: not `partial`)."""
+    that step, `best` the best evaluation up to it."""
     accuracy = {int(step): value for step, value in entry["accuracy"].items()}
     for budget in BUDGETS:
         readable = budget == entry["steps"] or (entry["prefix"] and budget < entry["steps"])
         if budget not in accuracy or not readable:
             continue
         yield budget, "final", accuracy[budget]
-        if not entry.get("partial"):
-            yield budget, "best", max(value for step, value in accuracy.items() if step <= budget)
+        yield budget, "best", max(value for step, value in accuracy.items() if step <= budget)
 
 
 def cells(entries: Iterable[dict[str, Any]]) -> Table:
@@ -395,8 +394,7 @@ def beebe_curves(entries: Iterable[dict[str, Any]], steps: int = BEEBE_STEPS[-1]
     """Each model's learning curve under Beebe et al.'s protocol over the seeds evaluated up to `steps`."""
     runs: dict[str, dict[int, dict[int, float]]] = defaultdict(dict)
     for e in entries:
-        full = str(steps) in e["accuracy"] and not e.get("partial")
-        if (e["protocol"], e["data"]) == ("beebe", "mnist1d") and full:
+        if (e["protocol"], e["data"]) == ("beebe", "mnist1d") and str(steps) in e["accuracy"]:
             runs[e["model"]][e["seed"]] = {int(step): value for step, value in e["accuracy"].items()}
     curves = {}
     for model in (m for m in (*BEEBE_MODELS, *OUR_TCNS) if m in runs):
@@ -488,7 +486,7 @@ ABOUT = (
     "Our runs under each paper's protocol, pooled over sweeps: per run, what it ran under (protocol, data,"
     " model, seed), where it was read from (`run`), its length (`steps`), whether a shorter budget may be"
     " read from it (`prefix`: a constant learning rate), and its evaluations (`accuracy`: step -> test"
-    " accuracy %; `partial`: only some of them). `before`: our runs from before the papers' presets (our"
+    " accuracy %). `before`: our runs from before the papers' presets (our"
     " protocol, the study section of docs/results.md) as mean, sd and n. `sweeps`: the command of each sweep"
     " directory the runs come from. Written by `python -m"
     " mnist1d.reports.papers`."

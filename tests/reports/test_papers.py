@@ -89,22 +89,17 @@ def test_a_seed_counts_once_with_one_value(tmp_path):
         papers.merge(merged, papers.collect([tmp_path / "other"]))
 
 
-def test_a_partial_entry_gives_final_readings_only():
-    entry = {
-        "protocol": "beebe",
-        "data": "mnist1d",
-        "model": "tcn",
-        "seed": 0,
-        "run": "summary",
-        "steps": 10000,
-    }
-    entry |= {"prefix": True, "partial": True, "accuracy": {"1000": 97.0, "10000": 99.0}}
-    assert cell([entry], "tcn", 10000) == {0: 99.0} and cell([entry], "tcn", 1000) == {0: 97.0}
-    assert ("beebe", "mnist1d", "tcn", 10000, "best") not in papers.cells([entry])
-    assert papers.beebe_curves([entry]) == {}
-    full = entry | {"partial": False, "seed": 1, "accuracy": {"5000": 98.0, "10000": 99.5}}
-    (curve,) = papers.beebe_curves([entry, full]).values()
-    assert curve.steps == [5000, 10000] and curve.mean == [98.0, 99.5] and curve.n == 1
+def test_the_learning_curves_are_those_of_the_runs_of_beebe_et_al_s_length(tmp_path):
+    make_run(tmp_path / "l", "0_tcn", "tcn", 0, {5000: 0.97, 10000: 0.99})
+    make_run(tmp_path / "l", "1_tcn", "tcn", 1, {2500: 0.95, 5000: 0.98, 10000: 0.995})
+    make_run(tmp_path / "l", "2_tcn", "tcn", 2, {5000: 0.9})  # shorter: not drawn
+    (curve,) = papers.beebe_curves(papers.collect([tmp_path / "l"])).values()
+    assert curve.steps == [5000, 10000] and curve.n == 2
+    assert (
+        curve.mean == pytest.approx([97.5, 99.25])
+        and curve.low == [97.0, 99.0]
+        and curve.high == [98.0, 99.5]
+    )
 
 
 def beebe_row(text: str, model: str, steps: int) -> str:
