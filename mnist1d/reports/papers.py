@@ -486,10 +486,9 @@ ABOUT = (
     "Our runs under each paper's protocol, pooled over sweeps: per run, what it ran under (protocol, data,"
     " model, seed), where it was read from (`run`), its length (`steps`), whether a shorter budget may be"
     " read from it (`prefix`: a constant learning rate), and its evaluations (`accuracy`: step -> test"
-    " accuracy %). `before`: our runs from before the papers' presets (our"
-    " protocol, the study section of docs/results.md) as mean, sd and n. `sweeps`: the command of each sweep"
-    " directory the runs come from. Written by `python -m"
-    " mnist1d.reports.papers`."
+    " accuracy %). `before`: our runs from before the papers' presets (our protocol, the study section of"
+    " docs/results.md) as mean, sd and n. `sweeps`: the command of each sweep directory the runs come from."
+    " Written by `python -m mnist1d.reports.papers`."
 )
 
 
