@@ -19,12 +19,15 @@ from __future__ import annotations
 
 import argparse
 import csv
+import math
 import statistics
 import sys
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
+
+import scipy.stats
 
 from mnist1d.atomic import write_json, write_text
 from mnist1d.records import SCHEMA_VERSION, RecordError, RunRecord, read_fields, read_run
@@ -306,17 +309,32 @@ def ranking(table: Table) -> str:
     return "Ours, under their protocol: " + "; ".join(parts) + "."
 
 
+def difference_interval(
+    a: dict[str, Any], b: dict[str, Any], level: float = 0.95
+) -> tuple[float, float] | None:
+    """Welch's interval for the difference of two protocols' means (a - b); None with fewer than two runs
+    on either side or no spread at all."""
+    if a["n"] < 2 or b["n"] < 2:
+        return None
+    va, vb = a["std"] ** 2 / a["n"], b["std"] ** 2 / b["n"]
+    if va + vb == 0:
+        return None
+    dof = (va + vb) ** 2 / (va**2 / (a["n"] - 1) + vb**2 / (b["n"] - 1))
+    half = float(scipy.stats.t.ppf((1 + level) / 2, dof)) * math.sqrt(va + vb)
+    diff = a["mean"] - b["mean"]
+    return diff - half, diff + half
+
+
 def protocol_costs(table: Table) -> str:
-    """Our protocol beside each paper's, model by model and budget by budget, read as that paper reads."""
+    """Our protocol beside each paper's, model by model and budget by budget, read as that paper reads,
+    with the 95 % interval of the difference (Welch): a difference is one only where it excludes 0."""
     lines = [
         "| paper | model | steps | reading | ours: mean ± sd (n) | paper's protocol: mean ± sd (n)"
-        " | difference |",
+        " | ours - theirs (95 % CI) |",
         "|---|---|---|---|---|---|---|",
     ]
     compared = [
-        ("beebe", "Beebe et al.", m, steps, "final")
-        for m in (*BEEBE_MODELS, *OUR_TCNS)
-        for steps in BEEBE_STEPS
+        ("beebe", "Beebe et al.", m, n, "final") for m in (*BEEBE_MODELS, *OUR_TCNS) for n in BEEBE_STEPS
     ]
     compared += [("greydanus_kobak", "G&K", m, GK_STEPS, "best") for m in GK_MODELS]
     for protocol, paper, model, steps, reading in compared:
@@ -324,6 +342,11 @@ def protocol_costs(table: Table) -> str:
         theirs = table.get((protocol, "mnist1d", model, steps, reading), {})
         if ours and theirs:
             a, b = stats(ours), stats(theirs)
+            found = difference_interval(a, b)
+            diff = f"{a['mean'] - b['mean']:+.1f}"
+            if found is not None:
+                bold = "**" if found[0] > 0 or found[1] < 0 else ""
+                diff = f"{bold}{diff}{bold} [{found[0]:+.1f}, {found[1]:+.1f}]"
             shown = [
                 paper,
                 model,
@@ -332,7 +355,7 @@ def protocol_costs(table: Table) -> str:
                 f"{mean_sd(a)} ({a['n']})",
                 f"{mean_sd(b)} ({b['n']})",
             ]
-            lines.append(row([*shown, f"{a['mean'] - b['mean']:+.1f}"]))
+            lines.append(row([*shown, diff]))
     return "\n".join(lines)
 
 

@@ -201,7 +201,10 @@ def test_before_after_the_protocol_costs_and_the_ranking_read_the_same_cells(tmp
     assert "| Beebe resnet 1000: 98.4 | 97.5 ± 0.2 | 3 | [96.5, 98.5] | inside | 98.2 ± 0.3 | 3 |" in text
     assert "**Inside: before 1 of 1, after 1 of 1**" in text and "After: 3-3 seeds per cell" in text
     costs = papers.protocol_costs(table)
-    assert "| Beebe et al. | resnet | 1000 | final | 97.2 ± 0.3 (3) | 98.2 ± 0.3 (3) | -1.0 |" in costs
+    assert (
+        "| Beebe et al. | resnet | 1000 | final | 97.2 ± 0.3 (3) | 98.2 ± 0.3 (3) | **-1.0** [-1.7, -0.3] |"
+        in costs
+    )
     assert "| tcn |" not in costs
     assert papers.ranking(table) == "Ours, under their protocol: 1000 steps: tcn 99.0 > resnet 98.2."
 
@@ -227,3 +230,17 @@ def test_each_sweep_is_kept_with_the_command_that_runs_it_again(tmp_path):
         (tmp_path / "r.md").read_text().split("<!-- papers:commands -->\n")[1].split("<!-- /papers -->")[0]
     )
     assert block == f"    {papers.sweep_command(sweep)}   # beebe_gru: 1 runs\n"
+
+
+@pytest.mark.parametrize("shift", [0.0, 0.5, 1.0, 2.0])
+def test_the_difference_interval_is_welch_s(shift):
+    import numpy as np
+    import scipy.stats
+
+    rng = np.random.default_rng(7)
+    ours, theirs = list(rng.normal(90 + shift, 1.0, 10)), list(rng.normal(90, 0.5, 6))
+    low, high = papers.difference_interval(seed_stats(ours), seed_stats(theirs))
+    assert low < np.mean(ours) - np.mean(theirs) < high
+    welch = scipy.stats.ttest_ind(ours, theirs, equal_var=False)
+    assert (low > 0 or high < 0) == (welch.pvalue < 0.05)
+    assert welch.confidence_interval(0.95) == pytest.approx((low, high))
