@@ -286,10 +286,11 @@ def before_after(before: list[dict[str, Any]], table: Table) -> str:
 
     pairs = zip(judged["before"], judged["after"], strict=True)
     ratios = [width(b) / width(a) for b, a in pairs if width(a) > 0]
-    ns = [a["n"] for a in judged["after"]]
+    ns = sorted({a["n"] for a in judged["after"]})
+    seeds = f"{ns[0]}-{ns[-1]}" if len(ns) > 1 else str(ns[0])
     spread = (
-        f"After: {min(ns)}-{max(ns)} seeds per cell; the before interval is {statistics.median(ratios):.1f}"
-        f" times as wide as the after one (median; range {min(ratios):.1f}-{max(ratios):.1f})."
+        f"After: {seeds} seeds per cell; the before interval is {statistics.median(ratios):.1f} times as wide"
+        f" as the after one (median; range {min(ratios):.1f}-{max(ratios):.1f})."
     )
     return "\n".join([*lines, "", total, spread])
 

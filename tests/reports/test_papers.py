@@ -199,7 +199,7 @@ def test_before_after_the_protocol_costs_and_the_ranking_read_the_same_cells(tmp
     }
     text = papers.before_after(before, table)
     assert "| Beebe resnet 1000: 98.4 | 97.5 ± 0.2 | 3 | [96.5, 98.5] | inside | 98.2 ± 0.3 | 3 |" in text
-    assert "**Inside: before 1 of 1, after 1 of 1**" in text and "After: 3-3 seeds per cell" in text
+    assert "**Inside: before 1 of 1, after 1 of 1**" in text and "After: 3 seeds per cell" in text
     costs = papers.protocol_costs(table)
     assert (
         "| Beebe et al. | resnet | 1000 | final | 97.2 ± 0.3 (3) | 98.2 ± 0.3 (3) | **-1.0** [-1.7, -0.3] |"
