@@ -488,7 +488,9 @@ def main(argv: list[str] | None = None) -> int:
         if not path.is_dir():
             parser.error(f"sweep directory {path} does not exist")
     if not args.results.exists():
-        parser.error(f"--results {args.results} does not exist")
+        parser.error(
+            f"--results {args.results} does not exist (run from the repository root, or give --results)"
+        )
     try:
         document = read_document(args.values)
         document["entries"] = merge(document["entries"], collect(args.sweep_dirs))
