@@ -48,7 +48,7 @@ VARIANTS = ("mnist1d", "mnist1d_shuffled")
 TARGET_SEEDS = 10
 # the tables of docs/results.md, each between `<!-- papers:NAME -->` and `<!-- /papers -->`
 TABLES = ("beebe", "gk_mnist1d", "gk_mnist1d_shuffled", "notebooks", "before_after", "protocol_costs")
-TABLES += ("ranking", "not_run", "commands")
+TABLES += ("our_tcns", "ranking", "not_run", "commands")
 RUN_KEY = ("protocol", "data", "model", "seed", "run")
 FIELDS = (*RUN_KEY, "steps", "prefix", "accuracy")
 Cell = tuple[str, str, str, int, str]  # protocol, data, model, steps, reading
@@ -360,6 +360,23 @@ def protocol_costs(table: Table) -> str:
     return "\n".join(lines)
 
 
+def our_tcns(table: Table) -> str:
+    """Our two TCN variants under Beebe et al.'s protocol beside their TCN (ours and published): no
+    published numbers of their own, so nothing is judged."""
+    reference = published("beebe_et_al_runs")
+    lines = ["| model | steps | n | seeds | ours (final) | their TCN, ours (n) | their TCN, published |"]
+    lines.append("|---|---|---|---|---|---|---|")
+    theirs = {steps: table.get(("beebe", "mnist1d", "tcn", steps, "final"), {}) for steps in BEEBE_STEPS}
+    for model in OUR_TCNS:
+        for steps in BEEBE_STEPS:
+            seeds = table.get(("beebe", "mnist1d", model, steps, "final"), {})
+            if seeds:
+                shown = [model, str(steps), str(len(seeds)), seed_list(seeds), mean_sd(stats(seeds))]
+                tcn = f"{mean_sd(stats(theirs[steps]))} ({len(theirs[steps])})" if theirs[steps] else "—"
+                lines.append(row([*shown, tcn, f"{reference[f'steps_{steps}']['tcn']:g}"]))
+    return "\n".join(lines) if len(lines) > 2 else "(not run yet)"
+
+
 def not_run(table: Table) -> str:
     """The judged cells with fewer than TARGET_SEEDS seeds, and the sweeps that complete them."""
     short = [
@@ -406,6 +423,7 @@ def tables(document: dict[str, Any]) -> dict[str, str]:
         "notebooks": notebook_table(table),
         "before_after": before_after(document["before"], table),
         "protocol_costs": protocol_costs(table),
+        "our_tcns": our_tcns(table),
         "ranking": ranking(table),
         "not_run": not_run(table),
         "commands": commands(document),

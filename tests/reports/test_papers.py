@@ -207,6 +207,13 @@ def test_before_after_the_protocol_costs_and_the_ranking_read_the_same_cells(tmp
     )
     assert "| tcn |" not in costs
     assert papers.ranking(table) == "Ours, under their protocol: 1000 steps: tcn 99.0 > resnet 98.2."
+    assert papers.our_tcns(table) == "(not run yet)"
+    for seed in (0, 1):
+        make_run(tmp_path / "v", f"{seed}_tcn_trained", "tcn_trained", seed, {1000: 0.97 + seed / 100})
+    variants = papers.our_tcns(papers.cells(papers.collect([tmp_path / "b", tmp_path / "v"])))
+    assert variants.splitlines()[2:] == [
+        "| tcn_trained | 1000 | 2 | 0,1 | 97.5 ± 0.7 | 99.0 ± 0.1 (3) | 96.6 |"
+    ]
 
 
 def test_each_sweep_is_kept_with_the_command_that_runs_it_again(tmp_path):
