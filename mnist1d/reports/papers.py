@@ -274,10 +274,9 @@ def before_after(before: list[dict[str, Any]], table: Table) -> str:
             judged[when].append(judge(stat, old["published"]))
             shown += [mean_sd(stat), str(stat["n"]), interval(stat), verdict(judged[when][-1])]
         lines.append(row(shown))
-    total = (
-        f"**Inside: before {count_inside(judged['before'])}, after {count_inside(judged['after'])}** (the"
-        " published numbers with an interval after; the others are listed under Not run here)."
-    )
+    total = f"**Inside: before {count_inside(judged['before'])}, after {count_inside(judged['after'])}**"
+    if missing := len(before) - len(judged["after"]):
+        total += f" ({missing} published numbers have no interval after yet: Not run here)"
     if not judged["after"]:
         return "\n".join([*lines, "", total])
 

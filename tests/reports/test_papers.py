@@ -199,7 +199,11 @@ def test_before_after_the_protocol_costs_and_the_ranking_read_the_same_cells(tmp
     }
     text = papers.before_after(before, table)
     assert "| Beebe resnet 1000: 98.4 | 97.5 ± 0.2 | 3 | [96.5, 98.5] | inside | 98.2 ± 0.3 | 3 |" in text
-    assert "**Inside: before 1 of 1, after 1 of 1**" in text and "After: 3 seeds per cell" in text
+    assert "**Inside: before 1 of 1, after 1 of 1**\n" in text and "After: 3 seeds per cell" in text
+    unrun = before[0] | {"model": "gru", "label": "Beebe gru 1000"}
+    assert "**Inside: before 1 of 1, after 1 of 1** (1 published numbers have no interval after yet" in (
+        papers.before_after([*before, unrun], table)
+    )
     costs = papers.protocol_costs(table)
     assert (
         "| Beebe et al. | resnet | 1000 | final | 97.2 ± 0.3 (3) | 98.2 ± 0.3 (3) | **-1.0** [-1.7, -0.3] |"
