@@ -218,7 +218,7 @@ def beebe_table(table: Table) -> tuple[str, list[dict[str, Any]]]:
     ]
     rows, judgements = judged_rows(table, wanted)
     head = "| model | steps | n | seeds | ours (final) | 95 % PI, one run | Beebe et al. | verdict |"
-    count = f"**Inside: {count_inside(judgements)} of Beebe et al.'s numbers measured here.**"
+    count = f"**Inside: {count_inside(judgements)} of Beebe et al.'s numbers with an interval.**"
     return "\n".join([head, "|---|---|---|---|---|---|---|---|", *rows, "", count]), judgements
 
 

@@ -120,7 +120,7 @@ def test_a_cell_is_judged_by_the_prediction_interval_for_one_run(tmp_path):
     )
     assert beebe_row(text, "resnet", 2000).endswith("| 90.0 (n=1) | — | 98.4 | — (n=1) |")
     assert beebe_row(text, "tcn", 1000) == "| tcn | 1000 | 0 | — | not run | — | 96.6 | — |"
-    assert "**Inside: 1 of 1 of Beebe et al.'s numbers measured here.**" in text
+    assert "**Inside: 1 of 1 of Beebe et al.'s numbers with an interval.**" in text
     make_run(tmp_path / "r", "10_resnet", "resnet", 10, {1000: 0.90})  # far below: widens, moves the mean
     text, _ = papers.beebe_table(papers.cells(papers.collect([tmp_path / "r"])))
     assert "| 0-4,10 |" in beebe_row(text, "resnet", 1000)
