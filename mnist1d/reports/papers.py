@@ -432,13 +432,14 @@ def tables(document: dict[str, Any]) -> dict[str, str]:
 
 
 def beebe_curves(entries: Iterable[dict[str, Any]], steps: int = BEEBE_STEPS[-1]) -> dict[str, Curve]:
-    """Each model's learning curve under Beebe et al.'s protocol over the seeds evaluated up to `steps`."""
+    """Each of Beebe et al.'s models' learning curve under their protocol, over the seeds evaluated up to
+    `steps`."""
     runs: dict[str, dict[int, dict[int, float]]] = defaultdict(dict)
     for e in entries:
         if (e["protocol"], e["data"]) == ("beebe", "mnist1d") and str(steps) in e["accuracy"]:
             runs[e["model"]][e["seed"]] = {int(step): value for step, value in e["accuracy"].items()}
     curves = {}
-    for model in (m for m in (*BEEBE_MODELS, *OUR_TCNS) if m in runs):
+    for model in (m for m in BEEBE_MODELS if m in runs):
         seeds = list(runs[model].values())
         shared = sorted(set.intersection(*(set(curve) for curve in seeds)))
         values = [[curve[step] for curve in seeds] for step in shared]
