@@ -31,7 +31,7 @@ import scipy.stats
 
 from mnist1d.atomic import write_json, write_text
 from mnist1d.records import SCHEMA_VERSION, RecordError, RunRecord, read_fields, read_run
-from mnist1d.reports.common import count_inside, judge, prediction_interval, published, seed_stats
+from mnist1d.reports.common import count_inside, interval_cell, judge, published, seed_stats, verdict_cell
 from mnist1d.reports.study_figures import Curve, learning_curves
 from mnist1d.sweeps.spec import SweepSpec
 
@@ -51,6 +51,7 @@ TABLES = ("beebe", "gk_mnist1d", "gk_mnist1d_shuffled", "notebooks", "before_aft
 TABLES += ("our_tcns", "ranking", "not_run", "commands")
 RUN_KEY = ("protocol", "data", "model", "seed", "run")
 FIELDS = (*RUN_KEY, "steps", "prefix", "accuracy")
+BEFORE_FIELDS = ("label", "published", "mean", "std", "n", "protocol", "data", "model", "steps", "reading")
 Cell = tuple[str, str, str, int, str]  # protocol, data, model, steps, reading
 Table = dict[Cell, dict[int, float]]  # cell -> {seed: accuracy %}
 
@@ -170,15 +171,6 @@ def mean_sd(stat: dict[str, Any]) -> str:
     return f"{stat['mean']:.1f} (n=1)" if stat["n"] == 1 else f"{stat['mean']:.1f} ± {stat['std']:.1f}"
 
 
-def interval(stat: dict[str, Any]) -> str:
-    found = prediction_interval(stat)
-    return "—" if found is None else f"[{found[0]:.1f}, {found[1]:.1f}]"
-
-
-def verdict(judged: dict[str, Any]) -> str:
-    return {True: "inside", False: "**outside**", None: "— (n=1)"}[judged["inside"]]
-
-
 def seed_list(seeds: dict[int, float]) -> str:
     """The seeds, three or more consecutive ones as a range: `0-4,10`."""
     groups: list[list[int]] = []
@@ -204,8 +196,9 @@ def judged_rows(table: Table, wanted: Iterable[tuple[Cell, float, str]]) -> tupl
             continue
         stat = stats(seeds)
         judgements.append(judge(stat, paper) | {"cell": cell})
-        shown = [str(stat["n"]), seed_list(seeds), mean_sd(stat), interval(stat), f"{paper:g}"]
-        rows.append(row([label, *shown, verdict(judgements[-1])]))
+        judged = judgements[-1]
+        shown = [str(stat["n"]), seed_list(seeds), mean_sd(stat), interval_cell(judged), f"{paper:g}"]
+        rows.append(row([label, *shown, verdict_cell(judged)]))
     return rows, judgements
 
 
@@ -250,7 +243,7 @@ def notebook_table(table: Table) -> str:
                         shown += ["not run" if not seeds else "n=1", "—"]
                         continue
                     judged.append(judge(stats(seeds), numbers[model]))
-                    shown += [f"{interval(stats(seeds))} ({len(seeds)})", verdict(judged[-1])]
+                    shown += [f"{interval_cell(judged[-1])} ({len(seeds)})", verdict_cell(judged[-1])]
                 lines.append(row(shown))
     counts = f"inside, best: {count_inside(judgements['best'])}; final: {count_inside(judgements['final'])}"
     return "\n".join([*lines, "", counts])
@@ -272,7 +265,12 @@ def before_after(before: list[dict[str, Any]], table: Table) -> str:
         shown = [f"{old['label']}: {old['published']:g}"]
         for when, stat in (("before", {k: old[k] for k in ("mean", "std", "n")}), ("after", stats(seeds))):
             judged[when].append(judge(stat, old["published"]))
-            shown += [mean_sd(stat), str(stat["n"]), interval(stat), verdict(judged[when][-1])]
+            shown += [
+                mean_sd(stat),
+                str(stat["n"]),
+                interval_cell(judged[when][-1]),
+                verdict_cell(judged[when][-1]),
+            ]
         lines.append(row(shown))
     total = f"**Inside: before {count_inside(judged['before'])}, after {count_inside(judged['after'])}**"
     if missing := len(before) - len(judged["after"]):
@@ -485,8 +483,20 @@ def read_document(path: Path) -> dict[str, Any]:
         numbers = entry["accuracy"]
         if not isinstance(numbers, dict) or not all(isinstance(v, int | float) for v in numbers.values()):
             raise RecordError(path, f"an entry's accuracy must map steps to numbers: {entry['run']}")
-        if not all(step.isdigit() for step in numbers) or not isinstance(entry["steps"], int):
-            raise RecordError(path, f"an entry's steps must be whole numbers: {entry['run']}")
+        if not all(step.isdigit() for step in numbers) or not all(
+            isinstance(entry[k], int) for k in ("steps", "seed")
+        ):
+            raise RecordError(path, f"an entry's steps and seed must be whole numbers: {entry['run']}")
+    for old in fields.get("before", []):
+        numbers = (
+            [old.get(k) for k in ("published", "mean", "std", "n", "steps")]
+            if isinstance(old, dict)
+            else [None]
+        )
+        if not all(isinstance(v, int | float) for v in numbers) or set(BEFORE_FIELDS) - set(old):
+            raise RecordError(
+                path, f"a `before` cell must have {list(BEFORE_FIELDS)}, numbers where numbers: {old!r}"[:300]
+            )
     sweeps = fields.get("sweeps", {})
     if not isinstance(sweeps, dict) or not all(isinstance(v, str) for v in sweeps.values()):
         raise RecordError(path, "`sweeps` must map sweep directory names to commands")

@@ -118,7 +118,7 @@ def test_a_cell_is_judged_by_the_prediction_interval_for_one_run(tmp_path):
     assert beebe_row(text, "resnet", 1000) == (
         f"| resnet | 1000 | 5 | 0-4 | 98.2 ± 0.3 | [{low:.1f}, {high:.1f}] | 98.4 | inside |"
     )
-    assert beebe_row(text, "resnet", 2000).endswith("| 90.0 (n=1) | — | 98.4 | — (n=1) |")
+    assert beebe_row(text, "resnet", 2000).endswith("| 90.0 (n=1) | — | 98.4 | — |")
     assert beebe_row(text, "tcn", 1000) == "| tcn | 1000 | 0 | — | not run | — | 96.6 | — |"
     assert "**Inside: 1 of 1 of Beebe et al.'s numbers with an interval.**" in text
     make_run(tmp_path / "r", "10_resnet", "resnet", 10, {1000: 0.90})  # far below: widens, moves the mean
@@ -255,3 +255,21 @@ def test_the_difference_interval_is_welch_s(shift):
     welch = scipy.stats.ttest_ind(ours, theirs, equal_var=False)
     assert (low > 0 or high < 0) == (welch.pvalue < 0.05)
     assert welch.confidence_interval(0.95) == pytest.approx((low, high))
+
+
+@pytest.mark.parametrize(
+    "crafted",
+    [{"before": [{"label": "x", "published": "98"}]}, {"entries": [{"seed": "0"}]}, {"sweeps": {"a": 1}}],
+)
+def test_a_crafted_values_file_is_refused_as_data(crafted, tmp_path, capsys):
+    (tmp_path / "r.md").write_text(RESULTS)
+    make_run(tmp_path / "s", "0_cnn", "cnn", 0, {1000: 0.9})
+    assert command(tmp_path, tmp_path / "s") == 0
+    stored = json.loads((tmp_path / "values.json").read_text())
+    if "entries" in crafted:
+        crafted = {"entries": [stored["entries"][0] | crafted["entries"][0]]}
+    (tmp_path / "values.json").write_text(json.dumps(stored | crafted))
+    before = (tmp_path / "values.json").read_bytes(), (tmp_path / "r.md").read_bytes()
+    assert command(tmp_path) == 1
+    assert capsys.readouterr().err.startswith("error: ")
+    assert ((tmp_path / "values.json").read_bytes(), (tmp_path / "r.md").read_bytes()) == before
